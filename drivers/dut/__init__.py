@@ -1,0 +1,28 @@
+"""Drivers for the unit under test."""
+
+from __future__ import annotations
+
+from linegate.drivers.dut.errors import (
+    DutBusy,
+    DutCommandError,
+    DutError,
+    DutPortError,
+    DutProtocolError,
+    DutTimeout,
+)
+from linegate.drivers.dut.esp_at import EspAt, FirmwareInfo, NvsType, NvsValue
+from linegate.drivers.dut.link import SerialLink
+
+__all__ = [
+    "DutBusy",
+    "DutCommandError",
+    "DutError",
+    "DutPortError",
+    "DutProtocolError",
+    "DutTimeout",
+    "EspAt",
+    "FirmwareInfo",
+    "NvsType",
+    "NvsValue",
+    "SerialLink",
+]

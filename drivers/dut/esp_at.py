@@ -1,0 +1,349 @@
+"""ESP-AT module driver (Espressif AT firmware) over any pyserial URL.
+
+Framing per ESP-AT's Basic AT Commands: a command line ends in ``\\r\\n``; the
+module answers zero or more lines and then ``OK`` or ``ERROR`` (optionally
+preceded by ``ERR CODE:0x01XXYYYY``), or ``busy p...`` while still working.
+Echo is on after reset; the driver copes with it on or off.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from enum import IntEnum
+
+import serial
+
+from linegate.drivers.dut.errors import (
+    DutBusy,
+    DutCommandError,
+    DutProtocolError,
+    DutTimeout,
+)
+from linegate.drivers.dut.link import SerialLink
+
+_LEADING_NOISE = re.compile(rb"^[^\x20-\x7e]+")
+_MAC = re.compile(r'^\+CIPSTAMAC:"([0-9a-fA-F:]{17})"$')
+_NAMESPACE = re.compile(r'^\+SYSMFG:"([^"]+)"$')
+_VALUE_HEADER = re.compile(rb'^\+SYSMFG:"([^"]*)","([^"]*)",([1-8]),(\d+),')
+_ERR_CODE = re.compile(r"^ERR CODE:0x([0-9a-fA-F]{8})$")
+_NUMERIC_RANGES = {
+    1: (0, 0xFF),
+    2: (-0x80, 0x7F),
+    3: (0, 0xFFFF),
+    4: (-0x8000, 0x7FFF),
+    5: (0, 0xFFFFFFFF),
+    6: (-0x80000000, 0x7FFFFFFF),
+}
+
+
+class NvsType(IntEnum):
+    U8 = 1
+    I8 = 2
+    U16 = 3
+    I16 = 4
+    U32 = 5
+    I32 = 6
+    STRING = 7
+    BINARY = 8
+
+
+@dataclass(frozen=True, slots=True)
+class NvsValue:
+    namespace: str
+    key: str
+    type: NvsType
+    value: int | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareInfo:
+    at_version: str
+    sdk_version: str
+    compile_time: str
+    bin_version: str
+
+
+class EspAt:
+    """One ESP-AT module on one serial port.
+
+    ``port`` is a pyserial URL (``/dev/ttyUSB0``, a pty path, ``socket://``,
+    ``loop://``) or an already open pyserial object.
+    """
+
+    def __init__(
+        self,
+        port: str | serial.SerialBase | SerialLink,
+        *,
+        baudrate: int = 115200,
+        timeout: float = 1.0,
+        busy_retries: int = 3,
+        busy_delay: float = 0.05,
+    ) -> None:
+        self.link = port if isinstance(port, SerialLink) else SerialLink(port, baudrate=baudrate)
+        self.timeout = timeout
+        self.busy_retries = busy_retries
+        self.busy_delay = busy_delay
+        self.echo_on = True
+        self.syslog_on = False
+
+    @property
+    def port(self) -> str:
+        return self.link.url
+
+    # -- framing -------------------------------------------------------------
+    def command(self, cmd: str, *, timeout: float | None = None) -> list[str]:
+        """Run one command; return its answer lines (without echo and ``OK``)."""
+        for attempt in range(self.busy_retries + 1):
+            try:
+                return self._transact(cmd, timeout or self.timeout)
+            except DutBusy:
+                if attempt == self.busy_retries:
+                    raise
+                time.sleep(self.busy_delay * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _send(self, cmd: str, shown: str | None = None) -> float:
+        self.link.discard_input()
+        self.link.write(cmd.encode("ascii") + b"\r\n", command=shown or cmd, shown=shown)
+        return time.monotonic()
+
+    def _transact(
+        self,
+        cmd: str,
+        timeout: float,
+        *,
+        values: list[NvsValue] | None = None,
+        prompt: bool = False,
+    ) -> list[str]:
+        deadline = self._send(cmd) + timeout
+        lines: list[str] = []
+        err_code: int | None = None
+        while True:
+            if values is not None:
+                self.link.skip_noise(deadline, cmd)
+            if values is not None and self.link.peek_startswith(b"+SYSMFG:", deadline, cmd):
+                value = self._read_value(deadline, cmd)
+                if value is not None:
+                    values.append(value)
+                    continue
+            if prompt and lines == [] and self._prompt_ready(deadline, cmd):
+                return ["OK"]
+            line = self._clean(self.link.read_line(deadline, cmd))
+            if not line or (self.echo_on and line == cmd):
+                continue
+            if line == "OK":
+                if prompt:
+                    # ``OK`` then ``>``: the module now waits for the raw bytes.
+                    self.link.read_until_prompt(b">", deadline, cmd)
+                return lines
+            if line == "ERROR":
+                raise DutCommandError(self.port, cmd, "\n".join(lines), err_code)
+            if line.startswith("busy p"):
+                raise DutBusy(self.port, cmd, "module busy with a previous command", line)
+            match = _ERR_CODE.match(line)
+            if match:
+                err_code = int(match.group(1), 16)
+                continue
+            lines.append(line)
+
+    def _prompt_ready(self, deadline: float, cmd: str) -> bool:
+        return self.link.peek_startswith(b">", deadline, cmd)
+
+    @staticmethod
+    def _clean(raw: bytes) -> str:
+        return _LEADING_NOISE.sub(b"", raw).decode("ascii", errors="replace").strip()
+
+    def _read_value(self, deadline: float, cmd: str) -> NvsValue | None:
+        # +SYSMFG:"ns","key",<type>,<length>,<raw value>: the value may hold any
+        # byte, so it is taken by length, not by line.
+        header = self.link.take_fields(b",", 4, deadline, cmd)
+        if header is None:
+            return None
+        match = _VALUE_HEADER.match(header)
+        if match is None:
+            raise DutProtocolError(self.port, cmd, "malformed +SYSMFG answer", header.decode("latin-1"))
+        ns, key, type_, length = match.groups()
+        raw = self.link.read_exact(int(length), deadline, cmd)
+        rest = self.link.read_line(deadline, cmd)
+        if rest.strip():
+            raise DutProtocolError(
+                self.port, cmd, f"value longer than its declared {int(length)} bytes", rest.decode("latin-1")
+            )
+        nvs_type = NvsType(int(type_))
+        value: int | bytes
+        if nvs_type <= NvsType.I32:
+            try:
+                value = int(raw)
+            except ValueError as e:
+                raise DutProtocolError(self.port, cmd, "numeric value does not parse", raw.decode("latin-1")) from e
+        else:
+            value = raw
+        return NvsValue(ns.decode(), key.decode(), nvs_type, value)
+
+    # -- basic commands ------------------------------------------------------
+    def ping(self) -> None:
+        self.command("AT")
+
+    def set_echo(self, on: bool) -> None:
+        self.command("ATE1" if on else "ATE0")
+        self.echo_on = on
+
+    def set_syslog(self, on: bool) -> None:
+        self.command(f"AT+SYSLOG={int(on)}")
+        self.syslog_on = on
+
+    def sync(self, attempts: int = 5) -> None:
+        """Get the module into a known state: answering, echo off, error codes on."""
+        last: Exception | None = None
+        for _ in range(attempts):
+            try:
+                self.command("AT", timeout=min(self.timeout, 0.5))
+                break
+            except (DutTimeout, DutProtocolError, DutCommandError) as e:
+                last = e
+        else:
+            assert last is not None
+            raise last
+        self.set_echo(False)
+        self.set_syslog(True)
+
+    def firmware(self) -> FirmwareInfo:
+        fields: dict[str, str] = {}
+        for line in self.command("AT+GMR"):
+            for prefix, name in (
+                ("AT version:", "at_version"),
+                ("SDK version:", "sdk_version"),
+                ("compile time", "compile_time"),
+                ("Bin version:", "bin_version"),
+            ):
+                if line.startswith(prefix):
+                    fields[name] = line[len(prefix):].strip().lstrip(":").strip()
+        missing = {"at_version", "sdk_version", "bin_version"} - fields.keys()
+        if missing:
+            raise DutProtocolError(self.port, "AT+GMR", f"answer lacks {sorted(missing)}")
+        fields.setdefault("compile_time", "")
+        return FirmwareInfo(**fields)
+
+    def mac(self) -> str:
+        lines = self.command("AT+CIPSTAMAC?")
+        for line in lines:
+            match = _MAC.match(line)
+            if match:
+                return match.group(1).lower()
+        raise DutProtocolError(self.port, "AT+CIPSTAMAC?", "no +CIPSTAMAC line", "\n".join(lines))
+
+    def reset(self, timeout: float = 5.0) -> None:
+        """``AT+RST``: wait for ``ready`` through boot noise, then restore settings."""
+        self.command("AT+RST")
+        deadline = time.monotonic() + timeout
+        while self._clean(self.link.read_line(deadline, "AT+RST")) != "ready":
+            pass
+        self.echo_on, self.syslog_on = True, False
+        self.set_echo(False)
+        self.set_syslog(True)
+
+    # -- manufacturing NVS (AT+SYSMFG) --------------------------------------
+    def mfg_namespaces(self) -> list[str]:
+        lines = self.command("AT+SYSMFG?")
+        return [m.group(1) for m in map(_NAMESPACE.match, lines) if m]
+
+    def mfg_read(
+        self, namespace: str, key: str, offset: int | None = None, length: int | None = None
+    ) -> NvsValue:
+        cmd = f'AT+SYSMFG=1,"{namespace}","{key}"'
+        if offset is not None or length is not None:
+            cmd += f",{offset or 0},{length or 0}"
+        values: list[NvsValue] = []
+        for attempt in range(self.busy_retries + 1):
+            try:
+                self._transact(cmd, self.timeout * 2, values=values)
+                break
+            except DutBusy:
+                if attempt == self.busy_retries:
+                    raise
+                values.clear()
+                time.sleep(self.busy_delay * (attempt + 1))
+        found = [v for v in values if v.namespace == namespace and v.key == key]
+        if len(found) != 1:
+            raise DutProtocolError(self.port, cmd, f"expected one value, got {len(found)}")
+        return found[0]
+
+    def mfg_read_all(self, namespace: str, key: str, chunk: int = 1024) -> NvsValue:
+        """Read a long value in offset/length pieces (keeps each answer short)."""
+        first = self.mfg_read(namespace, key, 0, chunk)
+        if isinstance(first.value, int) or len(first.value) < chunk:
+            return first
+        parts = [first.value]
+        while len(parts[-1]) == chunk:
+            part = self.mfg_read(namespace, key, chunk * len(parts), chunk).value
+            assert isinstance(part, bytes)
+            parts.append(part)
+        return NvsValue(namespace, key, first.type, b"".join(parts))
+
+    def mfg_write(
+        self,
+        namespace: str,
+        key: str,
+        type_: NvsType,
+        value: int | bytes | str,
+        *,
+        secret: bool = False,
+    ) -> None:
+        """Write one key; ``secret`` keeps the value out of the transcript."""
+        base = f'AT+SYSMFG=2,"{namespace}","{key}",{int(type_)}'
+        if type_ <= NvsType.I32:
+            if not isinstance(value, int):
+                raise TypeError(f"NVS type {type_.name} takes an int, not {type(value).__name__}")
+            low, high = _NUMERIC_RANGES[type_]
+            if not low <= value <= high:
+                raise ValueError(f"{value} is outside {type_.name} range {low}..{high}")
+            cmd = f"{base},{value}"
+            if secret:
+                self._run_hidden(cmd, f"{base},<redacted>")
+            else:
+                self.command(cmd)
+            return
+        data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+        cmd = f"{base},{len(data)}"
+        for attempt in range(self.busy_retries + 1):
+            try:
+                self._transact(cmd, self.timeout * 2, prompt=True)
+                break
+            except DutBusy:
+                if attempt == self.busy_retries:
+                    raise
+                time.sleep(self.busy_delay * (attempt + 1))
+        shown = f"<redacted {len(data)} bytes>" if secret else None
+        self.link.write(data, command=cmd, shown=shown)
+        deadline = time.monotonic() + self.timeout * 2
+        lines: list[str] = []
+        while True:
+            line = self._clean(self.link.read_line(deadline, cmd))
+            if line == "OK":
+                return
+            if line == "ERROR":
+                raise DutCommandError(self.port, cmd, "\n".join(lines))
+            if line == "ready":
+                raise DutProtocolError(self.port, cmd, "module rebooted during the write")
+            if line:
+                lines.append(line)
+
+    def _run_hidden(self, cmd: str, shown: str) -> None:
+        self.link.discard_input()
+        self.link.write(cmd.encode("ascii") + b"\r\n", command=shown, shown=shown)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            line = self._clean(self.link.read_line(deadline, shown))
+            if line == "OK":
+                return
+            if line == "ERROR":
+                raise DutCommandError(self.port, shown)
+
+    def mfg_erase(self, namespace: str, key: str | None = None) -> None:
+        cmd = f'AT+SYSMFG=0,"{namespace}"' + (f',"{key}"' if key else "")
+        self.command(cmd, timeout=self.timeout * 2)
+
+    def close(self) -> None:
+        self.link.close()
