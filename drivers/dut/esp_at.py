@@ -131,7 +131,8 @@ class EspAt:
             if prompt and lines == [] and self._prompt_ready(deadline, cmd):
                 return ["OK"]
             line = self._clean(self.link.read_line(deadline, cmd))
-            if not line or (self.echo_on and line == cmd):
+            if not line or line == cmd:
+                # Echo (on after every reset, whatever the driver last set).
                 continue
             if line == "OK":
                 if prompt:

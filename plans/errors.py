@@ -1,0 +1,40 @@
+"""Errors about user-written data files, phrased for the person who wrote them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+
+class PlanError(Exception):
+    """A plan file is missing, malformed or inconsistent. The message is one line."""
+
+
+def _field_path(loc: tuple[Any, ...], doc: Any) -> str:
+    """``('steps', 2, 'measurements', 0, 'low')`` -> ``steps[2].measurements[0](vdd).low``."""
+    out = ""
+    node = doc
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, dict) and "name" in node:
+                out += f"({node['name']})"
+        else:
+            out += f".{part}" if out else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out
+
+
+def describe_validation_error(error: ValidationError, doc: Any) -> str:
+    """The first problem of a pydantic error as ``field: message`` (one line)."""
+    first = error.errors()[0]
+    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown field"
+    where = _field_path(loc, doc) or "(top level)"
+    more = len(error.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{where}: {message}{suffix}"

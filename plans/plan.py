@@ -1,0 +1,123 @@
+"""A plan: the ordered station tests of a product and every measurement's limits.
+
+Plans are versioned YAML files; every result names the plan's version and the
+SHA-256 of the file it was loaded from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from linegate.plans.errors import PlanError, describe_validation_error
+from linegate.plans.limits import Limits
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+class MeasurementSpec(Limits):
+    name: str
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid measurement name")
+        return value
+
+
+class StepSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    test: str = Field(description="station test as 'file.py::function'")
+    description: str = ""
+    measurements: tuple[MeasurementSpec, ...] = ()
+
+    @field_validator("test")
+    @classmethod
+    def _test(cls, value: str) -> str:
+        path, sep, func = value.partition("::")
+        if not sep or not path.endswith(".py") or not func.isidentifier():
+            raise ValueError(f"{value!r} is not of the form 'file.py::test_function'")
+        return value
+
+    @model_validator(mode="after")
+    def _unique(self) -> StepSpec:
+        names = [m.name for m in self.measurements]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"measurement names repeated: {dupes}")
+        return self
+
+    def measurement(self, name: str) -> MeasurementSpec | None:
+        for spec in self.measurements:
+            if spec.name == name:
+                return spec
+        return None
+
+
+class Plan(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    version: str
+    description: str = ""
+    station_tests: str = Field("../station_tests", description="folder of the station tests, relative to the plan file")
+    stop_on_failure: bool = True
+    steps: tuple[StepSpec, ...]
+    provisioning: dict[str, Any] | None = None
+
+    # Set by load_plan, not by the file.
+    path: Path | None = Field(None, exclude=True)
+    sha256: str = Field("", exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_steps(self) -> Plan:
+        if not self.steps:
+            raise ValueError("a plan needs at least one step")
+        names = [s.name for s in self.steps]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"step names repeated: {dupes}")
+        return self
+
+    @property
+    def tests_dir(self) -> Path:
+        base = self.path.parent if self.path else Path.cwd()
+        return (base / self.station_tests).resolve()
+
+    def step(self, name: str) -> StepSpec:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read and validate a plan file; PlanError names file, field and problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise PlanError(f"{path}: cannot read plan: {e.strerror or e}") from e
+    try:
+        doc = yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise PlanError(f"{path}:{where}: malformed YAML: {problem}") from e
+    if not isinstance(doc, dict):
+        raise PlanError(f"{path}: a plan is a mapping with name, version and steps")
+    try:
+        plan = Plan.model_validate(doc)
+    except ValidationError as e:
+        raise PlanError(f"{path}: {describe_validation_error(e, doc)}") from e
+    return plan.model_copy(update={"path": path.resolve(), "sha256": hashlib.sha256(raw).hexdigest()})

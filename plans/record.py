@@ -1,0 +1,116 @@
+"""The unit record: everything known about one unit's run, frozen once written.
+
+Reports and exports consume this record and nothing else. Its JSON form is
+versioned (``schema_version``) and described by ``unit-record.schema.json``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from linegate.plans.limits import Status
+
+SCHEMA_VERSION = "1.0"
+
+
+class Outcome(StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    ERROR = "ERROR"  # the station or jig broke, not the unit
+    ABORTED = "ABORTED"  # stopped by the operator
+
+
+class StepOutcome(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MeasurementRecord(_Frozen):
+    name: str
+    value: Any
+    units: str | None = None
+    low: float | None = None
+    high: float | None = None
+    marginal_low: float | None = None
+    marginal_high: float | None = None
+    equals: Any = None
+    regex: str | None = None
+    limit: str = Field("", description="the limit in words, e.g. '0.05..0.12 A'")
+    status: Status
+    reason: str = ""
+
+
+class StepRecord(_Frozen):
+    name: str
+    test: str
+    outcome: StepOutcome
+    started_at: datetime
+    duration_s: float
+    measurements: tuple[MeasurementRecord, ...] = ()
+    message: str = Field("", description="why the step did not pass")
+    output: str = Field("", description="captured stdout/stderr/log of the step")
+
+
+class PlanRef(_Frozen):
+    name: str
+    version: str
+    sha256: str
+    path: str
+
+
+class StationRef(_Frozen):
+    name: str
+    fixture: str
+    socket: str
+    operator: str = ""
+    host: str = ""
+    linegate_version: str
+
+
+class Failure(_Frozen):
+    step: str
+    measurement: str | None = None
+    message: str
+
+
+class Attachment(_Frozen):
+    name: str
+    mime_type: str
+    content: str = Field(description="text, or base64 for binary types")
+
+
+class UnitRecord(_Frozen):
+    schema_version: str = SCHEMA_VERSION
+    record_id: str
+    outcome: Outcome
+    unit: dict[str, str] = Field(description="the unit's identities: mac, serial, chip_id, ...")
+    station: StationRef
+    plan: PlanRef
+    instruments: dict[str, str] = Field(default_factory=dict, description="name -> *IDN? answer")
+    dut: dict[str, str] = Field(default_factory=dict, description="port, firmware fields")
+    started_at: datetime
+    ended_at: datetime
+    duration_s: float
+    steps: tuple[StepRecord, ...]
+    failure: Failure | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+    @property
+    def stem(self) -> str:
+        """File stem shared by this unit's HTML and JSON files."""
+        ident = self.unit.get("serial") or self.unit.get("mac") or "unknown"
+        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in ident)
+        return f"{safe}_{self.started_at.strftime('%Y%m%dT%H%M%S%f')[:-3]}"
+
+    def measurements(self) -> list[tuple[StepRecord, MeasurementRecord]]:
+        return [(step, m) for step in self.steps for m in step.measurements]

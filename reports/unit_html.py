@@ -1,0 +1,160 @@
+"""Per-unit HTML report: pytest-html's own page, rendered from the frozen record.
+
+The page is pytest-html's template, stylesheet and script (so it looks and
+filters like every pytest-html report QA has seen), with one results row per
+plan step and the verdict, provenance and measurement table above them. It is
+self-contained: no file or network is needed to view it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from html import escape
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+import pytest_html
+
+from linegate.plans import Status, StepOutcome, StepRecord, UnitRecord
+from linegate.reports.gauge import gauge_svg
+
+_PYTEST_HTML = Path(pytest_html.__file__).parent / "resources"
+_OURS = Path(str(resources.files("linegate.reports") / "templates"))
+_RESULT = {
+    StepOutcome.PASS: "Passed",
+    StepOutcome.FAIL: "Failed",
+    StepOutcome.ERROR: "Error",
+    StepOutcome.SKIPPED: "Skipped",
+}
+_TABLE_HEAD = [
+    '<th class="sortable" data-column-type="result">Result</th>',
+    '<th class="sortable" data-column-type="testId">Step</th>',
+    '<th class="sortable" data-column-type="duration">Duration</th>',
+    "<th>Station test</th>",
+]
+
+
+def _ts(value: datetime) -> str:
+    return value.isoformat(timespec="milliseconds")
+
+
+class UnitReportRenderer:
+    """Compiles the templates once; ``render`` is called per unit."""
+
+    def __init__(self) -> None:
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([str(_OURS), str(_PYTEST_HTML)]),
+            autoescape=jinja2.select_autoescape(["html", "jinja2", "j2"]),
+        )
+        self._page = env.get_template("index.jinja2")
+        self._summary = env.get_template("unit_summary.html.j2")
+        self._css = (_PYTEST_HTML / "style.css").read_text() + (_OURS / "extra.css").read_text()
+        self._version = pytest_html.__version__
+
+    def render(self, r: UnitRecord) -> str:
+        rows = [(step, m, gauge_svg(m)) for step, m in r.measurements()]
+        failed = sum(1 for _, m, _ in rows if m.status is Status.FAIL)
+        marginal = sum(1 for _, m, _ in rows if m.status is Status.MARGINAL)
+        summary = self._summary.render(
+            r=r,
+            rows=rows,
+            failed_count=failed,
+            marginal_count=marginal,
+            pending_marginal=marginal,
+            failure_sentence=self.failure_sentence(r),
+            started=_ts(r.started_at),
+            ended=_ts(r.ended_at),
+        )
+        outcomes = {k: {"label": v, "value": 0} for k, v in (
+            ("failed", "Failed"), ("passed", "Passed"), ("skipped", "Skipped"),
+            ("xfailed", "Expected failures"), ("xpassed", "Unexpected passes"),
+            ("error", "Errors"), ("rerun", "Reruns"),
+        )}
+        tests: dict[str, list[dict[str, object]]] = {}
+        for step in r.steps:
+            result = _RESULT[step.outcome]
+            outcomes[result.lower()]["value"] += 1
+            tests[step.name] = [self._step_row(step, result, gauges={m.name: g for s, m, g in rows if s is step})]
+        data = {
+            "environment": self._provenance(r),
+            "tests": tests,
+            "renderCollapsed": ["passed", "skipped"],
+            "initialSort": "result",
+            "title": f"{r.outcome.value} {r.unit.get('serial') or r.unit.get('mac', '')}",
+        }
+        return self._page.render(
+            title=f"{r.outcome.value} — unit {r.unit.get('serial') or r.unit.get('mac', '?')} — {r.plan.name}",
+            date=r.ended_at.strftime("%d-%b-%Y"),
+            time=r.ended_at.strftime("%H:%M:%S"),
+            version=self._version,
+            styles=self._css,
+            run_count=f"{len(r.steps)} steps took {r.duration_s * 1000:.0f} ms.",
+            running_state="finished",
+            self_contained=True,
+            outcomes=outcomes,
+            test_data=json.dumps(data),
+            table_head=_TABLE_HEAD,
+            additional_summary={"prefix": [summary], "summary": [], "postfix": []},
+        )
+
+    @staticmethod
+    def failure_sentence(r: UnitRecord) -> str:
+        if r.failure is None:
+            return ""
+        return f"First failure in step {r.failure.step}: {r.failure.message}"
+
+    @staticmethod
+    def _provenance(r: UnitRecord) -> dict[str, object]:
+        env: dict[str, object] = {f"unit {k}": v for k, v in r.unit.items()}
+        env.update(
+            {
+                "station": r.station.name,
+                "fixture": r.station.fixture,
+                "socket": r.station.socket,
+                "operator": r.station.operator or "-",
+                "plan": f"{r.plan.name} v{r.plan.version}",
+                "plan sha256": r.plan.sha256,
+                "linegate": r.station.linegate_version,
+                "started": _ts(r.started_at),
+                "ended": _ts(r.ended_at),
+                "duration": f"{r.duration_s:.3f} s",
+            }
+        )
+        env.update({f"instrument {k}": v for k, v in r.instruments.items()})
+        env.update({f"dut {k}": v for k, v in r.dut.items()})
+        return env
+
+    @staticmethod
+    def _step_row(step: StepRecord, result: str, gauges: dict[str, str]) -> dict[str, object]:
+        cells = [
+            f'<td class="col-result">{result}</td>',
+            f'<td class="col-testId">{escape(step.name)}</td>',
+            f'<td class="col-duration">{step.duration_s * 1000:.1f} ms</td>',
+            f"<td>{escape(step.test)}</td>",
+        ]
+        extras = []
+        if step.measurements:
+            body = "".join(
+                f'<tr class="lg-row-{m.status.value}"><td>{escape(m.name)}</td><td>{escape(str(m.value))}</td>'
+                f'<td>{escape(m.units or "")}</td><td>{escape(m.limit)}</td>'
+                f'<td class="lg-status lg-{m.status.value}">{m.status.value}</td>'
+                f"<td>{gauges.get(m.name, '')}{escape(m.reason)}</td></tr>"
+                for m in step.measurements
+            )
+            extras.append({
+                "name": "measurements",
+                "format_type": "html",
+                "content": '<table class="lg-meas"><tr><th>Measurement</th><th>Value</th><th>Units</th>'
+                f"<th>Limit</th><th>Status</th><th></th></tr>{body}</table>",
+            })
+        log = escape(step.message) + ("\n\n" + escape(step.output) if step.output else "")
+        return {
+            "testId": step.name,
+            "result": result,
+            "duration": f"{step.duration_s * 1000:.1f} ms",
+            "resultsTableRow": cells,
+            "extras": extras,
+            "log": log or "No output captured.",
+        }

@@ -1,0 +1,194 @@
+"""The ``linegate`` command.
+
+Exit codes: 0 the line ran (even if units failed); 2 bad input (plan, fixture
+file, arguments); 3 the jig could not be brought up (port, instrument);
+130 stopped by the operator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from linegate import __version__
+from linegate.fixtures.config import FixtureConfig, FixtureError, Simulation, load_fixture
+from linegate.fixtures.jig import JigError
+from linegate.fixtures.sim.unit import FAULTS
+from linegate.plans import PlanError, load_plan
+from linegate.reports import IndexRow
+from linegate.station.run import LineError, RunResult, run_line
+
+EXIT_BAD_INPUT = 2
+EXIT_JIG = 3
+EXIT_ABORTED = 130
+STYLE = {"PASS": "green", "FAIL": "red", "ERROR": "magenta", "ABORTED": "bright_black"}
+
+
+def packaged(package: str, name: str) -> Path:
+    return Path(str(resources.files(package) / name))
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="linegate", description="Hardware-in-the-loop factory test station.")
+    p.add_argument("--version", action="version", version=f"linegate {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run the simulated line on the example plan")
+    demo.add_argument("--units", type=int, default=20, help="units to test (default 20)")
+    demo.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
+    demo.add_argument("--seed", type=int, default=1, help="seed of the simulated units")
+
+    run = sub.add_parser("run", help="run a plan on any fixture file")
+    run.add_argument("--fixture", type=Path, required=True, help="fixture file (YAML)")
+    run.add_argument("--plan", type=Path, required=True, help="plan file (YAML)")
+    count = run.add_mutually_exclusive_group()
+    count.add_argument("--units", type=int, help="number of units")
+    count.add_argument("--sn", nargs="+", metavar="SN", help="serial numbers of the units, in order")
+    run.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
+
+    sim = sub.add_parser("sim", help="simulators")
+    sim_sub = sim.add_subparsers(dest="sim_command", required=True)
+    dut = sim_sub.add_parser("dut", help="a simulated ESP-AT module on a pseudo-terminal")
+    dut.add_argument("--link", type=Path, help="also create a symlink to the device at PATH")
+    dut.add_argument("--state", type=Path, help="keep the module's NVS in this file across restarts")
+    dut.add_argument("--seed", type=int, default=1, help="seed of the unit's MAC and behaviour")
+    dut.add_argument("--fail", nargs="+", default=[], metavar="MODE", choices=sorted(FAULTS),
+                     help="faults: " + ", ".join(sorted(FAULTS)))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    err = Console(stderr=True, highlight=False)
+    try:
+        if args.command == "demo":
+            return _demo(args, console)
+        if args.command == "run":
+            return _run(args, console)
+        if args.command == "sim" and args.sim_command == "dut":
+            return _sim_dut(args, console)
+    except (PlanError, FixtureError, LineError) as e:
+        err.print(f"linegate: error: {e}", markup=False)
+        return EXIT_BAD_INPUT
+    except JigError as e:
+        err.print(f"linegate: jig: {e}", markup=False)
+        return EXIT_JIG
+    except KeyboardInterrupt:
+        err.print("linegate: stopped by the operator")
+        return EXIT_ABORTED
+    return EXIT_BAD_INPUT
+
+
+def _check_count(units: int | None) -> None:
+    if units is not None and units < 1:
+        raise LineError(f"--units must be at least 1, not {units}")
+
+
+def _demo(args: argparse.Namespace, console: Console) -> int:
+    _check_count(args.units)
+    config = load_fixture(packaged("linegate.fixtures", "sim-station.yaml"))
+    sim = config.simulated or Simulation()
+    config = config.model_copy(update={"simulated": sim.model_copy(update={"seed": args.seed})})
+    plan = load_plan(packaged("linegate.plans", "esp-at-module.yaml"))
+    return _execute(config, plan, args.out, console, units=args.units)
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    _check_count(args.units)
+    config = load_fixture(args.fixture)
+    plan = load_plan(args.plan)
+    return _execute(config, plan, args.out, console, units=args.units, serials=args.sn)
+
+
+def _execute(
+    config: FixtureConfig,
+    plan,  # noqa: ANN001
+    out: Path,
+    console: Console,
+    *,
+    units: int | None,
+    serials: list[str] | None = None,
+) -> int:
+    console.print(f"[bold]linegate[/] {config.station}: plan {plan.name} v{plan.version} "
+                  f"(sha256 {plan.sha256[:12]})")
+    total = units or (len(serials) if serials else None)
+    started = time.perf_counter()
+
+    def progress(row: IndexRow, path: Path) -> None:
+        of = f"/{total}" if total else ""
+        reason = f"  {row.failure[:90]}" if row.failure else ""
+        console.print(f"  [{row.index:>3}{of}] {row.serial or '-':<12} {row.mac or '-':<17} "
+                      f"[{STYLE[row.outcome]}]{row.outcome:<7}[/]{reason}", markup=True)
+
+    result = run_line(config, plan, out=out, units=units, serials=serials, on_unit=progress)
+    _summary(result, console, time.perf_counter() - started)
+    return EXIT_ABORTED if result.aborted else 0
+
+
+def _summary(result: RunResult, console: Console, elapsed: float) -> None:
+    table = Table(title=f"Units (reports in {result.run_dir})", show_lines=False)
+    for column in ("#", "unit", "MAC", "outcome", "failing step: measurement", "report"):
+        table.add_column(column, overflow="ellipsis", no_wrap=column != "failing step: measurement")
+    for row in result.rows:
+        table.add_row(str(row.index), row.serial, row.mac,
+                      f"[{STYLE[row.outcome]}]{row.outcome}[/]", row.failure[:70], row.report)
+    console.print(table)
+    counts = {o: sum(1 for r in result.rows if r.outcome == o) for o in STYLE}
+    passed = counts["PASS"]
+    total = len(result.rows)
+    yield_pct = f"{passed / total * 100:.1f}%" if total else "-"
+    console.print(
+        f"{total} units in {elapsed:.2f} s: " + ", ".join(f"{v} {k}" for k, v in counts.items()) +
+        f"; yield {yield_pct}"
+    )
+    if result.run_dir is not None:
+        console.print(f"run index: {result.run_dir / 'index.html'}")
+
+
+def _sim_dut(args: argparse.Namespace, console: Console) -> int:
+    import random
+
+    from linegate.fixtures.sim.esp_at import SimEspAt
+    from linegate.fixtures.sim.unit import SimUnit, make_unit
+
+    if args.state is not None and args.state.exists():
+        try:
+            unit = SimUnit.load(args.state)
+        except (OSError, ValueError, KeyError) as e:
+            raise LineError(f"{args.state}: not a simulated DUT state file: {e}") from e
+        unit.faults = frozenset(args.fail) or unit.faults
+    else:
+        unit = make_unit(random.Random(args.seed), frozenset(args.fail))
+        unit.serial = f"SIM{args.seed:06d}"
+        if args.state is not None:
+            unit.state_file = args.state
+            unit.save()
+    server = SimEspAt(unit, link=args.link, seed=args.seed).start()
+    print(server.path, flush=True)
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stop:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

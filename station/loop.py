@@ -1,0 +1,179 @@
+"""The unit loop: one warm pytest session runs the plan once per unit.
+
+A fresh ``pytest.main`` per unit costs over 100 ms of collection and plugin
+setup; instead the station collects the plan's station tests once and drives
+``pytest_runtest_protocol`` for every unit, keeping session-scoped fixtures
+(the open jig) alive between units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from linegate.drivers.dut import SerialLink
+
+from linegate.fixtures.context import STATE, StationState, UnitUnderTest
+from linegate.plans import MeasurementRecord, StepOutcome, StepRecord, UnitRecord
+from linegate.station.handler import UnitStart
+from linegate.station.record import build_record, skipped_step
+
+def format_transcript(link: SerialLink) -> str:
+    """The unit's serial traffic; secret writes were already redacted by the driver."""
+    if not link.transcript:
+        return ""
+    t0 = link.transcript[0].t
+    return "\n".join(f"{e.t - t0:9.4f} {e.direction} {e.text}" for e in link.transcript)
+
+
+SKIP_REASON = "not run: an earlier step did not pass"
+
+
+class StationLoop:
+    """A pytest plugin object; ``linegate run`` registers it with ``pytest.main``."""
+
+    def __init__(
+        self,
+        state: StationState,
+        units: Iterator[UnitStart],
+        on_record: Callable[[UnitRecord], None],
+    ) -> None:
+        self.state = state
+        self.units = units
+        self.on_record = on_record
+        self.collect_errors: list[str] = []
+        self.records = 0
+        self._skip_rest = False
+        self._phases: dict[str, list[pytest.TestReport]] = {}
+        self._steps: list[StepRecord] = []
+
+    # -- pytest hooks ----------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[STATE] = self.state
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            text = str(report.longreprtext).strip().splitlines()
+            self.collect_errors.append(f"{report.nodeid}: {text[-1] if text else 'collection failed'}")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool:
+        if self.collect_errors:
+            return True  # the caller reports them; no unit runs on a broken plan
+        items = session.items
+        for start in self.units:
+            self._run_unit(session, items, start)
+        return True
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if self._skip_rest:
+            pytest.skip(SKIP_REASON)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._phases.setdefault(report.nodeid, []).append(report)
+        if report.when == "teardown":
+            self._steps.append(self._step_record(self._phases.pop(report.nodeid)))
+
+    # -- one unit --------------------------------------------------------
+    def _run_unit(self, session: pytest.Session, items: list[pytest.Item], start: UnitStart) -> None:
+        state = self.state
+        unit = UnitUnderTest(socket=start.socket, index=start.index)
+        if start.serial:
+            unit.identity["serial"] = start.serial
+        state.unit = unit
+        link = state.jig.duts[start.socket].link if state.jig else None
+        if link is not None:
+            link.transcript.clear()
+        self._steps = []
+        self._skip_rest = False
+        started = datetime.now(UTC)
+        stop_on_failure = state.plan.stop_on_failure if state.plan else True
+        aborted = False
+        try:
+            for i, item in enumerate(items):
+                # The next unit starts again at items[0]: pass it as nextitem so
+                # pytest tears down only function-scoped fixtures between units.
+                nextitem = items[i + 1] if i + 1 < len(items) else items[0]
+                item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+                if stop_on_failure and self._steps and self._steps[-1].outcome in (
+                    StepOutcome.FAIL,
+                    StepOutcome.ERROR,
+                ):
+                    self._skip_rest = True
+        except KeyboardInterrupt:
+            aborted = True
+            done = {s.name for s in self._steps}
+            for item in items:
+                step = self._plan_step(item)
+                if step[0] not in done:
+                    self._steps.append(skipped_step(*step, "not run: the operator stopped the station"))
+            raise
+        finally:
+            if state.jig is not None:
+                state.jig.safe_state()
+            if link is not None and link.transcript:
+                unit.attach("serial-transcript.txt", format_transcript(link))
+            record = build_record(state, unit, self._steps, started, aborted=aborted)
+            self.records += 1
+            self.on_record(record)
+
+    def _plan_step(self, item: pytest.Item) -> tuple[str, str]:
+        from linegate.fixtures.plugin import STEP
+
+        name = item.stash.get(STEP, item.name)
+        test = self.state.plan.step(name).test if self.state.plan else item.nodeid
+        return name, test
+
+    def _step_record(self, phases: list[pytest.TestReport]) -> StepRecord:
+        setup = phases[0]
+        item_name = setup.nodeid.rsplit("::", 1)[-1]
+        name = getattr(setup, "lg_step", None) or item_name
+        outcome = StepOutcome.PASS
+        message = ""
+        measurements: tuple[MeasurementRecord, ...] = ()
+        output: list[str] = []
+        for report in phases:
+            kind = getattr(report, "lg_outcome", "pass")
+            if report.when == "call":
+                measurements = tuple(getattr(report, "lg_measurements", ()))
+            if kind == "skipped" and outcome is StepOutcome.PASS:
+                outcome = StepOutcome.SKIPPED
+                message = _skip_reason(report)
+            elif kind == "fail" and outcome in (StepOutcome.PASS, StepOutcome.SKIPPED):
+                outcome, message = StepOutcome.FAIL, getattr(report, "lg_message", "")
+            elif kind in ("error", "failed") and outcome is not StepOutcome.ERROR:
+                outcome, message = StepOutcome.ERROR, getattr(report, "lg_message", "") or report.longreprtext
+            for title, content in report.sections:
+                output.append(f"--- {title} ---\n{content}")
+            if report.failed and report.longreprtext and report.when != "call" or kind == "error":
+                output.append(report.longreprtext)
+        return StepRecord(
+            name=name,
+            test=self._test_of(name, setup.nodeid),
+            outcome=outcome,
+            started_at=datetime.fromtimestamp(setup.start, UTC),
+            duration_s=sum(r.duration for r in phases),
+            measurements=measurements,
+            message=message,
+            output="\n".join(output),
+        )
+
+    def _test_of(self, name: str, nodeid: str) -> str:
+        plan = self.state.plan
+        if plan is not None:
+            try:
+                return plan.step(name).test
+            except KeyError:
+                pass
+        return nodeid
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return SKIP_REASON

@@ -1,0 +1,63 @@
+"""Where a run's files go: one folder per run, written atomically.
+
+The run folder is created when the first unit is done, so a run that never
+started (bad plan, missing port) leaves nothing behind in the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from linegate.plans import UnitRecord
+from linegate.reports import IndexRow, RunIndexRenderer, UnitReportRenderer
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class RunWriter:
+    def __init__(
+        self,
+        out: Path,
+        meta: dict[str, str],
+        on_unit: Callable[[IndexRow, Path], None] | None = None,
+    ) -> None:
+        self.out = out
+        self.started = datetime.now(UTC)
+        self.run_dir = out / f"run-{self.started.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        self.meta = meta
+        self.rows: list[IndexRow] = []
+        self.records: list[UnitRecord] = []
+        self.on_unit = on_unit
+        self._unit_html = UnitReportRenderer()
+        self._index = RunIndexRenderer()
+
+    def __call__(self, record: UnitRecord) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.run_dir / f"{record.stem}.json", record.model_dump_json(indent=1))
+        html_path = self.run_dir / f"{record.stem}.html"
+        write_atomic(html_path, self._unit_html.render(record))
+        row = IndexRow.of(len(self.rows) + 1, record)
+        self.rows.append(row)
+        self.records.append(record)
+        self.write_index()
+        if self.on_unit is not None:
+            self.on_unit(row, html_path)
+
+    def write_index(self) -> None:
+        if not self.rows:
+            return
+        write_atomic(self.run_dir / "index.html", self._index.render("linegate run", self.meta, self.rows))
+        summary = {
+            "meta": self.meta,
+            "started_at": self.started.isoformat(timespec="milliseconds"),
+            "units": [row.__dict__ for row in self.rows],
+        }
+        write_atomic(self.run_dir / "run.json", json.dumps(summary, indent=1))

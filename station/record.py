@@ -1,0 +1,101 @@
+"""Build the frozen unit record from what the loop collected."""
+
+from __future__ import annotations
+
+import socket as socketlib
+import uuid
+from datetime import UTC, datetime
+
+from linegate import __version__
+from linegate.fixtures.context import StationState, UnitUnderTest
+from linegate.plans import (
+    Attachment,
+    Failure,
+    Outcome,
+    PlanRef,
+    StationRef,
+    Status,
+    StepOutcome,
+    StepRecord,
+    UnitRecord,
+)
+
+HOST = socketlib.gethostname()
+
+
+def unit_outcome(steps: list[StepRecord], aborted: bool) -> Outcome:
+    if aborted:
+        return Outcome.ABORTED
+    if any(s.outcome is StepOutcome.ERROR for s in steps):
+        return Outcome.ERROR
+    if any(s.outcome is StepOutcome.FAIL for s in steps):
+        return Outcome.FAIL
+    return Outcome.PASS
+
+
+def first_failure(steps: list[StepRecord]) -> Failure | None:
+    for step in steps:
+        if step.outcome not in (StepOutcome.FAIL, StepOutcome.ERROR):
+            continue
+        for m in step.measurements:
+            if m.status is Status.FAIL:
+                units = f" {m.units}" if m.units else ""
+                return Failure(
+                    step=step.name,
+                    measurement=m.name,
+                    message=f"{m.name} = {m.value!r}{units} (limit {m.limit or 'none'}): {m.reason}",
+                )
+        return Failure(step=step.name, message=step.message or f"step {step.outcome.value}")
+    return None
+
+
+def build_record(
+    state: StationState,
+    unit: UnitUnderTest,
+    steps: list[StepRecord],
+    started_at: datetime,
+    *,
+    aborted: bool = False,
+) -> UnitRecord:
+    assert state.config is not None and state.plan is not None and state.jig is not None
+    ended = datetime.now(UTC)
+    dut_facts = dict(unit.facts)
+    dut_facts.setdefault("port", state.jig.duts[unit.socket].port)
+    return UnitRecord(
+        record_id=str(uuid.uuid4()),
+        outcome=unit_outcome(steps, aborted),
+        unit=dict(unit.identity),
+        station=StationRef(
+            name=state.config.station,
+            fixture=state.config.path.name if state.config.path else "",
+            socket=unit.socket,
+            operator=state.config.operator,
+            host=HOST,
+            linegate_version=__version__,
+        ),
+        plan=PlanRef(
+            name=state.plan.name,
+            version=state.plan.version,
+            sha256=state.plan.sha256,
+            path=str(state.plan.path or ""),
+        ),
+        instruments=state.jig.idns,
+        dut=dut_facts,
+        started_at=started_at,
+        ended_at=ended,
+        duration_s=(ended - started_at).total_seconds(),
+        steps=tuple(steps),
+        failure=first_failure(steps),
+        attachments=tuple(Attachment(name=n, mime_type=m, content=c) for n, m, c in unit.attachments),
+    )
+
+
+def skipped_step(name: str, test: str, why: str) -> StepRecord:
+    return StepRecord(
+        name=name,
+        test=test,
+        outcome=StepOutcome.SKIPPED,
+        started_at=datetime.now(UTC),
+        duration_s=0.0,
+        message=why,
+    )

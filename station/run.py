@@ -1,0 +1,106 @@
+"""Run a line: bring up the jig, run the plan on unit after unit, write reports."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from linegate.fixtures.config import FixtureConfig
+from linegate.fixtures.context import StationState
+from linegate.fixtures.jig import Jig
+from linegate.fixtures.sim.jig import SimulatedLine
+from linegate.plans import Plan, UnitRecord
+from linegate.reports import IndexRow
+from linegate.station.handler import UnitStart, operator_units, simulated_units
+from linegate.station.loop import StationLoop
+from linegate.station.output import RunWriter
+
+
+class LineError(Exception):
+    """The line could not run (station tests do not collect, ...). One line."""
+
+
+@dataclass
+class RunResult:
+    run_dir: Path | None
+    records: list[UnitRecord]
+    rows: list[IndexRow]
+    aborted: bool = False
+
+
+def pytest_args(plan: Plan) -> list[str]:
+    files = sorted({step.test.split("::", 1)[0] for step in plan.steps})
+    for index, step in enumerate(plan.steps):
+        path = plan.tests_dir / step.test.split("::", 1)[0]
+        if not path.is_file():
+            raise LineError(f"{plan.path}: steps[{index}]({step.name}).test: no file {path}")
+    return [
+        *(str(plan.tests_dir / f) for f in files),
+        "--rootdir", str(plan.tests_dir),
+        "-p", "no:cacheprovider",
+        "-p", "no:terminal",
+        "-p", "no:html",
+        "--capture=sys",
+        "-o", "addopts=",
+        "-o", "testpaths=",
+        "-W", "ignore::pytest.PytestAssertRewriteWarning",
+    ]
+
+
+def run_line(
+    config: FixtureConfig,
+    plan: Plan,
+    *,
+    out: Path,
+    units: int | None = None,
+    serials: Sequence[str] | None = None,
+    on_unit: Callable[[IndexRow, Path], None] | None = None,
+    state_dir: Path | None = None,
+) -> RunResult:
+    """Test ``units`` units (or one per serial). Raises JigError / LineError before any unit."""
+    args = pytest_args(plan)
+    meta = {
+        "station": config.station,
+        "fixture": str(config.path or ""),
+        "plan": f"{plan.name} v{plan.version}",
+        "plan sha256": plan.sha256,
+    }
+    writer = RunWriter(out, meta, on_unit)
+    aborted = False
+    with ExitStack() as stack:
+        unit_starts: Iterator[UnitStart]
+        if config.simulated is not None:
+            pty_dir = Path(tempfile.mkdtemp(prefix="linegate-sim-"))
+            stack.callback(shutil.rmtree, pty_dir, True)
+            line = stack.enter_context(SimulatedLine(config, base=pty_dir, state_dir=state_dir))
+            config = line.config
+            jig = Jig.open(config)
+            stack.callback(jig.close)
+            unit_starts = simulated_units(line, jig, units if units is not None else len(serials or ()) or 1)
+        else:
+            jig = Jig.open(config)
+            stack.callback(jig.close)
+            unit_starts = operator_units([s.name for s in config.sockets], units, serials)
+        state = StationState(config=config, plan=plan, jig=jig)
+        loop = StationLoop(state, unit_starts, writer)
+        try:
+            code = pytest.main(args, plugins=[loop])
+        except KeyboardInterrupt:
+            code = pytest.ExitCode.INTERRUPTED
+        if loop.collect_errors:
+            raise LineError(f"{plan.tests_dir}: station tests do not load: {loop.collect_errors[0]}")
+        if code == pytest.ExitCode.USAGE_ERROR:
+            raise LineError(f"{plan.path}: pytest refused the plan's station tests")
+        aborted = code == pytest.ExitCode.INTERRUPTED
+    return RunResult(
+        run_dir=writer.run_dir if writer.rows else None,
+        records=writer.records,
+        rows=writer.rows,
+        aborted=aborted,
+    )
