@@ -9,7 +9,6 @@ from importlib import resources
 from pathlib import Path
 
 import jinja2
-
 from linegate.plans import UnitRecord
 
 _OURS = Path(str(resources.files("linegate.reports") / "templates"))

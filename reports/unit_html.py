@@ -16,7 +16,6 @@ from pathlib import Path
 
 import jinja2
 import pytest_html
-
 from linegate.plans import Status, StepOutcome, StepRecord, UnitRecord
 from linegate.reports.gauge import gauge_svg
 

@@ -14,16 +14,16 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
-from linegate import __version__
 from linegate.fixtures.config import FixtureConfig, FixtureError, Simulation, load_fixture
 from linegate.fixtures.jig import JigError
 from linegate.fixtures.sim.unit import FAULTS
 from linegate.plans import PlanError, load_plan
 from linegate.reports import IndexRow
 from linegate.station.run import LineError, RunResult, run_line
+from rich.console import Console
+from rich.table import Table
+
+from linegate import __version__
 
 EXIT_BAD_INPUT = 2
 EXIT_JIG = 3
@@ -110,7 +110,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
 def _execute(
     config: FixtureConfig,
-    plan,  # noqa: ANN001
+    plan,
     out: Path,
     console: Console,
     *,

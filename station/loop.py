@@ -12,13 +12,12 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
-
 from linegate.drivers.dut import SerialLink
-
 from linegate.fixtures.context import STATE, StationState, UnitUnderTest
 from linegate.plans import MeasurementRecord, StepOutcome, StepRecord, UnitRecord
 from linegate.station.handler import UnitStart
 from linegate.station.record import build_record, skipped_step
+
 
 def format_transcript(link: SerialLink) -> str:
     """The unit's serial traffic; secret writes were already redacted by the driver."""
@@ -149,7 +148,7 @@ class StationLoop:
                 outcome, message = StepOutcome.ERROR, getattr(report, "lg_message", "") or report.longreprtext
             for title, content in report.sections:
                 output.append(f"--- {title} ---\n{content}")
-            if report.failed and report.longreprtext and report.when != "call" or kind == "error":
+            if (report.failed and report.longreprtext and report.when != "call") or kind == "error":
                 output.append(report.longreprtext)
         return StepRecord(
             name=name,

@@ -6,7 +6,6 @@ import socket as socketlib
 import uuid
 from datetime import UTC, datetime
 
-from linegate import __version__
 from linegate.fixtures.context import StationState, UnitUnderTest
 from linegate.plans import (
     Attachment,
@@ -19,6 +18,8 @@ from linegate.plans import (
     StepRecord,
     UnitRecord,
 )
+
+from linegate import __version__
 
 HOST = socketlib.gethostname()
 

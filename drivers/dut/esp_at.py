@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 import serial
-
 from linegate.drivers.dut.errors import (
     DutBusy,
     DutCommandError,

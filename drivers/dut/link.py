@@ -12,7 +12,6 @@ from collections import deque
 from dataclasses import dataclass
 
 import serial
-
 from linegate.drivers.dut.errors import DutPortError, DutTimeout
 
 TRANSCRIPT_LIMIT = 2000

@@ -6,7 +6,6 @@ from typing import Any
 
 import pyvisa
 import pyvisa.errors
-
 from linegate.drivers.instruments.errors import (
     InstrumentError,
     InstrumentNotFound,
@@ -40,6 +39,8 @@ class ScpiInstrument:
         self.address = address or getattr(resource, "resource_name", repr(resource))
         self.check_errors = check_errors
         self.idn = self.query("*IDN?")
+        if not self.idn:
+            raise InstrumentNotFound(self.address, "*IDN?", "empty identification: nothing answering there")
 
     def query(self, command: str) -> str:
         try:
