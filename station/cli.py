@@ -67,7 +67,6 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-    err = Console(stderr=True, highlight=False)
     try:
         if args.command == "demo":
             return _demo(args, console)
@@ -76,15 +75,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sim" and args.sim_command == "dut":
             return _sim_dut(args, console)
     except (PlanError, FixtureError, LineError) as e:
-        err.print(f"linegate: error: {e}", markup=False)
+        _error(f"linegate: error: {e}")
         return EXIT_BAD_INPUT
     except JigError as e:
-        err.print(f"linegate: jig: {e}", markup=False)
+        _error(f"linegate: jig: {e}")
         return EXIT_JIG
     except KeyboardInterrupt:
-        err.print("linegate: stopped by the operator")
+        _error("linegate: stopped by the operator")
         return EXIT_ABORTED
     return EXIT_BAD_INPUT
+
+
+def _error(message: str) -> None:
+    """One line on stderr, whatever the library's message held."""
+    print(" ".join(message.split()), file=sys.stderr, flush=True)
 
 
 def _check_count(units: int | None) -> None:

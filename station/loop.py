@@ -24,7 +24,13 @@ def format_transcript(link: SerialLink) -> str:
     if not link.transcript:
         return ""
     t0 = link.transcript[0].t
-    return "\n".join(f"{e.t - t0:9.4f} {e.direction} {e.text}" for e in link.transcript)
+    merged: list[list[object]] = []  # reads arrive in fragments: join runs of one direction
+    for e in link.transcript:
+        if merged and merged[-1][1] == e.direction:
+            merged[-1][2] = f"{merged[-1][2]}{e.text}"
+        else:
+            merged.append([e.t, e.direction, e.text])
+    return "\n".join(f"{t - t0:9.4f} {d} {text}" for t, d, text in merged)
 
 
 SKIP_REASON = "not run: an earlier step did not pass"
@@ -52,6 +58,16 @@ class StationLoop:
     @pytest.hookimpl(tryfirst=True)
     def pytest_configure(self, config: pytest.Config) -> None:
         config.stash[STATE] = self.state
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> Iterator[None]:
+        try:
+            return (yield)
+        except pytest.UsageError as e:
+            # The plan names a station test that is not there: run nothing, say which.
+            self.collect_errors.append(str(e))
+            items.clear()
+            return None
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:

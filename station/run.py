@@ -93,7 +93,8 @@ def run_line(
         except KeyboardInterrupt:
             code = pytest.ExitCode.INTERRUPTED
         if loop.collect_errors:
-            raise LineError(f"{plan.tests_dir}: station tests do not load: {loop.collect_errors[0]}")
+            first = loop.collect_errors[0]
+            raise LineError(first if first.startswith(str(plan.path)) else f"{plan.tests_dir}: station tests do not load: {first}")
         if code == pytest.ExitCode.USAGE_ERROR:
             raise LineError(f"{plan.path}: pytest refused the plan's station tests")
         aborted = code == pytest.ExitCode.INTERRUPTED

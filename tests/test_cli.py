@@ -1,0 +1,101 @@
+"""The linegate command as a user meets it: exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from linegate.drivers.dut import EspAt
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def linegate(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "linegate", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_demo_runs_and_prints_a_summary(tmp_path):
+    done = linegate("demo", "--units", "5", "--out", "o", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "5 units in" in done.stdout and "yield" in done.stdout
+    runs = list((tmp_path / "o").glob("run-*"))
+    assert len(runs) == 1 and len(list(runs[0].glob("*.html"))) == 6  # 5 units + index
+
+
+def test_bad_plan_is_one_line_no_traceback_nothing_written(tmp_path):
+    plan = tmp_path / "bad.yaml"
+    plan.write_text((REPO / "plans" / "esp-at-module.yaml").read_text().replace("low: 0.060, high: 0.100", "low: 0.2, high: 0.1"))
+    done = linegate("run", "--fixture", str(REPO / "fixtures" / "sim-station.yaml"), "--plan", str(plan),
+                    "--out", "o", cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr
+    assert str(plan) in lines[0] and "steps[4](supply_current).measurements[0](supply_current)" in lines[0]
+    assert "greater than high" in lines[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_serial_port_is_named(tmp_path):
+    fixture = tmp_path / "real.yaml"
+    fixture.write_text("station: s\nsockets:\n  - name: A\n    dut: {port: /dev/ttyNOPE9}\n")
+    done = linegate("run", "--fixture", str(fixture), "--plan", str(REPO / "plans" / "esp-at-module.yaml"),
+                    "--units", "1", "--out", "o", cwd=tmp_path)
+    assert done.returncode == 3 and "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and "/dev/ttyNOPE9" in done.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_fixture_field(tmp_path):
+    fixture = tmp_path / "f.yaml"
+    fixture.write_text("station: s\nsockets:\n  - name: A\n    dut: {port: /dev/x, baudrate: -1}\n")
+    done = linegate("run", "--fixture", str(fixture), "--plan", str(REPO / "plans" / "esp-at-module.yaml"), cwd=tmp_path)
+    assert done.returncode == 2 and "sockets[0](A).dut.baudrate" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_sim_dut_serves_on_a_pty_until_killed(tmp_path):
+    link = tmp_path / "ttyDUT"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "linegate", "sim", "dut", "--link", str(link), "--seed", "4",
+         "--state", str(tmp_path / "state.json")],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == str(link)
+        dut = EspAt(str(link))
+        dut.sync()
+        assert dut.mac().startswith("24:0a:c4:")
+        dut.mfg_write("ayla", "dsn", 7, "AC000W000000007")
+        dut.close()
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+    assert not link.exists()
+    assert "ayla" in (tmp_path / "state.json").read_text()
+
+
+def test_no_bare_top_level_packages_importable():
+    code = "import importlib.util as u, sys; sys.exit(any(u.find_spec(n) for n in ('drivers','fixtures','plans','reports','station')))"
+    done = subprocess.run([sys.executable, "-c", code], cwd="/", env={**os.environ, "PYTHONPATH": ""})
+    assert done.returncode == 0
+
+
+def test_no_module_imports_a_bare_folder_name():
+    import ast
+
+    bare = {"drivers", "fixtures", "plans", "reports", "station"}
+    offenders = []
+    for folder in ("drivers", "fixtures", "plans", "reports", "station", "station_tests", "tests", "bench", "src"):
+        for path in (REPO / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                offenders += [f"{path}: {n}" for n in names if n.split(".")[0] in bare]
+    assert offenders == []

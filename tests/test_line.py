@@ -1,0 +1,136 @@
+"""The simulated line end to end: the same code path that faces real hardware."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from linegate.fixtures.config import load_fixture
+from linegate.fixtures.jig import Jig
+from linegate.plans import UnitRecord, load_plan
+from linegate.station.run import LineError, run_line
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE = REPO / "fixtures" / "sim-station.yaml"
+PLAN = REPO / "plans" / "esp-at-module.yaml"
+SCHEMA = json.loads((REPO / "plans" / "unit-record.schema.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def line_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    opened = []
+    original = Jig.open.__func__
+
+    def counting_open(cls, config):
+        opened.append(config)
+        return original(cls, config)
+
+    Jig.open = classmethod(counting_open)
+    try:
+        result = run_line(load_fixture(FIXTURE), load_plan(PLAN), out=out, units=16)
+    finally:
+        Jig.open = classmethod(original)
+    return result, opened
+
+
+def test_every_unit_has_a_record_html_and_index(line_run):
+    result, _ = line_run
+    assert len(result.records) == 16 and result.run_dir is not None
+    assert (result.run_dir / "index.html").is_file()
+    for record in result.records:
+        assert (result.run_dir / f"{record.stem}.html").is_file()
+        doc = json.loads((result.run_dir / f"{record.stem}.json").read_text())
+        jsonschema.validate(doc, SCHEMA)
+        assert doc["outcome"] in ("PASS", "FAIL", "ERROR", "ABORTED")
+        assert doc["unit"]["serial"] and doc["plan"]["sha256"] == load_plan(PLAN).sha256
+        assert doc["instruments"]["psu"].startswith("LINEGATE-SIM")
+
+
+def test_units_differ_and_fail_for_different_reasons(line_run):
+    result, _ = line_run
+    macs = [r.unit.get("mac") for r in result.records if "mac" in r.unit]
+    assert len(set(macs)) == len(macs) >= 12
+    outcomes = {r.outcome.value for r in result.records}
+    assert {"PASS", "FAIL"} <= outcomes
+    reasons = {r.failure.step for r in result.records if r.failure}
+    assert len(reasons) >= 2
+
+
+def test_jig_is_opened_once_for_the_whole_run(line_run):
+    _, opened = line_run
+    assert len(opened) == 1
+
+
+def test_failing_unit_names_step_measurement_and_skips_the_rest(line_run):
+    result, _ = line_run
+    current = [r for r in result.records if r.failure and r.failure.measurement == "supply_current"]
+    assert current, "seed 1 has a high-current unit"
+    record = current[0]
+    assert "above the high limit 0.1 A" in record.failure.message
+    after = [s for s in record.steps if s.name == "factory_param"][0]
+    assert after.outcome.value == "skipped" and "earlier step" in after.message
+
+
+def test_serial_transcript_is_attached(line_run):
+    result, _ = line_run
+    record = next(r for r in result.records if r.outcome.value == "PASS")
+    transcript = next(a for a in record.attachments if a.name == "serial-transcript.txt")
+    assert "AT+CIPSTAMAC?" in transcript.content and "+CIPSTAMAC:" in transcript.content
+
+
+def test_committed_schema_matches_the_record_model():
+    assert UnitRecord.model_json_schema() == SCHEMA
+
+
+def plan_with(tmp_path: Path, extra_step: str) -> Path:
+    text = PLAN.read_text().replace("station_tests: ../station_tests", f"station_tests: {REPO / 'station_tests'}")
+    path = tmp_path / "plan.yaml"
+    path.write_text(text + extra_step)
+    return path
+
+
+def test_measurement_without_limit_and_declared_but_not_recorded_fail_the_unit(tmp_path):
+    tests_dir = tmp_path / "tests"
+    tests_dir.mkdir()
+    (tests_dir / "test_x.py").write_text(
+        "def test_extra(measure):\n    measure('unplanned', 1.0)\n"
+    )
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "name: x\nversion: '1'\nstation_tests: tests\nsteps:\n"
+        "  - name: extra\n    test: test_x.py::test_extra\n    measurements:\n"
+        "      - {name: planned, low: 0, high: 2}\n"
+    )
+    result = run_line(load_fixture(FIXTURE), load_plan(plan), out=tmp_path / "out", units=1)
+    record = result.records[0]
+    assert record.outcome.value == "FAIL"
+    message = record.steps[0].message
+    assert "'unplanned' has no limit" in message and "'planned' was not recorded" in message
+
+
+def test_unknown_station_test_is_refused_before_any_unit(tmp_path):
+    plan = plan_with(tmp_path, "  - name: ghost\n    test: test_esp_at_module.py::test_ghost\n")
+    with pytest.raises(LineError, match=r"steps\[6\]\(ghost\)"):
+        run_line(load_fixture(FIXTURE), load_plan(plan), out=tmp_path / "out", units=1)
+    assert not (tmp_path / "out").exists()
+
+
+def test_instrument_error_is_error_not_fail(tmp_path):
+    tests_dir = tmp_path / "tests"
+    tests_dir.mkdir()
+    (tests_dir / "test_y.py").write_text(
+        "def test_bad_query(psu, measure):\n    measure('v', float(psu.query('NOPE?')))\n"
+    )
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "name: y\nversion: '1'\nstation_tests: tests\nsteps:\n"
+        "  - name: q\n    test: test_y.py::test_bad_query\n    measurements:\n      - {name: v, low: 0, high: 1}\n"
+    )
+    fixture = tmp_path / "f.yaml"
+    fixture.write_text(FIXTURE.read_text().replace('backend: "@sim"}', 'backend: "@sim", timeout_ms: 100}'))
+    record = run_line(load_fixture(fixture), load_plan(plan), out=tmp_path / "out", units=1).records[0]
+    assert record.outcome.value == "ERROR"
+    assert "InstrumentTimeout" in record.failure.message and "NOPE?" in record.failure.message

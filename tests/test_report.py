@@ -1,0 +1,58 @@
+"""The per-unit HTML report, rendered from a frozen record."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from linegate.plans import (
+    Failure,
+    MeasurementRecord,
+    Outcome,
+    PlanRef,
+    StationRef,
+    Status,
+    StepOutcome,
+    StepRecord,
+    UnitRecord,
+)
+from linegate.reports import UnitReportRenderer
+
+
+def record(outcome: Outcome = Outcome.FAIL) -> UnitRecord:
+    now = datetime(2026, 11, 22, 10, 0, 0, 123000, tzinfo=UTC)
+    bad = MeasurementRecord(name="supply_current", value=0.24, units="A", low=0.06, high=0.1,
+                            marginal_low=0.068, marginal_high=0.092, limit="0.06..0.1 A",
+                            status=Status.FAIL, reason="0.24 A is above the high limit 0.1 A")
+    ok = MeasurementRecord(name="at_ok", value=True, equals=True, limit="== True", status=Status.PASS)
+    steps = (
+        StepRecord(name="link", test="t.py::test_link", outcome=StepOutcome.PASS, started_at=now,
+                   duration_s=0.001, measurements=(ok,)),
+        StepRecord(name="supply_current", test="t.py::test_current", outcome=StepOutcome.FAIL, started_at=now,
+                   duration_s=0.002, measurements=(bad,), message="supply_current: 0.24 A is above the high limit"),
+    )
+    return UnitRecord(
+        record_id="r1", outcome=outcome, unit={"serial": "LG0001", "mac": "24:0a:c4:00:00:01"},
+        station=StationRef(name="st1", fixture="f.yaml", socket="A", operator="alice", linegate_version="0.1.0"),
+        plan=PlanRef(name="p", version="1.2", sha256="ab" * 32, path="/p.yaml"),
+        instruments={"psu": "ACME,PSU,1,1"}, dut={"at_version": "4.1.1.0"},
+        started_at=now, ended_at=now, duration_s=0.004, steps=steps,
+        failure=Failure(step="supply_current", measurement="supply_current",
+                        message="supply_current = 0.24 A (limit 0.06..0.1 A): above the high limit"),
+    )
+
+
+def test_report_shows_verdict_failure_provenance_and_gauge():
+    html = UnitReportRenderer().render(record())
+    assert 'id="lg-verdict">FAIL<' in html
+    assert "First failure in step supply_current: supply_current = 0.24 A" in html
+    assert "sha256:" + "ab" * 32 in html and "ACME,PSU,1,1" in html and "LG0001" in html
+    assert "2026-11-22T10:00:00.123+00:00" in html
+    assert html.count('<svg class="lg-gauge"') == 1  # only the numeric measurement
+    assert 'class="lg-row-fail" data-measurement="supply_current"' in html
+
+
+def test_report_is_self_contained():
+    html = UnitReportRenderer().render(record(Outcome.PASS))
+    assert not re.search(r'<(link|script)[^>]+(href|src)="(http|//)', html)
+    assert "<style" in html and "data-jsonblob" in html
