@@ -94,7 +94,9 @@ def run_line(
             code = pytest.ExitCode.INTERRUPTED
         if loop.collect_errors:
             first = loop.collect_errors[0]
-            raise LineError(first if first.startswith(str(plan.path)) else f"{plan.tests_dir}: station tests do not load: {first}")
+            if not first.startswith(str(plan.path)):
+                first = f"{plan.tests_dir}: station tests do not load: {first}"
+            raise LineError(first)
         if code == pytest.ExitCode.USAGE_ERROR:
             raise LineError(f"{plan.path}: pytest refused the plan's station tests")
         aborted = code == pytest.ExitCode.INTERRUPTED

@@ -28,7 +28,8 @@ def test_demo_runs_and_prints_a_summary(tmp_path):
 
 def test_bad_plan_is_one_line_no_traceback_nothing_written(tmp_path):
     plan = tmp_path / "bad.yaml"
-    plan.write_text((REPO / "plans" / "esp-at-module.yaml").read_text().replace("low: 0.060, high: 0.100", "low: 0.2, high: 0.1"))
+    good = (REPO / "plans" / "esp-at-module.yaml").read_text()
+    plan.write_text(good.replace("low: 0.060, high: 0.100", "low: 0.2, high: 0.1"))
     done = linegate("run", "--fixture", str(REPO / "fixtures" / "sim-station.yaml"), "--plan", str(plan),
                     "--out", "o", cwd=tmp_path)
     assert done.returncode == 2
@@ -52,7 +53,8 @@ def test_missing_serial_port_is_named(tmp_path):
 def test_bad_fixture_field(tmp_path):
     fixture = tmp_path / "f.yaml"
     fixture.write_text("station: s\nsockets:\n  - name: A\n    dut: {port: /dev/x, baudrate: -1}\n")
-    done = linegate("run", "--fixture", str(fixture), "--plan", str(REPO / "plans" / "esp-at-module.yaml"), cwd=tmp_path)
+    plan = str(REPO / "plans" / "esp-at-module.yaml")
+    done = linegate("run", "--fixture", str(fixture), "--plan", plan, cwd=tmp_path)
     assert done.returncode == 2 and "sockets[0](A).dut.baudrate" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -79,7 +81,8 @@ def test_sim_dut_serves_on_a_pty_until_killed(tmp_path):
 
 
 def test_no_bare_top_level_packages_importable():
-    code = "import importlib.util as u, sys; sys.exit(any(u.find_spec(n) for n in ('drivers','fixtures','plans','reports','station')))"
+    names = "('drivers', 'fixtures', 'plans', 'reports', 'station')"
+    code = f"import importlib.util as u, sys; sys.exit(any(u.find_spec(n) for n in {names}))"
     done = subprocess.run([sys.executable, "-c", code], cwd="/", env={**os.environ, "PYTHONPATH": ""})
     assert done.returncode == 0
 

@@ -70,7 +70,7 @@ def test_failing_unit_names_step_measurement_and_skips_the_rest(line_run):
     assert current, "seed 1 has a high-current unit"
     record = current[0]
     assert "above the high limit 0.1 A" in record.failure.message
-    after = [s for s in record.steps if s.name == "factory_param"][0]
+    after = next(s for s in record.steps if s.name == "factory_param")
     assert after.outcome.value == "skipped" and "earlier step" in after.message
 
 
