@@ -102,3 +102,33 @@ def test_no_module_imports_a_bare_folder_name():
                     names = [node.module]
                 offenders += [f"{path}: {n}" for n in names if n.split(".")[0] in bare]
     assert offenders == []
+
+
+def test_ctrl_c_aborts_the_unit_closes_the_jig_and_exits_130(tmp_path):
+    import json
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "linegate", "demo", "--units", "100000", "--out", "o"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "o").glob("run-*/*.json")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    records = [json.loads(p.read_text()) for p in (tmp_path / "o").glob("run-*/*.json") if p.name != "run.json"]
+    aborted = [r for r in records if r["outcome"] == "ABORTED"]
+    assert len(aborted) == 1, "the unit under test when Ctrl-C came is recorded as ABORTED"
+    assert any(s["outcome"] == "skipped" and "operator stopped" in s["message"] for s in aborted[0]["steps"])
+    assert not list(Path(tempfile_root()).glob("linegate-sim-*/.sim/socket-A")), "pty links removed"
+
+
+def tempfile_root() -> str:
+    import tempfile
+
+    return tempfile.gettempdir()

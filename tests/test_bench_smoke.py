@@ -1,0 +1,19 @@
+"""Small versions of the benchmarks: they run and print their figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_overhead_benchmark_prints_the_comparison():
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "overhead.py"), "--units", "2"],
+        capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "overhead ratio linegate/OpenHTF:" in done.stdout
+    assert "per-unit HTML report, 20 measurements:" in done.stdout
