@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+import yaml
+from pydantic import BaseModel, ValidationError
 
 
 class PlanError(Exception):
@@ -38,3 +40,28 @@ def describe_validation_error(error: ValidationError, doc: Any) -> str:
     more = len(error.errors()) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     return f"{where}: {message}{suffix}"
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml_model(
+    path: Path, raw: bytes | None, model: type[M], kind: str, shape: str, error: type[Exception]
+) -> M:
+    """Read ``path`` (or its already-read bytes) as YAML into ``model``; ``error`` is one line."""
+    try:
+        data = path.read_bytes() if raw is None else raw
+    except OSError as e:
+        raise error(f"{path}: cannot read {kind}: {e.strerror or e}") from e
+    try:
+        doc = yaml.safe_load(data)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise error(f"{path}:{where}: malformed YAML: {getattr(e, 'problem', None) or e}") from e
+    if not isinstance(doc, dict):
+        raise error(f"{path}: a {kind} is a mapping with {shape}")
+    try:
+        return model.model_validate(doc)
+    except ValidationError as e:
+        raise error(f"{path}: {describe_validation_error(e, doc)}") from e

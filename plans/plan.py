@@ -11,10 +11,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-from linegate.plans.errors import PlanError, describe_validation_error
+from linegate.plans.errors import PlanError, load_yaml_model
 from linegate.plans.limits import Limits
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
@@ -106,17 +105,5 @@ def load_plan(path: str | Path) -> Plan:
         raw = path.read_bytes()
     except OSError as e:
         raise PlanError(f"{path}: cannot read plan: {e.strerror or e}") from e
-    try:
-        doc = yaml.safe_load(raw)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise PlanError(f"{path}:{where}: malformed YAML: {problem}") from e
-    if not isinstance(doc, dict):
-        raise PlanError(f"{path}: a plan is a mapping with name, version and steps")
-    try:
-        plan = Plan.model_validate(doc)
-    except ValidationError as e:
-        raise PlanError(f"{path}: {describe_validation_error(e, doc)}") from e
+    plan = load_yaml_model(path, raw, Plan, "plan", "name, version and steps", PlanError)
     return plan.model_copy(update={"path": path.resolve(), "sha256": hashlib.sha256(raw).hexdigest()})
