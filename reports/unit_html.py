@@ -61,7 +61,6 @@ class UnitReportRenderer:
             rows=rows,
             failed_count=failed,
             marginal_count=marginal,
-            pending_marginal=marginal,
             failure_sentence=self.failure_sentence(r),
             started=_ts(r.started_at),
             ended=_ts(r.ended_at),

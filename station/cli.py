@@ -17,7 +17,7 @@ from pathlib import Path
 from linegate.fixtures.config import FixtureConfig, FixtureError, Simulation, load_fixture
 from linegate.fixtures.jig import JigError
 from linegate.fixtures.sim.unit import FAULTS
-from linegate.plans import PlanError, load_plan
+from linegate.plans import Plan, PlanError, load_plan
 from linegate.reports import IndexRow
 from linegate.station.run import LineError, RunResult, run_line
 from rich.console import Console
@@ -114,7 +114,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
 def _execute(
     config: FixtureConfig,
-    plan,
+    plan: Plan,
     out: Path,
     console: Console,
     *,

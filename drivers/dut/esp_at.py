@@ -94,12 +94,26 @@ class EspAt:
     # -- framing -------------------------------------------------------------
     def command(self, cmd: str, *, timeout: float | None = None) -> list[str]:
         """Run one command; return its answer lines (without echo and ``OK``)."""
+        return self._retrying(cmd, timeout or self.timeout)
+
+    def _retrying(
+        self,
+        cmd: str,
+        timeout: float,
+        *,
+        values: list[NvsValue] | None = None,
+        prompt: bool = False,
+        shown: str | None = None,
+    ) -> list[str]:
+        """``_transact``, tried again while the module answers ``busy p...``."""
         for attempt in range(self.busy_retries + 1):
             try:
-                return self._transact(cmd, timeout or self.timeout)
+                return self._transact(cmd, timeout, values=values, prompt=prompt, shown=shown)
             except DutBusy:
                 if attempt == self.busy_retries:
                     raise
+                if values is not None:
+                    values.clear()
                 time.sleep(self.busy_delay * (attempt + 1))
         raise AssertionError("unreachable")
 
@@ -115,33 +129,36 @@ class EspAt:
         *,
         values: list[NvsValue] | None = None,
         prompt: bool = False,
+        shown: str | None = None,
     ) -> list[str]:
-        deadline = self._send(cmd) + timeout
+        """One command and its answer; ``shown`` stands for ``cmd`` in errors and the transcript."""
+        label = shown or cmd
+        deadline = self._send(cmd, shown) + timeout
         lines: list[str] = []
         err_code: int | None = None
         while True:
             if values is not None:
-                self.link.skip_noise(deadline, cmd)
-            if values is not None and self.link.peek_startswith(b"+SYSMFG:", deadline, cmd):
-                value = self._read_value(deadline, cmd)
+                self.link.skip_noise(deadline, label)
+            if values is not None and self.link.peek_startswith(b"+SYSMFG:", deadline, label):
+                value = self._read_value(deadline, label)
                 if value is not None:
                     values.append(value)
                     continue
-            if prompt and lines == [] and self._prompt_ready(deadline, cmd):
+            if prompt and lines == [] and self._prompt_ready(deadline, label):
                 return ["OK"]
-            line = self._clean(self.link.read_line(deadline, cmd))
+            line = self._clean(self.link.read_line(deadline, label))
             if not line or line == cmd:
                 # Echo (on after every reset, whatever the driver last set).
                 continue
             if line == "OK":
                 if prompt:
                     # ``OK`` then ``>``: the module now waits for the raw bytes.
-                    self.link.read_until_prompt(b">", deadline, cmd)
+                    self.link.read_until_prompt(b">", deadline, label)
                 return lines
             if line == "ERROR":
-                raise DutCommandError(self.port, cmd, "\n".join(lines), err_code)
+                raise DutCommandError(self.port, label, "\n".join(lines), err_code)
             if line.startswith("busy p"):
-                raise DutBusy(self.port, cmd, "module busy with a previous command", line)
+                raise DutBusy(self.port, label, "module busy with a previous command", line)
             match = _ERR_CODE.match(line)
             if match:
                 err_code = int(match.group(1), 16)
@@ -256,15 +273,7 @@ class EspAt:
         if offset is not None or length is not None:
             cmd += f",{offset or 0},{length or 0}"
         values: list[NvsValue] = []
-        for attempt in range(self.busy_retries + 1):
-            try:
-                self._transact(cmd, self.timeout * 2, values=values)
-                break
-            except DutBusy:
-                if attempt == self.busy_retries:
-                    raise
-                values.clear()
-                time.sleep(self.busy_delay * (attempt + 1))
+        self._retrying(cmd, self.timeout * 2, values=values)
         found = [v for v in values if v.namespace == namespace and v.key == key]
         if len(found) != 1:
             raise DutProtocolError(self.port, cmd, f"expected one value, got {len(found)}")
@@ -300,21 +309,11 @@ class EspAt:
             if not low <= value <= high:
                 raise ValueError(f"{value} is outside {type_.name} range {low}..{high}")
             cmd = f"{base},{value}"
-            if secret:
-                self._run_hidden(cmd, f"{base},<redacted>")
-            else:
-                self.command(cmd)
+            self._retrying(cmd, self.timeout, shown=f"{base},<redacted>" if secret else None)
             return
         data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
         cmd = f"{base},{len(data)}"
-        for attempt in range(self.busy_retries + 1):
-            try:
-                self._transact(cmd, self.timeout * 2, prompt=True)
-                break
-            except DutBusy:
-                if attempt == self.busy_retries:
-                    raise
-                time.sleep(self.busy_delay * (attempt + 1))
+        self._retrying(cmd, self.timeout * 2, prompt=True)
         shown = f"<redacted {len(data)} bytes>" if secret else None
         self.link.write(data, command=cmd, shown=shown)
         deadline = time.monotonic() + self.timeout * 2
@@ -329,17 +328,6 @@ class EspAt:
                 raise DutProtocolError(self.port, cmd, "module rebooted during the write")
             if line:
                 lines.append(line)
-
-    def _run_hidden(self, cmd: str, shown: str) -> None:
-        self.link.discard_input()
-        self.link.write(cmd.encode("ascii") + b"\r\n", command=shown, shown=shown)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            line = self._clean(self.link.read_line(deadline, shown))
-            if line == "OK":
-                return
-            if line == "ERROR":
-                raise DutCommandError(self.port, shown)
 
     def mfg_erase(self, namespace: str, key: str | None = None) -> None:
         cmd = f'AT+SYSMFG=0,"{namespace}"' + (f',"{key}"' if key else "")
