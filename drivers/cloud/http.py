@@ -1,0 +1,214 @@
+"""What the three HTTP clients share: one ``httpx.Client``, one retry policy, one boundary.
+
+Each call is built afresh for every attempt (EnOS needs a new timestamp and
+signature each time), sent, and its answer turned into data or a typed error.
+Retries use stamina: exponential backoff with jitter on ``Unavailable`` and
+``RateLimited`` (``Retry-After`` honoured), never on anything else.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import httpx
+import stamina
+from linegate.drivers.cloud.errors import (
+    BadResponse,
+    CloudError,
+    RateLimited,
+    Unavailable,
+    UnknownOutcome,
+    redact,
+)
+
+T = TypeVar("T")
+
+# Transport failures that prove the request never reached the service.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    wait_initial: float = 0.1
+    wait_max: float = 5.0
+    wait_jitter: float = 0.1
+    total_timeout: float = 60.0
+    max_retry_after: float = 30.0
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    """How the last call of this thread went, for the unit record."""
+
+    service: str
+    operation: str
+    attempts: int
+    seconds: float
+    ok: bool
+    code: str | None = None
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class HttpService:
+    """Base of a JSON-over-HTTP provisioning client."""
+
+    service = "cloud"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        client: httpx.Client | None = None,
+        timeout: float | httpx.Timeout = 10.0,
+        retry: RetryPolicy | None = None,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self._own_client = client is None
+        self._client = client or httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            verify=_ssl_context(verify, cert) if cert else verify,
+            headers={"Accept": "application/json", "User-Agent": "linegate"},
+        )
+        self._local = threading.local()
+
+    # -- lifecycle -------------------------------------------------------
+    def close(self) -> None:
+        if self._own_client:
+            self._client.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def last_call(self) -> CallInfo | None:
+        return getattr(self._local, "last_call", None)
+
+    # -- the one call path -----------------------------------------------
+    def _call(
+        self,
+        operation: str,
+        build: Callable[[], httpx.Request],
+        parse: Callable[[httpx.Response], T],
+        *,
+        idempotent: bool,
+    ) -> T:
+        attempts = 0
+        started = time.perf_counter()
+        policy = self.retry
+        try:
+            for attempt in stamina.retry_context(
+                on=self._backoff,
+                attempts=policy.attempts,
+                timeout=policy.total_timeout,
+                wait_initial=policy.wait_initial,
+                wait_max=policy.wait_max,
+                wait_jitter=policy.wait_jitter,
+            ):
+                with attempt:
+                    attempts += 1
+                    request = build()
+                    response = self._send(operation, request, idempotent)
+                    result = parse(response)
+        except CloudError as e:
+            self._local.last_call = CallInfo(self.service, operation, attempts,
+                                             time.perf_counter() - started, False, e.code)
+            raise
+        self._local.last_call = CallInfo(self.service, operation, attempts, time.perf_counter() - started, True)
+        return result
+
+    def _backoff(self, exc: Exception) -> bool | float:
+        if getattr(exc, "retry_now", False):
+            return 0.0
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            return min(exc.retry_after, self.retry.max_retry_after)
+        return isinstance(exc, CloudError) and exc.retryable
+
+    def _send(self, operation: str, request: httpx.Request, idempotent: bool) -> httpx.Response:
+        url = str(request.url.copy_with(query=None))
+        try:
+            return self._client.send(request)
+        except _NOT_SENT as e:
+            raise Unavailable(self.service, operation, f"cannot reach the service: {type(e).__name__}",
+                              url=url) from e
+        except httpx.TransportError as e:
+            problem = f"no answer ({type(e).__name__}: {redact(str(e), 80)})"
+            if idempotent:
+                raise Unavailable(self.service, operation, problem, url=url) from e
+            raise UnknownOutcome(self.service, operation, problem + "; the service may have acted",
+                                 url=url) from e
+
+    # -- parsing helpers ---------------------------------------------------
+    def _url(self, response: httpx.Response) -> str:
+        return str(response.request.url.copy_with(query=None))
+
+    def _check_transport_status(self, operation: str, response: httpx.Response) -> None:
+        """Status codes every service means the same way: 429 and 5xx."""
+        status = response.status_code
+        if status == 429:
+            raise RateLimited(self.service, operation, "HTTP 429 Too Many Requests", code=429,
+                              url=self._url(response),
+                              retry_after=parse_retry_after(response.headers.get("Retry-After")))
+        if status >= 500:
+            raise Unavailable(self.service, operation, f"HTTP {status} {response.reason_phrase}",
+                              code=status, url=self._url(response))
+
+    def _json(self, operation: str, response: httpx.Response) -> Any:
+        ctype = response.headers.get("content-type", "")
+        url = self._url(response)
+        if "json" not in ctype.lower():
+            shown = redact(response.text[:80], 80) if response.content else "empty body"
+            raise BadResponse(self.service, operation,
+                              f"HTTP {response.status_code} with {ctype or 'no content type'}, not JSON: {shown!r}",
+                              url=url)
+        try:
+            return response.json()
+        except ValueError as e:
+            raise BadResponse(self.service, operation,
+                              f"HTTP {response.status_code}: body is not valid JSON "
+                              f"({len(response.content)} bytes, truncated?)", url=url) from e
+
+    def _envelope_error(self, operation: str, response: httpx.Response, what: str) -> BadResponse:
+        return BadResponse(self.service, operation, f"HTTP {response.status_code}: unexpected envelope: {what}",
+                           url=self._url(response))
+
+
+def _ssl_context(verify: bool | str, cert: str | tuple[str, str]):
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    if verify is False:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if isinstance(cert, tuple):
+        ctx.load_cert_chain(cert[0], cert[1])
+    else:
+        ctx.load_cert_chain(cert)
+    return ctx
