@@ -19,6 +19,7 @@ from linegate.fixtures.jig import JigError
 from linegate.fixtures.sim.unit import FAULTS
 from linegate.plans import Plan, PlanError, load_plan
 from linegate.reports import IndexRow
+from linegate.station import sim_cloud
 from linegate.station.run import LineError, RunResult, run_line
 from rich.console import Console
 from rich.table import Table
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     dut.add_argument("--seed", type=int, default=1, help="seed of the unit's MAC and behaviour")
     dut.add_argument("--fail", nargs="+", default=[], metavar="MODE", choices=sorted(FAULTS),
                      help="faults: " + ", ".join(sorted(FAULTS)))
+    sim_cloud.add_parser(sim_sub)
     return p
 
 
@@ -74,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args, console)
         if args.command == "sim" and args.sim_command == "dut":
             return _sim_dut(args, console)
+        if args.command == "sim" and args.sim_command == "cloud":
+            return sim_cloud.run(args)
     except (PlanError, FixtureError, LineError) as e:
         _error(f"linegate: error: {e}")
         return EXIT_BAD_INPUT

@@ -43,15 +43,16 @@ def request_signature(access_token: str, query: dict[str, str], body: bytes, tim
     return sha256_hex(access_token + params_data(query, body) + timestamp + app_secret)
 
 
-def _ms(clock: Callable[[], float]) -> str:
-    return str(int(clock() * 1000))
+def _ms() -> str:
+    return str(int(time.time() * 1000))
 
 
 class EnosDps(HttpService):
     service = "enos-dps"
 
     def __init__(self, base_url: str, app_key: str, app_secret: str, org_id: str, *,
-                 clock: Callable[[], float] = time.time, **kwargs: Any) -> None:
+                 clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
+        """``clock`` measures the token's lifetime only; timestamps are always wall-clock time."""
         super().__init__(base_url, **kwargs)
         self.app_key = app_key
         self._app_secret = app_secret
@@ -99,7 +100,7 @@ class EnosDps(HttpService):
         operation = "token/get"
 
         def build() -> httpx.Request:
-            ts = _ms(self._clock)
+            ts = _ms()
             payload = {"appKey": self.app_key, "encryption": token_encryption(self.app_key, ts, self._app_secret),
                        "timestamp": ts}
             return self._client.build_request("POST", TOKEN_PATH, json=payload)
@@ -127,7 +128,7 @@ class EnosDps(HttpService):
 
         def build() -> httpx.Request:
             token = self.access_token()
-            ts = _ms(self._clock)
+            ts = _ms()
             headers = {
                 "Content-Type": "application/json",
                 "apim-accesstoken": token,

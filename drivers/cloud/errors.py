@@ -121,7 +121,7 @@ YOSMART_CODES: dict[str, tuple[type[CloudError], str]] = {
     "010202": (InvalidRequest, "malformed request"),
     "010203": (InvalidRequest, "malformed request"),
     "010204": (InvalidRequest, "malformed request"),
-    "010300": (Forbidden, "interface restricted"),
+    "010300": (LimitExceeded, "interface restricted (quota or licences exhausted)"),
     "010301": (RateLimited, "rate limited"),
     "020100": (AlreadyDone, "device bound by another user"),
     "020101": (NotFound, "device does not exist"),

@@ -59,8 +59,10 @@ def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    try:  # delay-seconds (some services send fractions)
+        return max(0.0, float(value))
+    except ValueError:
+        pass
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
