@@ -17,3 +17,14 @@ def test_overhead_benchmark_prints_the_comparison():
     assert done.returncode == 0, done.stderr[-2000:]
     assert "overhead ratio linegate/OpenHTF:" in done.stdout
     assert "per-unit HTML report, 20 measurements:" in done.stdout
+
+
+def test_cloud_benchmark_prints_rates_and_retry_cost():
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "cloud.py"), "--calls", "5"],
+        capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for line in ("yosmart requestSN(1)", "ayla manufacture", "enos-dps allocate (signed)", "enos-mqtt register",
+                 "one retry (YoSmart 010000"):
+        assert line in done.stdout
