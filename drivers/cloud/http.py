@@ -9,6 +9,7 @@ Retries use stamina: exponential backoff with jitter on ``Unavailable`` and
 from __future__ import annotations
 
 import email.utils
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -93,7 +94,7 @@ class HttpService:
         self._client = client or httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
-            verify=_ssl_context(verify, cert) if cert else verify,
+            verify=_ssl_context(verify, cert) if cert or isinstance(verify, str) else verify,
             headers={"Accept": "application/json", "User-Agent": "linegate"},
         )
         self._local = threading.local()
@@ -202,15 +203,14 @@ class HttpService:
                            url=self._url(response))
 
 
-def _ssl_context(verify: bool | str, cert: str | tuple[str, str]):
-    import ssl
-
+def _ssl_context(verify: bool | str, cert: str | tuple[str, str] | None) -> ssl.SSLContext:
+    """CA bundle (``verify`` as a path) and optional client certificate for mutual TLS."""
     ctx = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
     if verify is False:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     if isinstance(cert, tuple):
         ctx.load_cert_chain(cert[0], cert[1])
-    else:
+    elif cert:
         ctx.load_cert_chain(cert)
     return ctx
