@@ -135,3 +135,27 @@ def test_responder_on_an_external_broker():
             assert gw.register(emu.credentials.sub_product_key, key, "external").device_key == key
             with pytest.raises(AlreadyDone):
                 gw.register(emu.credentials.sub_product_key, key, "external")
+
+
+SEED_REQUEST = {
+    "method": "thing.device.register", "id": "1", "version": "1.1",
+    "params": [
+        {"timezone": "+08:00", "deviceKey": "sample_dev_01", "productKey": "subDeviceProductKey1",
+         "deviceAttributes": {"location": "Shanghai", "name": "dev_01"},
+         "deviceName": {"defaultValue": "sample_dev_01", "i18nValue": {"en_US": "eng_dev_01", "zh_CN": "dev_01"}},
+         "deviceDesc": "dev desc"},
+        {"timezone": "+09:00", "deviceKey": "sample_dev_02", "productKey": "subDeviceProductKey2",
+         "deviceAttributes": {"location": "Beijing", "name": "dev_01"},
+         "deviceName": {"defaultValue": "sample_dev_02", "i18nValue": {"en_US": "eng_dev_02", "zh_CN": "dev_02"}},
+         "deviceDesc": "dev desc"},
+    ],
+}
+
+
+def test_seed_sample_request_gets_the_sample_reply_shape(emulator):
+    with registrar(emulator) as gw:
+        reply = gw.publish(SEED_REQUEST)
+    assert reply["code"] == 200 and reply["id"] == "1"
+    assert [(d["deviceKey"], d["productKey"]) for d in reply["data"]] == [
+        ("sample_dev_01", "subDeviceProductKey1"), ("sample_dev_02", "subDeviceProductKey2")]
+    assert all(set(d) == {"deviceSecret", "assetId", "deviceKey", "productKey"} for d in reply["data"])
