@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Any
 
-from linegate.plans.errors import PlanError, load_yaml_model
+import yaml
+from linegate.plans.errors import PlanError, describe_validation_error, load_yaml_model
 from linegate.plans.limits import Limits
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from linegate.plans.provisioning import ProvisioningSpec
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
@@ -70,7 +71,8 @@ class Plan(BaseModel):
     station_tests: str = Field("../station_tests", description="folder of the station tests, relative to the plan file")
     stop_on_failure: bool = True
     steps: tuple[StepSpec, ...]
-    provisioning: dict[str, Any] | None = None
+    steps_from: str | None = Field(None, description="take steps and station_tests from this plan file")
+    provisioning: ProvisioningSpec | None = None
 
     # Set by load_plan, not by the file.
     path: Path | None = Field(None, exclude=True)
@@ -105,5 +107,17 @@ def load_plan(path: str | Path) -> Plan:
         raw = path.read_bytes()
     except OSError as e:
         raise PlanError(f"{path}: cannot read plan: {e.strerror or e}") from e
-    plan = load_yaml_model(path, raw, Plan, "plan", "name, version and steps", PlanError)
-    return plan.model_copy(update={"path": path.resolve(), "sha256": hashlib.sha256(raw).hexdigest()})
+    digest = hashlib.sha256(raw)
+    doc = yaml.safe_load(raw) if b"steps_from" in raw else None
+    if isinstance(doc, dict) and isinstance(doc.get("steps_from"), str) and "steps" not in doc:
+        base = load_plan((path.parent / doc["steps_from"]).resolve())
+        digest.update(base.sha256.encode())  # the hash covers the steps this plan runs
+        doc = {**doc, "steps": [s.model_dump(exclude_none=True) for s in base.steps],
+               "station_tests": str(base.tests_dir)}
+        try:
+            plan = Plan.model_validate(doc)
+        except ValidationError as e:
+            raise PlanError(f"{path}: {describe_validation_error(e, doc)}") from e
+    else:
+        plan = load_yaml_model(path, raw, Plan, "plan", "name, version and steps", PlanError)
+    return plan.model_copy(update={"path": path.resolve(), "sha256": digest.hexdigest()})

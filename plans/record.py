@@ -88,6 +88,28 @@ class Attachment(_Frozen):
     content: str = Field(description="text, or base64 for binary types")
 
 
+class NvsWrite(_Frozen):
+    namespace: str
+    key: str
+    bytes: int
+    secret: bool = Field(False, description="the value is a secret and never shown")
+    shown: str = Field("", description="the value as it may be shown: the value, or a redacted form")
+    readback_ok: bool
+
+
+class ProvisioningRecord(_Frozen):
+    service: str
+    identity: str = Field(description="DSN / deviceId / SN / deviceKey; never a key or secret")
+    written: tuple[NvsWrite, ...] = ()
+    readback_ok: bool = False
+    commit_status: str = Field(description="committed | pending | kept | not_attempted | failed | needs_attention")
+    reason: str = ""
+    code: str | None = Field(None, description="the service's error code when the commit failed")
+    attempts: int = 0
+    response: dict[str, str] = Field(default_factory=dict, description="what the service answered, secrets removed")
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
 class UnitRecord(_Frozen):
     schema_version: str = SCHEMA_VERSION
     record_id: str
@@ -103,6 +125,7 @@ class UnitRecord(_Frozen):
     steps: tuple[StepRecord, ...]
     failure: Failure | None = None
     attachments: tuple[Attachment, ...] = ()
+    provisioning: ProvisioningRecord | None = None
 
     @property
     def stem(self) -> str:

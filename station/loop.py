@@ -8,15 +8,20 @@ setup; instead the station collects the plan's station tests once and drives
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from linegate.drivers.dut import SerialLink
 from linegate.fixtures.context import STATE, StationState, UnitUnderTest
-from linegate.plans import MeasurementRecord, StepOutcome, StepRecord, UnitRecord
+from linegate.plans import MeasurementRecord, Outcome, StepOutcome, StepRecord, UnitRecord
+from linegate.station.gate.gate import GateResult
+from linegate.station.gate.services import UnitFacts
+from linegate.station.gate.station import Provisioning
 from linegate.station.handler import UnitStart
-from linegate.station.record import build_record, skipped_step
+from linegate.station.record import build_record, provision_step, skipped_step
 
 
 def format_transcript(link: SerialLink) -> str:
@@ -43,11 +48,13 @@ class StationLoop:
         self,
         state: StationState,
         units: Iterator[UnitStart],
-        on_record: Callable[[UnitRecord], None],
+        on_record: Callable[[UnitRecord], Path | None],
+        provisioning: Provisioning | None = None,
     ) -> None:
         self.state = state
         self.units = units
         self.on_record = on_record
+        self.provisioning = provisioning
         self.collect_errors: list[str] = []
         self.records = 0
         self._skip_rest = False
@@ -108,6 +115,7 @@ class StationLoop:
         started = datetime.now(UTC)
         stop_on_failure = state.plan.stop_on_failure if state.plan else True
         aborted = False
+        gate_result: GateResult | None = None
         try:
             for i, item in enumerate(items):
                 # The next unit starts again at items[0]: pass it as nextitem so
@@ -119,6 +127,8 @@ class StationLoop:
                     StepOutcome.ERROR,
                 ):
                     self._skip_rest = True
+            if self.provisioning is not None:
+                gate_result = self._gate(unit, start.socket)
         except KeyboardInterrupt:
             aborted = True
             done = {s.name for s in self._steps}
@@ -132,9 +142,45 @@ class StationLoop:
                 state.jig.safe_state()
             if link is not None and link.transcript:
                 unit.attach("serial-transcript.txt", format_transcript(link))
-            record = build_record(state, unit, self._steps, started, aborted=aborted)
+            record = build_record(state, unit, self._steps, started, aborted=aborted,
+                                  provisioning=gate_result.record if gate_result else None)
             self.records += 1
-            self.on_record(record)
+            path = self.on_record(record)
+            self._journal_unit(unit, record, gate_result, path)
+
+    # -- provisioning --------------------------------------------------------
+    def _gate(self, unit: UnitUnderTest, socket: str) -> GateResult | None:
+        """After the plan: provision a unit that passed; take back what a failed one holds."""
+        prov = self.provisioning
+        assert prov is not None and self.state.jig is not None
+        mac = unit.identity.get("mac")
+        if not mac:
+            return None
+        prov.ledger.unit_started(mac, unit.identity.get("serial"))
+        dut = self.state.jig.duts[socket]
+        facts = UnitFacts(mac=mac, serial=unit.identity.get("serial"), firmware=unit.facts.get("at_version"))
+        failed = any(s.outcome in (StepOutcome.FAIL, StepOutcome.ERROR) for s in self._steps)
+        if failed:
+            note = prov.gate.unit_failed(dut, facts)
+            if note:
+                unit.facts["identity_taken_back"] = note
+            return None
+        started = time.perf_counter()
+        result = prov.gate.provision(dut, facts)
+        if result.record.identity:
+            unit.identity[prov.service.id_key] = result.record.identity
+        self._steps.append(provision_step(result, started))
+        return result
+
+    def _journal_unit(self, unit: UnitUnderTest, record: UnitRecord, result: GateResult | None,
+                      path: Path | None) -> None:
+        prov = self.provisioning
+        mac = unit.identity.get("mac")
+        if prov is None or not mac or record.outcome is Outcome.ABORTED:
+            return
+        if result is not None and result.ident is not None and path is not None:
+            prov.ledger.update_fields(result.ident, record_path=str(path))
+        prov.ledger.unit_finished(mac, record.outcome.value, record.record_id)
 
     def _plan_step(self, item: pytest.Item) -> tuple[str, str]:
         from linegate.fixtures.plugin import STEP

@@ -39,9 +39,10 @@ class RunWriter:
         self._unit_html = UnitReportRenderer()
         self._index = RunIndexRenderer()
 
-    def __call__(self, record: UnitRecord) -> None:
+    def __call__(self, record: UnitRecord) -> Path:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.run_dir / f"{record.stem}.json", record.model_dump_json(indent=1))
+        json_path = self.run_dir / f"{record.stem}.json"
+        write_atomic(json_path, record.model_dump_json(indent=1))
         html_path = self.run_dir / f"{record.stem}.html"
         write_atomic(html_path, self._unit_html.render(record))
         row = IndexRow.of(len(self.rows) + 1, record)
@@ -50,6 +51,7 @@ class RunWriter:
         self.write_index()
         if self.on_unit is not None:
             self.on_unit(row, html_path)
+        return json_path
 
     def write_index(self) -> None:
         if not self.rows:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket as socketlib
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -10,14 +11,17 @@ from linegate.fixtures.context import StationState, UnitUnderTest
 from linegate.plans import (
     Attachment,
     Failure,
+    MeasurementRecord,
     Outcome,
     PlanRef,
+    ProvisioningRecord,
     StationRef,
     Status,
     StepOutcome,
     StepRecord,
     UnitRecord,
 )
+from linegate.station.gate.gate import GateResult
 
 from linegate import __version__
 
@@ -57,6 +61,7 @@ def build_record(
     started_at: datetime,
     *,
     aborted: bool = False,
+    provisioning: ProvisioningRecord | None = None,
 ) -> UnitRecord:
     assert state.config is not None and state.plan is not None and state.jig is not None
     ended = datetime.now(UTC)
@@ -88,6 +93,7 @@ def build_record(
         steps=tuple(steps),
         failure=first_failure(steps),
         attachments=tuple(Attachment(name=n, mime_type=m, content=c) for n, m, c in unit.attachments),
+        provisioning=provisioning,
     )
 
 
@@ -99,4 +105,27 @@ def skipped_step(name: str, test: str, why: str) -> StepRecord:
         started_at=datetime.now(UTC),
         duration_s=0.0,
         message=why,
+    )
+
+
+def provision_step(result: GateResult, started: float) -> StepRecord:
+    """The gate's work as a step of the unit: the read-back check and the commit."""
+    prov = result.record
+    readback = MeasurementRecord(name="identity_readback", value=prov.readback_ok, equals=True,
+                                 limit="== True", status=Status.PASS if prov.readback_ok else Status.FAIL,
+                                 reason="" if prov.readback_ok else "read-back differs from what was written")
+    committed = prov.commit_status in ("committed", "kept", "pending")
+    commit = MeasurementRecord(name="commit_status", value=prov.commit_status, limit="committed, kept or pending",
+                               status=Status.PASS if committed else Status.FAIL,
+                               reason="" if committed else prov.reason)
+    outcome = {"pass": StepOutcome.PASS, "fail": StepOutcome.FAIL}.get(result.outcome.value, StepOutcome.ERROR)
+    measurements = (readback, commit) if prov.written or prov.readback_ok else (commit,)
+    return StepRecord(
+        name="provision",
+        test=f"linegate gate: {prov.service}",
+        outcome=outcome,
+        started_at=datetime.fromtimestamp(time.time() - (time.perf_counter() - started), UTC),
+        duration_s=time.perf_counter() - started,
+        measurements=measurements,
+        message=result.message,
     )

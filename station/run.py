@@ -10,13 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from linegate.drivers.cloud import RetryPolicy
 from linegate.fixtures.config import FixtureConfig
 from linegate.fixtures.context import StationState
 from linegate.fixtures.jig import Jig
-from linegate.fixtures.sim.jig import SimulatedLine
+from linegate.fixtures.sim.jig import SimulatedLine, dut_probe
 from linegate.plans import Plan, UnitRecord
 from linegate.reports import IndexRow
+from linegate.station.gate.services import ServiceConfigError
+from linegate.station.gate.station import Provisioning
 from linegate.station.handler import UnitStart, operator_units, simulated_units
+from linegate.station.ledger.journal import Ledger
 from linegate.station.loop import StationLoop
 from linegate.station.output import RunWriter
 
@@ -61,9 +65,17 @@ def run_line(
     serials: Sequence[str] | None = None,
     on_unit: Callable[[IndexRow, Path], None] | None = None,
     state_dir: Path | None = None,
+    ledger: Ledger | None = None,
+    retry: RetryPolicy | None = None,
 ) -> RunResult:
-    """Test ``units`` units (or one per serial). Raises JigError / LineError before any unit."""
+    """Test ``units`` units (or one per serial). Raises JigError / LineError before any unit.
+
+    A plan with ``provisioning`` needs a ``ledger``; with ``state_dir`` a simulated line continues
+    after a stop with the units not yet done (``units`` counts the whole line).
+    """
     args = pytest_args(plan)
+    if plan.provisioning is not None and ledger is None:
+        raise LineError(f"{plan.path}: the plan provisions with {plan.provisioning.service}: a ledger is needed")
     meta = {
         "station": config.station,
         "fixture": str(config.path or ""),
@@ -72,22 +84,37 @@ def run_line(
     }
     writer = RunWriter(out, meta, on_unit)
     aborted = False
+    finished = frozenset(ledger.finished_units()) if ledger is not None and state_dir is not None else frozenset()
     with ExitStack() as stack:
         unit_starts: Iterator[UnitStart]
+        provisioning: Provisioning | None = None
+        if plan.provisioning is not None and ledger is not None:
+            probe = dut_probe(state_dir) if config.simulated is not None and state_dir is not None else None
+            try:
+                provisioning = Provisioning(plan.provisioning, config.cloud, ledger, retry=retry, probe=probe)
+            except ServiceConfigError as e:
+                raise LineError(f"{config.path or 'fixture'}: {e}") from e
+            provisioning.start()
+            provisioning.set_run_dir(writer.run_dir)
+            stack.callback(provisioning.stop)
+            meta["provisioning"] = plan.provisioning.service
+            if provisioning.recovered and provisioning.recovered.summary() != "nothing to recover":
+                meta["recovered at start"] = provisioning.recovered.summary()
         if config.simulated is not None:
             pty_dir = Path(tempfile.mkdtemp(prefix="linegate-sim-"))
             stack.callback(shutil.rmtree, pty_dir, True)
-            line = stack.enter_context(SimulatedLine(config, base=pty_dir, state_dir=state_dir))
+            line = stack.enter_context(SimulatedLine(config, base=pty_dir, state_dir=state_dir, skip=finished))
             config = line.config
             jig = Jig.open(config)
             stack.callback(jig.close)
-            unit_starts = simulated_units(line, jig, units if units is not None else len(serials or ()) or 1)
+            total = units if units is not None else len(serials or ()) or 1
+            unit_starts = simulated_units(line, jig, max(0, total - len(finished)))
         else:
             jig = Jig.open(config)
             stack.callback(jig.close)
             unit_starts = operator_units([s.name for s in config.sockets], units, serials)
         state = StationState(config=config, plan=plan, jig=jig)
-        loop = StationLoop(state, unit_starts, writer)
+        loop = StationLoop(state, unit_starts, writer, provisioning)
         try:
             code = pytest.main(args, plugins=[loop])
         except KeyboardInterrupt:

@@ -1,0 +1,296 @@
+"""The provisioning gate: a unit reaches the cloud only after it passed, exactly once.
+
+Flash-then-commit (YoSmart, Ayla, EnOS DPS): take an identity from the
+pool, write it into the DUT, read it back byte for byte, then commit.
+Commit-then-flash (EnOS MQTT): journal, register, store the secret, then
+write and read back. Every ledger transition is committed before the side
+effect it announces.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from linegate.drivers.cloud import AlreadyDone, CloudError, RateLimited, Unavailable, UnknownOutcome
+from linegate.drivers.dut import DutError
+from linegate.drivers.dut.esp_at import EspAt
+from linegate.plans import NvsWrite, ProvisioningRecord, StepOutcome
+from linegate.plans.provisioning import ProvisioningSpec
+from linegate.station.gate import dut_io
+from linegate.station.gate.pool import Pool, PoolEmpty
+from linegate.station.gate.services import EnosMqttService, Service, UnitFacts
+from linegate.station.ledger.journal import Identity, Ledger, LedgerError
+from linegate.station.ledger.schema import (
+    ASSIGNED,
+    COMMITTED,
+    COMMITTING,
+    FLASHED,
+    NEEDS_ATTENTION,
+    ON_UNIT,
+    QUARANTINED,
+    RELEASED,
+)
+
+
+@dataclass
+class GateResult:
+    outcome: StepOutcome
+    message: str
+    record: ProvisioningRecord
+    ident: Identity | None = None
+
+
+@dataclass
+class _Run:
+    service: str
+    identity: str = ""
+    written: list[NvsWrite] = field(default_factory=list)
+    readback_ok: bool = False
+    attempts: int = 0
+    response: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    code: str | None = None
+
+    def done(self, outcome: StepOutcome, status: str, message: str = "",
+             ident: Identity | None = None) -> GateResult:
+        record = ProvisioningRecord(service=self.service, identity=self.identity, written=tuple(self.written),
+                                    readback_ok=self.readback_ok, commit_status=status, reason=message,
+                                    code=self.code, attempts=self.attempts, response=self.response,
+                                    timings_ms={k: round(v * 1000, 2) for k, v in self.timings.items()})
+        return GateResult(outcome, message, record, ident)
+
+
+class Gate:
+    def __init__(self, ledger: Ledger, service: Service, spec: ProvisioningSpec, *, pool: Pool | None = None,
+                 events: Any = None) -> None:
+        self.ledger = ledger
+        self.service = service
+        self.spec = spec
+        self.pool = pool
+        self.events = events  # e.g. the Ayla factory log: .event(ident, facts, status, err_code)
+
+    # -- one unit ----------------------------------------------------------
+    def provision(self, dut: EspAt, facts: UnitFacts) -> GateResult:
+        run = _Run(self.service.name)
+        try:
+            if isinstance(self.service, EnosMqttService):
+                return self._commit_then_flash(dut, facts, run)
+            return self._flash_then_commit(dut, facts, run)
+        except DutError as e:
+            return run.done(StepOutcome.FAIL, "not_attempted", f"DUT: {e}")
+        except (LedgerError, PoolEmpty) as e:
+            return run.done(StepOutcome.ERROR, "not_attempted", str(e))
+
+    def _held(self, dut: EspAt, facts: UnitFacts, run: _Run) -> tuple[Identity | None, GateResult | None]:
+        """What the DUT already holds; a refusal when the ledger does not give it to this unit."""
+        raw = dut_io.read(dut, self.service.namespace, self.service.id_key)
+        if raw is None:
+            return None, None
+        held = raw.decode(errors="replace")
+        run.identity = held
+        known = self.ledger.find(self.service.name, held)
+        if known is None:
+            why = "the ledger does not know it"
+        elif known.unit_mac != facts.mac:
+            why = f"the ledger gives it to unit {known.unit_mac or 'none'} ({known.state})"
+        elif known.state not in ON_UNIT:
+            why = f"the ledger has it as {known.state}"
+        else:
+            return known, None
+        return None, run.done(StepOutcome.FAIL, "not_attempted",
+                              f"the DUT already holds {self.service.name} identity {held} and {why}; "
+                              "it was not overwritten (check the unit, then erase the "
+                              f"'{self.service.namespace}' namespace to re-provision)")
+
+    def _flash_then_commit(self, dut: EspAt, facts: UnitFacts, run: _Run) -> GateResult:
+        t0 = time.perf_counter()
+        ident, refusal = self._held(dut, facts, run)
+        if refusal:
+            return refusal
+        ident = ident or self.ledger.on_unit(self.service.name, facts.mac)
+        if ident is None:
+            if self.pool is None:
+                raise PoolEmpty(f"{self.service.name}: no pool")
+            ident = self.pool.take(facts.mac, facts.serial)
+        run.identity = ident.identity
+        run.timings["take"] = time.perf_counter() - t0
+        if ident.state == NEEDS_ATTENTION:
+            return run.done(StepOutcome.ERROR, "needs_attention",
+                            f"{ident.identity} needs attention: {ident.reason}", ident)
+        items = self.service.items(ident, self.ledger.secret(ident))
+        t1 = time.perf_counter()
+        ok, run.written = dut_io.verify(dut, items)
+        if not ok:  # not there (or not all of it): write it, the ledger already says whose it is
+            ok, run.written = dut_io.write_and_verify(dut, items)
+        run.readback_ok = ok
+        run.timings["flash"] = time.perf_counter() - t1
+        if not ok:
+            return self._take_back(dut, ident, items, run, "read-back differs from what was written")
+        self._event(ident, facts, "label", 0)
+        if ident.state == ASSIGNED:
+            ident = self.ledger.move(ident, FLASHED)
+        if ident.state == COMMITTED:
+            run.response = {k: str(v) for k, v in (ident.commit_summary or {}).items()}
+            return run.done(StepOutcome.PASS, "kept", "already committed to this unit: kept, not re-committed",
+                            ident)
+        return self._commit(ident, facts, run)
+
+    def _commit(self, ident: Identity, facts: UnitFacts, run: _Run) -> GateResult:
+        t0 = time.perf_counter()
+        try:
+            ident, summary = self.commit(ident, facts)
+        except (Unavailable, RateLimited) as e:
+            run.code = e.code
+            backlog = len(self.ledger.in_states(FLASHED, service=self.service.name, queued=True))
+            if backlog >= self.spec.max_backlog:
+                ident = self.ledger.move(ident, FLASHED, expect=(COMMITTING, FLASHED), queued=False)
+                return run.done(StepOutcome.ERROR, "failed",
+                                f"service unavailable and the commit backlog is full ({backlog}): {e}", ident)
+            ident = self.ledger.move(ident, FLASHED, expect=(COMMITTING, FLASHED), queued=True,
+                                     reason=f"commit pending: {e}")
+            run.timings["commit"] = time.perf_counter() - t0
+            return run.done(StepOutcome.PASS, "pending", f"commit pending: {e.problem}", ident)
+        except CloudError as e:
+            run.code = e.code
+            fresh = self.ledger.find(self.service.name, ident.identity)
+            status = "needs_attention" if fresh and fresh.state == NEEDS_ATTENTION else "failed"
+            return run.done(StepOutcome.ERROR, status, str(e), fresh)
+        finally:
+            run.attempts = self._attempts()
+        run.timings["commit"] = time.perf_counter() - t0
+        run.response = {k: str(v) for k, v in summary.items()}
+        self._event(ident, facts, "config", 0)
+        return run.done(StepOutcome.PASS, "committed", "", ident)
+
+    def commit(self, ident: Identity, facts: UnitFacts) -> tuple[Identity, dict[str, Any]]:
+        """Journal ``committing``, call the service, journal the answer. Shared with the drain and recovery.
+
+        A lost answer is resolved by looking (DPS ``get``) or by repeating a call that is safe to
+        repeat (YoSmart, AFS where AFS-606 for our DSN means done); what stays unknown is
+        ``needs_attention``. A refusal releases nothing: the identity is on a unit that passed.
+        """
+        if ident.state != COMMITTING:
+            ident = self.ledger.move(ident, COMMITTING, expect=(FLASHED,), attempts=ident.attempts + 1,
+                                     queued=False)
+        for repeat in range(2):
+            try:
+                summary = self.service.commit(ident, facts)
+            except UnknownOutcome:
+                look = self.service.lookup(ident, facts)
+                if look == "committed":
+                    summary = {"resolved": "the service shows the commit took effect"}
+                elif repeat == 0:
+                    continue  # not there, or the repeat is safe: try once more
+                else:
+                    self.ledger.move(ident, NEEDS_ATTENTION, reason="commit outcome unknown after a repeat")
+                    raise
+            except AlreadyDone as e:
+                self.ledger.move(ident, NEEDS_ATTENTION, reason=f"{e.code}: the service gives it to another unit")
+                raise
+            except (Unavailable, RateLimited):
+                raise  # the caller queues it: state goes back to flashed
+            except CloudError as e:
+                self.ledger.move(ident, NEEDS_ATTENTION, reason=f"commit refused: {e}")
+                raise
+            ident = self.ledger.move(ident, COMMITTED, commit_summary=summary, reason="", queued=False)
+            return ident, summary
+        raise AssertionError("unreachable")
+
+    def _take_back(self, dut: EspAt, ident: Identity, items: list, run: _Run, why: str) -> GateResult:
+        """The unit failed with this identity written: erase it, confirm, then release (or quarantine)."""
+        self._event(ident, None, "fail", 1)
+        if ident.state in (COMMITTED, COMMITTING, NEEDS_ATTENTION):
+            return run.done(StepOutcome.FAIL, "failed", f"{why}; the identity stays with this unit", ident)
+        if dut_io.erase_and_confirm(dut, items):
+            ident = self.ledger.move(ident, RELEASED, expect=(ASSIGNED, FLASHED), reason=f"released: {why}")
+            return run.done(StepOutcome.FAIL, "not_attempted", f"{why}; erased and released", ident)
+        ident = self.ledger.move(ident, QUARANTINED, expect=(ASSIGNED, FLASHED),
+                                 reason=f"{why}; erase not confirmed")
+        return run.done(StepOutcome.FAIL, "not_attempted", f"{why}; erase not confirmed: quarantined", ident)
+
+    def unit_failed(self, dut: EspAt, facts: UnitFacts) -> str:
+        """A unit that failed a step may hold an identity from an earlier run: take it back."""
+        ident = self.ledger.on_unit(self.service.name, facts.mac)
+        if ident is None or ident.state not in (ASSIGNED, FLASHED):
+            return ""
+        items = self.service.items(ident, self.ledger.secret(ident))
+        try:
+            erased = dut_io.erase_and_confirm(dut, items)
+        except DutError:
+            erased = False
+        if erased:
+            self.ledger.move(ident, RELEASED, expect=(ASSIGNED, FLASHED), reason="released: the unit failed a step")
+            return f"{ident.identity} erased from the failed unit and released"
+        self.ledger.move(ident, QUARANTINED, expect=(ASSIGNED, FLASHED),
+                         reason="the unit failed a step; erase not confirmed")
+        return f"{ident.identity} quarantined: the unit failed and the erase was not confirmed"
+
+    # -- EnOS MQTT ---------------------------------------------------------
+    def _commit_then_flash(self, dut: EspAt, facts: UnitFacts, run: _Run) -> GateResult:
+        svc = self.service
+        assert isinstance(svc, EnosMqttService)
+        ident, refusal = self._held(dut, facts, run)
+        if refusal:
+            return refusal
+        ident = ident or self.ledger.on_unit(svc.name, facts.mac)
+        t0 = time.perf_counter()
+        if ident is None:
+            key = svc.device_key(facts)
+            old = self.ledger.find(svc.name, key)
+            if old is not None and old.state == RELEASED:
+                ident = self.ledger.move(old, COMMITTING, unit_mac=facts.mac, unit_serial=facts.serial)
+            elif old is not None:
+                return run.done(StepOutcome.ERROR, "needs_attention",
+                                f"deviceKey {key} is {old.state} for unit {old.unit_mac}")
+            else:
+                ident = self.ledger.insert_on_unit(svc.name, key, COMMITTING, facts.mac, facts.serial, {})
+            run.identity = ident.identity
+            try:
+                payload, secret = svc.register(ident, facts)
+            except (UnknownOutcome, AlreadyDone) as e:
+                run.code = e.code
+                ident = self.ledger.move(ident, NEEDS_ATTENTION,
+                                         reason=f"{e}; the deviceSecret can only be recovered through the "
+                                                "connection service")
+                return run.done(StepOutcome.ERROR, "needs_attention", str(e), ident)
+            except CloudError as e:
+                run.code = e.code
+                ident = self.ledger.move(ident, RELEASED, reason=f"not registered: {e}")
+                return run.done(StepOutcome.ERROR, "failed", f"service unavailable: {e}"
+                                if isinstance(e, Unavailable) else str(e), ident)
+            finally:
+                run.attempts = 1
+            # The secret is in the ledger before anything else happens.
+            ident = self.ledger.move(ident, COMMITTED, secret=secret, payload={**payload, "flashed": False},
+                                     commit_summary={"register": "200", **payload})
+            run.timings["commit"] = time.perf_counter() - t0
+        run.identity = ident.identity
+        if ident.state != COMMITTED:
+            return run.done(StepOutcome.ERROR, "needs_attention",
+                            f"{ident.identity} is {ident.state}: {ident.reason}", ident)
+        items = svc.items(ident, self.ledger.secret(ident))
+        t1 = time.perf_counter()
+        ok, run.written = dut_io.verify(dut, items)
+        if not ok:
+            ok, run.written = dut_io.write_and_verify(dut, items)
+        run.readback_ok = ok
+        run.timings["flash"] = time.perf_counter() - t1
+        run.response = {k: str(v) for k, v in (ident.commit_summary or {}).items()}
+        if not ok:
+            return run.done(StepOutcome.FAIL, "committed", "read-back differs from what was written; the "
+                            "registration stays with this unit and is written again on re-test", ident)
+        if not ident.payload.get("flashed"):
+            ident = self.ledger.update_fields(ident, payload={**ident.payload, "flashed": True})
+            return run.done(StepOutcome.PASS, "committed", "", ident)
+        return run.done(StepOutcome.PASS, "kept", "already registered to this unit: kept", ident)
+
+    # ------------------------------------------------------------------
+    def _attempts(self) -> int:
+        calls = [getattr(c, "last_call", None) for c in getattr(self.service, "_clients", ())]
+        return sum(c.attempts for c in calls if c is not None)
+
+    def _event(self, ident: Identity, facts: UnitFacts | None, status: str, err: int) -> None:
+        if self.events is not None:
+            self.events.event(ident, facts, status, err)

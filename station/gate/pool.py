@@ -1,0 +1,105 @@
+"""Identities reserved ahead of need, in batches, in the background.
+
+The pool keeps each service between its low and high watermarks so a unit
+takes an identity from the ledger without waiting for the cloud. Each
+reserve call is journaled before it is made; if its answer is lost the call
+is closed as ``lost`` and the audit counts what it may have wasted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from linegate.drivers.cloud import CloudError, UnknownOutcome
+from linegate.plans.provisioning import PoolSpec
+from linegate.station.gate.services import Service
+from linegate.station.ledger.journal import Identity, Ledger
+
+log = logging.getLogger(__name__)
+
+
+class PoolEmpty(Exception):
+    pass
+
+
+class Pool:
+    def __init__(self, ledger: Ledger, service: Service, spec: PoolSpec, *, retry_s: float = 0.5) -> None:
+        self.ledger = ledger
+        self.service = service
+        self.spec = spec
+        self.retry_s = retry_s
+        self.last_error: str = ""
+        self.reserve_calls = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Pool:
+        self._thread = threading.Thread(target=self._run, name=f"pool-{self.service.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(30)
+            self._thread = None
+
+    def take(self, mac: str, serial: str | None, wait_s: float = 30.0) -> Identity:
+        """An identity for this unit; waits for a refill when the pool is dry."""
+        ident = self.ledger.take(self.service.name, mac, serial)
+        if ident is not None:
+            self._wake.set()
+            return ident
+        with self._changed:
+            self._wake.set()
+            deadline_left = wait_s
+            while ident is None and deadline_left > 0 and not self._stop.is_set():
+                self._changed.wait(min(0.5, deadline_left))
+                deadline_left -= 0.5
+                ident = self.ledger.take(self.service.name, mac, serial)
+        if ident is None:
+            raise PoolEmpty(f"{self.service.name}: no identity in the pool after {wait_s:g} s"
+                            + (f" ({self.last_error})" if self.last_error else ""))
+        return ident
+
+    def refill_once(self) -> int:
+        """One reserve call if below the low watermark; returns identities added."""
+        have = self.ledger.pool_size(self.service.name)
+        if have >= self.spec.low and have > 0:
+            return 0
+        count = min(self.spec.high - have, self.spec.batch, self.service.batch_max)
+        if count <= 0:
+            return 0
+        request = self.ledger.open_request(self.service.name, count)
+        self.reserve_calls += 1
+        try:
+            reserved = self.service.reserve(count)
+        except UnknownOutcome as e:
+            self.ledger.close_request(request, f"answer lost: {e}")
+            raise
+        except CloudError as e:
+            self.ledger.close_request(request, f"refused or not sent: {e}")
+            raise
+        self.ledger.add_reserved(self.service.name, request,
+                                 [(r.identity, r.payload, r.secret) for r in reserved])
+        with self._changed:
+            self._changed.notify_all()
+        return len(reserved)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                added = self.refill_once()
+                self.last_error = ""
+                if added:
+                    continue
+            except CloudError as e:
+                self.last_error = str(e)
+                log.warning("pool %s: %s", self.service.name, e)
+                self._stop.wait(self.retry_s)
+            self._wake.wait(1.0)
+            self._wake.clear()

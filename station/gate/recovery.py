@@ -1,0 +1,140 @@
+"""Finishing or rolling back what a crash interrupted, and draining commits that wait for the service.
+
+``assigned``   the DUT write may have started: if the DUT is at hand, see what it holds; else release.
+``flashed``    the unit passed and holds the identity: queue its commit.
+``committing`` the call may or may not have happened: look, or repeat a call that is safe to repeat.
+Open reserve calls are closed as ``lost`` (their identities, if any, are counted as wasted).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from linegate.drivers.cloud import CloudError, RateLimited, Unavailable
+from linegate.station.gate.gate import Gate
+from linegate.station.gate.services import EnosMqttService, UnitFacts
+from linegate.station.ledger.journal import Identity
+from linegate.station.ledger.schema import ASSIGNED, COMMITTING, FLASHED, NEEDS_ATTENTION, RELEASED
+
+log = logging.getLogger(__name__)
+
+# mac -> {namespace: {key: bytes}} of a DUT that is at hand, or None when it is not.
+DutProbe = Callable[[str], dict[str, dict[str, bytes]] | None]
+
+
+@dataclass
+class RecoveryReport:
+    released: list[str] = field(default_factory=list)
+    flashed: list[str] = field(default_factory=list)
+    queued: list[str] = field(default_factory=list)
+    committed: list[str] = field(default_factory=list)
+    needs_attention: list[str] = field(default_factory=list)
+    lost_calls: int = 0
+
+    def summary(self) -> str:
+        parts = [f"{len(v)} {k.replace('_', ' ')}" for k, v in self.__dict__.items() if isinstance(v, list) and v]
+        if self.lost_calls:
+            parts.append(f"{self.lost_calls} reserve call(s) without an answer")
+        return ", ".join(parts) or "nothing to recover"
+
+
+def recover(gate: Gate, probe: DutProbe | None = None) -> RecoveryReport:
+    ledger, service = gate.ledger, gate.service
+    report = RecoveryReport()
+    for call in ledger.reserve_calls():
+        if call["service"] == service.name and call["state"] == "open":
+            ledger.close_request(call["id"], "the station stopped during the call")
+            report.lost_calls += 1
+    for ident in ledger.in_states(ASSIGNED, service=service.name):
+        _assigned(gate, ident, probe, report)
+    for ident in ledger.in_states(FLASHED, service=service.name, queued=False):
+        gate.ledger.move(ident, FLASHED, queued=True, reason="commit pending: queued by recovery")
+        report.queued.append(ident.identity)
+    for ident in ledger.in_states(COMMITTING, service=service.name):
+        _committing(gate, ident, report)
+    return report
+
+
+def _assigned(gate: Gate, ident: Identity, probe: DutProbe | None, report: RecoveryReport) -> None:
+    items = gate.service.items(ident, gate.ledger.secret(ident))
+    nvs = probe(ident.unit_mac or "") if probe else None
+    if nvs is not None and all(nvs.get(i.namespace, {}).get(i.key) == i.value for i in items):
+        gate.ledger.move(ident, FLASHED, reason="recovered: the DUT holds it")
+        report.flashed.append(ident.identity)
+        return
+    partial = nvs is not None and any(i.key in nvs.get(i.namespace, {}) for i in items)
+    why = "partly written before the stop" if partial else "not on the DUT" if nvs is not None else \
+        "DUT not at hand"
+    gate.ledger.move(ident, RELEASED, reason=f"released by recovery: {why}")
+    report.released.append(ident.identity)
+
+
+def _committing(gate: Gate, ident: Identity, report: RecoveryReport) -> None:
+    if isinstance(gate.service, EnosMqttService):
+        gate.ledger.move(ident, NEEDS_ATTENTION, reason="stopped while registering; the deviceSecret, if the "
+                         "sub-device was registered, can only be recovered through the connection service")
+        report.needs_attention.append(ident.identity)
+        return
+    facts = UnitFacts(mac=ident.unit_mac or "", serial=ident.unit_serial)
+    try:
+        gate.commit(ident, facts)
+        report.committed.append(ident.identity)
+    except (Unavailable, RateLimited):
+        gate.ledger.move(ident, FLASHED, expect=(COMMITTING,), queued=True,
+                         reason="commit pending: service unavailable during recovery")
+        report.queued.append(ident.identity)
+    except CloudError:
+        report.needs_attention.append(ident.identity)
+
+
+class Drain:
+    """Commits queued while the service was away, in order, when it answers again."""
+
+    def __init__(self, gate: Gate, on_commit: Callable[[Identity], None] | None = None,
+                 interval_s: float = 1.0) -> None:
+        self.gate = gate
+        self.on_commit = on_commit
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Drain:
+        self._thread = threading.Thread(target=self._run, name="commit-drain", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+            self._thread = None
+
+    def drain_once(self) -> int:
+        done = 0
+        with self._lock:
+            for ident in self.gate.ledger.in_states(FLASHED, service=self.gate.service.name, queued=True):
+                if self._stop.is_set():
+                    break
+                facts = UnitFacts(mac=ident.unit_mac or "", serial=ident.unit_serial)
+                try:
+                    committed, _ = self.gate.commit(ident, facts)
+                except (Unavailable, RateLimited):
+                    fresh = self.gate.ledger.find(ident.service, ident.identity)
+                    if fresh is not None and fresh.state == COMMITTING:
+                        self.gate.ledger.move(fresh, FLASHED, queued=True)
+                    break  # in order: wait for the service before trying the next
+                except CloudError as e:
+                    log.warning("drain: %s", e)
+                    continue
+                done += 1
+                if self.on_commit is not None:
+                    self.on_commit(committed)
+        return done
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.drain_once()

@@ -1,0 +1,81 @@
+"""Everything provisioning needs for one station run, opened and closed together."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from linegate.drivers.cloud import RetryPolicy
+from linegate.fixtures.cloud_account import CloudAccount
+from linegate.plans import ProvisioningRecord, UnitRecord
+from linegate.plans.provisioning import ProvisioningSpec
+from linegate.station.gate.factory_log import FactoryLog
+from linegate.station.gate.gate import Gate
+from linegate.station.gate.pool import Pool
+from linegate.station.gate.recovery import Drain, DutProbe, RecoveryReport, recover
+from linegate.station.gate.services import Service, make_service
+from linegate.station.ledger.journal import Identity, Ledger
+
+log = logging.getLogger(__name__)
+
+
+class Provisioning:
+    def __init__(self, spec: ProvisioningSpec, account: CloudAccount | None, ledger: Ledger, *,
+                 retry: RetryPolicy | None = None, probe: DutProbe | None = None,
+                 drain_interval_s: float = 1.0) -> None:
+        self.spec = spec
+        self.ledger = ledger
+        self.service: Service = make_service(spec, account, **({"retry": retry} if retry else {}))
+        self.pool = Pool(ledger, self.service, spec.pool) if self.service.flash_first else None
+        self.factory_log = FactoryLog(spec) if spec.service == "ayla" else None
+        self.gate = Gate(ledger, self.service, spec, pool=self.pool, events=self.factory_log)
+        self.probe = probe
+        self.drain = Drain(self.gate, self._committed_later, interval_s=drain_interval_s)
+        self.update_record: Callable[[Identity], None] | None = None
+        self.recovered: RecoveryReport | None = None
+
+    def start(self, run_dir: Path | None = None) -> Provisioning:
+        self.ledger.set_meta(f"spec:{self.spec.service}", self.spec.model_dump(mode="json"))
+        self.recovered = recover(self.gate, self.probe)
+        if self.pool is not None:
+            self.pool.start()
+        self.drain.start()
+        return self
+
+    def set_run_dir(self, run_dir: Path) -> None:
+        if self.factory_log is not None:
+            self.factory_log.path = run_dir / "ayla-factory-log.csv"
+
+    def stop(self) -> None:
+        self.drain.stop()
+        if self.pool is not None:
+            self.pool.stop()
+        self.drain.drain_once()  # a last try, so a short outage does not outlive the run
+        self.service.close()
+
+    def _committed_later(self, ident: Identity) -> None:
+        """A queued commit went through: the unit's record and report say so now."""
+        if not ident.record_path:
+            return
+        path = Path(ident.record_path)
+        try:
+            record = UnitRecord.model_validate_json(path.read_text())
+        except (OSError, ValueError) as e:
+            log.warning("cannot update %s after its commit: %s", path, e)
+            return
+        if record.provisioning is None:
+            return
+        prov: ProvisioningRecord = record.provisioning.model_copy(update={
+            "commit_status": "committed", "reason": "committed later, when the service answered again",
+            "response": {k: str(v) for k, v in (ident.commit_summary or {}).items()}})
+        updated = record.model_copy(update={"provisioning": prov})
+        from linegate.reports import UnitReportRenderer
+        from linegate.station.output import write_atomic
+
+        write_atomic(path, updated.model_dump_json(indent=1))
+        write_atomic(path.with_suffix(".html"), UnitReportRenderer().render(updated))
+
+    def status(self) -> dict[str, object]:
+        return json.loads(json.dumps({"service": self.service.name, "pool": self.ledger.pool_size(self.service.name)}))
