@@ -18,8 +18,12 @@ from linegate.fixtures.config import FixtureConfig, FixtureError, Simulation, lo
 from linegate.fixtures.jig import JigError
 from linegate.fixtures.sim.unit import FAULTS
 from linegate.plans import Plan, PlanError, load_plan
+from linegate.plans.provisioning import SERVICES
 from linegate.reports import IndexRow
-from linegate.station import sim_cloud
+from linegate.station import ledger_cli, sim_cloud
+from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account, fresh_demo_state
+from linegate.station.ledger.crypto import LedgerKeyError
+from linegate.station.ledger.journal import Ledger, LedgerError
 from linegate.station.run import LineError, RunResult, run_line
 from rich.console import Console
 from rich.table import Table
@@ -45,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--units", type=int, default=20, help="units to test (default 20)")
     demo.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
     demo.add_argument("--seed", type=int, default=1, help="seed of the simulated units")
+    demo.add_argument("--service", choices=(*SERVICES, "none"), default="ayla",
+                      help="provisioning service the line reports passing units to (default ayla)")
+    _cloud_args(demo)
 
     run = sub.add_parser("run", help="run a plan on any fixture file")
     run.add_argument("--fixture", type=Path, required=True, help="fixture file (YAML)")
@@ -53,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     count.add_argument("--units", type=int, help="number of units")
     count.add_argument("--sn", nargs="+", metavar="SN", help="serial numbers of the units, in order")
     run.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
+    _cloud_args(run)
+    run.add_argument("--ledger", help="ledger SQLAlchemy URL or SQLite path (default STATE_DIR/ledger.db)")
 
     sim = sub.add_parser("sim", help="simulators")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
@@ -63,7 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     dut.add_argument("--fail", nargs="+", default=[], metavar="MODE", choices=sorted(FAULTS),
                      help="faults: " + ", ".join(sorted(FAULTS)))
     sim_cloud.add_parser(sim_sub)
+    ledger_cli.add_parser(sub)
     return p
+
+
+def _cloud_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cloud", metavar="URL", help="use a running 'linegate sim cloud' at URL instead of starting "
+                                                  "the emulators in-process")
+    p.add_argument("--state-dir", type=Path, help="ledger (DIR/ledger.db), emulator and simulated DUT state; "
+                                                  "the same command again after a stop recovers and continues")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
             return _sim_dut(args, console)
         if args.command == "sim" and args.sim_command == "cloud":
             return sim_cloud.run(args)
-    except (PlanError, FixtureError, LineError) as e:
+        if args.command == "ledger":
+            return ledger_cli.run(args, console)
+    except (PlanError, FixtureError, LineError, LedgerError, LedgerKeyError) as e:
         _error(f"linegate: error: {e}")
         return EXIT_BAD_INPUT
     except JigError as e:
@@ -105,15 +124,39 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     config = load_fixture(packaged("linegate.fixtures", "sim-station.yaml"))
     sim = config.simulated or Simulation()
     config = config.model_copy(update={"simulated": sim.model_copy(update={"seed": args.seed})})
-    plan = load_plan(packaged("linegate.plans", "esp-at-module.yaml"))
-    return _execute(config, plan, args.out, console, units=args.units)
+    name = "esp-at-module.yaml" if args.service == "none" else f"esp-at-{args.service}.yaml"
+    plan = load_plan(packaged("linegate.plans", name))
+    if plan.provisioning is None:
+        return _execute(config, plan, args.out, console, units=args.units)
+    state_dir = args.state_dir
+    if state_dir is None:
+        state_dir = DEFAULT_STATE_DIR
+        fresh_demo_state(state_dir)
+    with demo_cloud(args.cloud, state_dir) as account:
+        config = config.model_copy(update={"cloud": account})
+        ledger = Ledger(state_dir / "ledger.db")
+        try:
+            return _execute(config, plan, args.out, console, units=args.units, state_dir=state_dir, ledger=ledger)
+        finally:
+            ledger.close()
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
     _check_count(args.units)
     config = load_fixture(args.fixture)
     plan = load_plan(args.plan)
-    return _execute(config, plan, args.out, console, units=args.units, serials=args.sn)
+    if plan.provisioning is None:
+        return _execute(config, plan, args.out, console, units=args.units, serials=args.sn,
+                        state_dir=args.state_dir)
+    state_dir = args.state_dir or Path(".linegate") / config.station
+    if args.cloud:
+        config = config.model_copy(update={"cloud": emulator_account(args.cloud)})
+    ledger = Ledger(args.ledger or state_dir / "ledger.db")
+    try:
+        return _execute(config, plan, args.out, console, units=args.units, serials=args.sn, state_dir=state_dir,
+                        ledger=ledger)
+    finally:
+        ledger.close()
 
 
 def _execute(
@@ -124,6 +167,8 @@ def _execute(
     *,
     units: int | None,
     serials: list[str] | None = None,
+    state_dir: Path | None = None,
+    ledger: Ledger | None = None,
 ) -> int:
     console.print(f"[bold]linegate[/] {config.station}: plan {plan.name} v{plan.version} "
                   f"(sha256 {plan.sha256[:12]})")
@@ -136,8 +181,11 @@ def _execute(
         console.print(f"  [{row.index:>3}{of}] {row.serial or '-':<12} {row.mac or '-':<17} "
                       f"[{STYLE[row.outcome]}]{row.outcome:<7}[/]{reason}", markup=True)
 
-    result = run_line(config, plan, out=out, units=units, serials=serials, on_unit=progress)
+    result = run_line(config, plan, out=out, units=units, serials=serials, on_unit=progress, state_dir=state_dir,
+                      ledger=ledger)
     _summary(result, console, time.perf_counter() - started)
+    if ledger is not None:
+        ledger_cli.print_status(ledger, console)
     return EXIT_ABORTED if result.aborted else 0
 
 

@@ -17,6 +17,7 @@ import serial
 from linegate.drivers.dut.errors import (
     DutBusy,
     DutCommandError,
+    DutError,
     DutProtocolError,
     DutTimeout,
 )
@@ -267,26 +268,36 @@ class EspAt:
         return [m.group(1) for m in map(_NAMESPACE.match, lines) if m]
 
     def mfg_read(
-        self, namespace: str, key: str, offset: int | None = None, length: int | None = None
+        self, namespace: str, key: str, offset: int | None = None, length: int | None = None, *,
+        secret: bool = False,
     ) -> NvsValue:
+        """Read one key; ``secret`` keeps the answer out of the transcript."""
         cmd = f'AT+SYSMFG=1,"{namespace}","{key}"'
         if offset is not None or length is not None:
             cmd += f",{offset or 0},{length or 0}"
         values: list[NvsValue] = []
-        self._retrying(cmd, self.timeout * 2, values=values)
+        self.link.hide_reads = secret
+        try:
+            self._retrying(cmd, self.timeout * 2, values=values)
+        except DutError as e:
+            if secret and e.received and not isinstance(e, DutCommandError):
+                raise DutProtocolError(self.port, cmd, e.problem, "<redacted>") from None
+            raise
+        finally:
+            self.link.hide_reads = False
         found = [v for v in values if v.namespace == namespace and v.key == key]
         if len(found) != 1:
             raise DutProtocolError(self.port, cmd, f"expected one value, got {len(found)}")
         return found[0]
 
-    def mfg_read_all(self, namespace: str, key: str, chunk: int = 1024) -> NvsValue:
+    def mfg_read_all(self, namespace: str, key: str, chunk: int = 1024, *, secret: bool = False) -> NvsValue:
         """Read a long value in offset/length pieces (keeps each answer short)."""
-        first = self.mfg_read(namespace, key, 0, chunk)
+        first = self.mfg_read(namespace, key, 0, chunk, secret=secret)
         if isinstance(first.value, int) or len(first.value) < chunk:
             return first
         parts = [first.value]
         while len(parts[-1]) == chunk:
-            part = self.mfg_read(namespace, key, chunk * len(parts), chunk).value
+            part = self.mfg_read(namespace, key, chunk * len(parts), chunk, secret=secret).value
             assert isinstance(part, bytes)
             parts.append(part)
         return NvsValue(namespace, key, first.type, b"".join(parts))

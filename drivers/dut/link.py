@@ -47,6 +47,7 @@ class SerialLink:
             self._serial = port
         self._buffer = bytearray()
         self.transcript: deque[TranscriptEntry] = deque(maxlen=TRANSCRIPT_LIMIT)
+        self.hide_reads = False  # set while a secret is read back: the transcript keeps only its length
 
     # -- raw I/O -------------------------------------------------------------
     def write(self, data: bytes, *, command: str | None, shown: str | None = None) -> None:
@@ -78,7 +79,8 @@ class SerialLink:
                 raise DutPortError(self.url, command, f"read failed: {e}") from e
             if chunk:
                 self._buffer += chunk
-                self.transcript.append(TranscriptEntry(time.time(), "<", _printable(chunk)))
+                shown = f"<redacted {len(chunk)} bytes>" if self.hide_reads else _printable(chunk)
+                self.transcript.append(TranscriptEntry(time.time(), "<", shown))
                 return
 
     def read_line(self, deadline: float, command: str | None) -> bytes:

@@ -12,10 +12,10 @@ from linegate.plans import NvsWrite
 from linegate.station.gate.services import NvsItem
 
 
-def read(dut: EspAt, namespace: str, key: str) -> bytes | None:
+def read(dut: EspAt, namespace: str, key: str, *, secret: bool = False) -> bytes | None:
     """The stored bytes, or None when the key (or namespace) is not there."""
     try:
-        value = dut.mfg_read_all(namespace, key).value
+        value = dut.mfg_read_all(namespace, key, secret=secret).value
     except DutCommandError:
         return None
     return str(value).encode() if isinstance(value, int) else value
@@ -38,7 +38,7 @@ def write_and_verify(dut: EspAt, items: Sequence[NvsItem]) -> tuple[bool, list[N
 def verify(dut: EspAt, items: Sequence[NvsItem]) -> tuple[bool, list[NvsWrite]]:
     results = []
     for item in items:
-        back = read(dut, item.namespace, item.key)
+        back = read(dut, item.namespace, item.key, secret=item.secret)
         results.append(NvsWrite(namespace=item.namespace, key=item.key, bytes=len(item.value), secret=item.secret,
                                 shown=shown(item), readback_ok=back == item.value))
     return all(r.readback_ok for r in results), results
@@ -52,6 +52,6 @@ def erase_and_confirm(dut: EspAt, items: Sequence[NvsItem]) -> bool:
                 dut.mfg_erase(item.namespace, item.key)
             except DutCommandError:
                 pass  # already absent
-        return all(read(dut, item.namespace, item.key) is None for item in items)
+        return all(read(dut, item.namespace, item.key, secret=item.secret) is None for item in items)
     except DutError:
         return False

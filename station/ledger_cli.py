@@ -1,0 +1,147 @@
+"""``linegate ledger status|recover|audit``: what the ledger holds, finishing a crash, the invariants."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from linegate.fixtures.cloud_account import CloudAccount
+from linegate.fixtures.config import load_fixture
+from linegate.fixtures.sim.jig import dut_probe
+from linegate.plans.provisioning import ProvisioningSpec
+from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account
+from linegate.station.gate.station import Provisioning
+from linegate.station.ledger.audit import audit, status
+from linegate.station.ledger.journal import Ledger
+from linegate.station.run import LineError
+from rich.console import Console
+from rich.table import Table
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    ledger = sub.add_parser("ledger", help="the station's journal of identities")
+    cmds = ledger.add_subparsers(dest="ledger_command", required=True)
+    for name, text in (("status", "counts per state and service, pools, backlog, what needs attention"),
+                       ("recover", "finish or roll back what a stop interrupted"),
+                       ("audit", "cross-check ledger, cloud and DUTs; print the invariant counts")):
+        cmd = cmds.add_parser(name, help=text)
+        cmd.add_argument("--ledger", help=f"SQLAlchemy URL or SQLite path (default {DEFAULT_STATE_DIR}/ledger.db)")
+        cmd.add_argument("--cloud", metavar="URL", help="a running 'linegate sim cloud'")
+        if name != "status":
+            cmd.add_argument("--fixture", type=Path, help="fixture file with the station's cloud account")
+            cmd.add_argument("--state-dir", type=Path, help="simulated DUT state files (default: next to the ledger)")
+        if name != "recover":
+            cmd.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    target = args.ledger or str(DEFAULT_STATE_DIR / "ledger.db")
+    if "://" not in target and not Path(target).exists():
+        raise LineError(f"{target}: no ledger here (run 'linegate demo' or pass --ledger)")
+    ledger = Ledger(target)
+    try:
+        if args.ledger_command == "status":
+            if args.json:
+                print(json.dumps(status(ledger), indent=1))
+            else:
+                print_status(ledger, console)
+            return 0
+        state_dir = args.state_dir or (Path(target).parent if "://" not in target else None)
+        if args.ledger_command == "recover":
+            for line in recover_all(ledger, args.cloud, args.fixture, state_dir):
+                console.print(line)
+            return 0
+        cloud = _cloud_state(args.cloud, state_dir)
+        result = audit(ledger, cloud, state_dir)
+        if args.json:
+            print(json.dumps(result, indent=1))
+        else:
+            for key in ("lost", "duplicated", "double_committed", "wasted", "needs_attention", "committed"):
+                console.print(f"{key:17} {result[key]}")
+            for reason, n in result["wasted_reasons"].items():
+                console.print(f"  wasted {n}: {reason}")
+            for line in result["details"]:
+                console.print(f"  ! {line}")
+            if cloud is None:
+                console.print("  (no --cloud: the cloud side was not checked)")
+        return 0
+    finally:
+        ledger.close()
+
+
+@contextmanager
+def _account(cloud_url: str | None, fixture: Path | None, state_dir: Path | None) -> Iterator[CloudAccount | None]:
+    """The fixture's account, a running emulator's, or the demo's emulator brought back on its state file."""
+    if fixture is not None:
+        yield load_fixture(fixture).cloud
+    elif cloud_url:
+        yield emulator_account(cloud_url)
+    elif state_dir is not None and (state_dir / "cloud.sqlite").exists():
+        with demo_cloud(None, state_dir) as account:
+            yield account
+    else:
+        yield None
+
+
+def recover_all(ledger: Ledger, cloud_url: str | None, fixture: Path | None, state_dir: Path | None) -> list[str]:
+    with _account(cloud_url, fixture, state_dir) as account:
+        return _recover(ledger, account, state_dir)
+
+
+def _recover(ledger: Ledger, account: CloudAccount | None, state_dir: Path | None) -> list[str]:
+    lines = []
+    for service in ("ayla", "yosmart", "enos-dps", "enos-mqtt"):
+        spec = ledger.get_meta(f"spec:{service}")
+        if spec is None:
+            continue
+        prov = Provisioning(ProvisioningSpec.model_validate(spec), account, ledger,
+                            probe=dut_probe(state_dir) if state_dir else None)
+        try:
+            from linegate.station.gate.recovery import recover
+
+            report = recover(prov.gate, prov.probe)
+            prov.drain.drain_once()
+        finally:
+            prov.service.close()
+        lines.append(f"{service}: {report.summary()}")
+    return lines or ["nothing to recover: the ledger names no service"]
+
+
+def _cloud_state(url: str | None, state_dir: Path | None) -> dict | None:
+    """The emulator's whole state: over HTTP, or read from the demo's state file."""
+    if not url:
+        path = state_dir / "cloud.sqlite" if state_dir else None
+        if path is None or not path.exists():
+            return None
+        from linegate.fixtures.sim.cloud.app import Services
+        from linegate.fixtures.sim.cloud.faults import Faults
+        from linegate.fixtures.sim.cloud.store import Store
+
+        store = Store(path)
+        try:
+            return Services.create(store, Faults()).state()
+        finally:
+            store.close()
+    try:
+        return httpx.get(f"{url.rstrip('/')}/_sim/state", timeout=30).json()
+    except (httpx.HTTPError, ValueError) as e:
+        raise LineError(f"--cloud {url}: cannot read the emulator's state: {e}") from e
+
+
+def print_status(ledger: Ledger, console: Console) -> None:
+    data = status(ledger)
+    table = Table(title=f"ledger {data['ledger']}")
+    for col in ("service", "states", "pool", "commit backlog", "attention"):
+        table.add_column(col)
+    for service, info in data["services"].items():
+        states = ", ".join(f"{k} {v}" for k, v in info["states"].items())
+        table.add_row(service, states, str(info["pool"]), str(info["commit_backlog"]), str(len(info["attention"])))
+    console.print(table)
+    for service, info in data["services"].items():
+        for item in info["attention"]:
+            console.print(f"  {service} {item['identity']} {item['state']} (unit {item['unit'] or '-'}): "
+                          f"{item['reason']}")
