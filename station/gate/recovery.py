@@ -113,11 +113,12 @@ class Drain:
             self._thread.join(30)
             self._thread = None
 
-    def drain_once(self) -> int:
+    def drain_once(self, *, final: bool = False) -> int:
+        """Commit what waits, oldest first; ``final`` runs even after ``stop``."""
         done = 0
         with self._lock:
             for ident in self.gate.ledger.in_states(FLASHED, service=self.gate.service.name, queued=True):
-                if self._stop.is_set():
+                if self._stop.is_set() and not final:
                     break
                 facts = UnitFacts(mac=ident.unit_mac or "", serial=ident.unit_serial)
                 try:

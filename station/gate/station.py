@@ -52,7 +52,7 @@ class Provisioning:
         self.drain.stop()
         if self.pool is not None:
             self.pool.stop()
-        self.drain.drain_once()  # a last try, so a short outage does not outlive the run
+        self.drain.drain_once(final=True)  # a last try, so a short outage does not outlive the run
         self.service.close()
 
     def _committed_later(self, ident: Identity) -> None:
