@@ -132,6 +132,7 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     if state_dir is None:
         state_dir = DEFAULT_STATE_DIR
         fresh_demo_state(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
     with demo_cloud(args.cloud, state_dir) as account:
         config = config.model_copy(update={"cloud": account})
         ledger = Ledger(state_dir / "ledger.db")

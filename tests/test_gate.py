@@ -128,3 +128,25 @@ def test_mqtt_unavailable_is_an_error_and_can_be_rerun(emulator, tmp_path):
     errored = [r for r in result.records if r.outcome is Outcome.ERROR]
     assert errored and errored[0].provisioning.code == "714"
     assert ledger.find("enos-mqtt", errored[0].provisioning.identity).state in (RELEASED, "needs_attention")
+
+
+@pytest.mark.parametrize("service", ["ayla", "yosmart", "enos-dps", "enos-mqtt"])
+def test_no_issued_secret_reaches_reports_or_logs(emulator, tmp_path, service, caplog, capsys):
+    from cloudkit import secrets_of
+
+    caplog.set_level("DEBUG")
+    result, ledger = run_service(emulator, service, tmp_path, units=6)
+    assert any(r.outcome is Outcome.PASS for r in result.records)
+    values = list(secrets_of(emulator))
+    for ident in ledger.all():
+        secret = ledger.secret(ident)
+        if secret:
+            text = secret.decode()
+            values += [line for line in text.splitlines() if len(line) > 20 and "-----" not in line] or [text]
+    assert len(values) > len(secrets_of(emulator)) or service in ("yosmart", "enos-dps")
+    captured = capsys.readouterr()
+    haystacks = [captured.out, captured.err, caplog.text]
+    haystacks += [p.read_text(errors="replace") for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    for value in values:
+        for text in haystacks:
+            assert value not in text
