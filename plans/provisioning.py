@@ -57,6 +57,9 @@ class ProvisioningSpec(_Strict):
     namespace: str = Field("", pattern=r"^[a-z_]{0,15}$", description="NVS namespace; default the service's")
     pool: PoolSpec = PoolSpec()
     max_backlog: int = Field(100, ge=0, description="commits that may wait for the service before units error")
+    commit: Literal["inline", "background"] = Field(
+        "inline", description="inline: the unit waits for its commit; background: the unit ends once its "
+        "identity reads back and the commit follows from the durable queue (EnOS MQTT is always inline)")
     ayla: AylaSpec | None = None
     yosmart: YoSmartSpec | None = None
     enos_dps: EnosDpsSpec | None = None

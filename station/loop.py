@@ -179,7 +179,9 @@ class StationLoop:
         if prov is None or not mac or record.outcome is Outcome.ABORTED:
             return
         if result is not None and result.ident is not None and path is not None:
-            prov.ledger.update_fields(result.ident, record_path=str(path))
+            fresh = prov.ledger.update_fields(result.ident, record_path=str(path))
+            if result.record.commit_status == "pending" and fresh.state == "committed":
+                prov.committed_later(fresh)  # the background commit beat the record to disk
         prov.ledger.unit_finished(mac, record.outcome.value, record.record_id)
 
     def _plan_step(self, item: pytest.Item) -> tuple[str, str]:

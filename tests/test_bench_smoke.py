@@ -28,3 +28,13 @@ def test_cloud_benchmark_prints_rates_and_retry_cost():
     for line in ("yosmart requestSN(1)", "ayla manufacture", "enos-dps allocate (signed)", "enos-mqtt register",
                  "one retry (YoSmart 010000"):
         assert line in done.stdout
+
+
+def test_latency_benchmark_prints_the_ratio():
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "latency.py"), "--units", "3", "--latency-ms", "50"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "latency ratio with the pool and background commits:" in done.stdout
+    assert "3/3 and 3/3" in done.stdout  # every unit passed and was committed, at both latencies

@@ -7,11 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from linekit import REPO, invariants, run_service
-
 from linegate.fixtures.cloud_account import CloudAccount
 from linegate.fixtures.sim.cloud.faults import FaultOptions
 from linegate.plans import Outcome
+from linekit import REPO, invariants, run_service
 
 
 @pytest.mark.parametrize("service", ["ayla", "yosmart", "enos-dps", "enos-mqtt"])

@@ -10,6 +10,7 @@ effect it announces.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,7 @@ class Gate:
         self.spec = spec
         self.pool = pool
         self.events = events  # e.g. the Ayla factory log: .event(ident, facts, status, err_code)
+        self.kick: Callable[[], None] | None = None  # wakes the drain when a commit is queued
 
     # -- one unit ----------------------------------------------------------
     def provision(self, dut: EspAt, facts: UnitFacts) -> GateResult:
@@ -135,6 +137,11 @@ class Gate:
             run.response = {k: str(v) for k, v in (ident.commit_summary or {}).items()}
             return run.done(StepOutcome.PASS, "kept", "already committed to this unit: kept, not re-committed",
                             ident)
+        if self.spec.commit == "background" and ident.state == FLASHED:
+            ident = self.ledger.move(ident, FLASHED, queued=True, reason="commit queued")
+            if self.kick is not None:
+                self.kick()
+            return run.done(StepOutcome.PASS, "pending", "commit queued: it follows in the background", ident)
         return self._commit(ident, facts, run)
 
     def _commit(self, ident: Identity, facts: UnitFacts, run: _Run) -> GateResult:

@@ -118,8 +118,10 @@ class Drain:
         self.on_commit = on_commit
         self.interval_s = interval_s
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        gate.kick = self._wake.set
 
     def start(self) -> Drain:
         self._thread = threading.Thread(target=self._run, name="commit-drain", daemon=True)
@@ -128,6 +130,7 @@ class Drain:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(30)
             self._thread = None
@@ -156,5 +159,8 @@ class Drain:
         return done
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.drain_once()
+        while not self._stop.is_set():
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
+            if not self._stop.is_set():
+                self.drain_once()

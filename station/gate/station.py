@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+import threading
 from pathlib import Path
 
-from linegate.drivers.cloud import RetryPolicy
+from linegate.drivers.cloud import CloudError, RetryPolicy
 from linegate.fixtures.cloud_account import CloudAccount
 from linegate.plans import ProvisioningRecord, UnitRecord
 from linegate.plans.provisioning import ProvisioningSpec
@@ -32,14 +32,18 @@ class Provisioning:
         self.factory_log = FactoryLog(spec) if spec.service == "ayla" else None
         self.gate = Gate(ledger, self.service, spec, pool=self.pool, events=self.factory_log)
         self.probe = probe
-        self.drain = Drain(self.gate, self._committed_later, interval_s=drain_interval_s)
-        self.update_record: Callable[[Identity], None] | None = None
+        self.drain = Drain(self.gate, self.committed_later, interval_s=drain_interval_s)
+        self._record_lock = threading.Lock()
         self.recovered: RecoveryReport | None = None
 
     def start(self, run_dir: Path | None = None) -> Provisioning:
         self.ledger.set_meta(f"spec:{self.spec.service}", self.spec.model_dump(mode="json"))
         self.recovered = recover(self.gate, self.probe)
         if self.pool is not None:
+            try:  # fill the pool before the first unit, so no unit waits for a reservation
+                self.pool.refill_once()
+            except CloudError as e:
+                log.warning("pool %s: %s", self.service.name, e)
             self.pool.start()
         self.drain.start()
         return self
@@ -55,10 +59,15 @@ class Provisioning:
         self.drain.drain_once(final=True)  # a last try, so a short outage does not outlive the run
         self.service.close()
 
-    def _committed_later(self, ident: Identity) -> None:
+    def committed_later(self, ident: Identity) -> None:
         """A queued commit went through: the unit's record and report say so now."""
         if not ident.record_path:
             return
+        with self._record_lock:
+            self._rewrite(ident)
+
+    def _rewrite(self, ident: Identity) -> None:
+        assert ident.record_path
         path = Path(ident.record_path)
         try:
             record = UnitRecord.model_validate_json(path.read_text())
