@@ -150,3 +150,34 @@ def test_no_issued_secret_reaches_reports_or_logs(emulator, tmp_path, service, c
     for value in values:
         for text in haystacks:
             assert value not in text
+
+
+def test_a_module_rebooting_during_the_key_write_fails_and_gives_the_identity_back(emulator, tmp_path):
+    # The gate alone on one module (reboot-mid-write would already fail the plan's factory_param step).
+    from linegate.drivers.dut import EspAt
+    from linegate.fixtures.cloud_account import CloudAccount
+    from linegate.fixtures.sim.esp_at import SimEspAt
+    from linegate.fixtures.sim.unit import SimUnit
+    from linegate.plans.provisioning import ProvisioningSpec
+    from linegate.station.gate.services import UnitFacts
+    from linegate.station.gate.station import Provisioning
+    from linegate.station.ledger.journal import Ledger
+
+    unit = SimUnit(mac="24:0a:c4:00:00:01", chip_id="c1", faults=frozenset({"reboot-mid-write"}))
+    server = SimEspAt(unit, link=tmp_path / "pty").start()
+    ledger = Ledger(tmp_path / "ledger.db")
+    spec = ProvisioningSpec.model_validate({"service": "ayla", "ayla": {"model": "AY001MTP1"}})
+    prov = Provisioning(spec, CloudAccount.from_emulator(emulator.info()), ledger).start()
+    try:
+        dut = EspAt(str(tmp_path / "pty"), timeout=0.5)
+        dut.sync()
+        result = prov.gate.provision(dut, UnitFacts(mac=unit.mac))
+        dut.close()
+    finally:
+        prov.stop()
+        server.stop()
+    assert result.outcome.value == "fail" and result.record.commit_status == "not_attempted"
+    assert "rebooted during the write" in result.message
+    taken = ledger.find("ayla", result.record.identity)
+    assert taken.state == RELEASED and taken.unit_mac is None  # erased, confirmed, back in the pool
+    assert "dsn" not in unit.nvs.get("ayla", {})

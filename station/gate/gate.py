@@ -123,9 +123,12 @@ class Gate:
                             f"{ident.identity} needs attention: {ident.reason}", ident)
         items = self.service.items(ident, self.ledger.secret(ident))
         t1 = time.perf_counter()
-        ok, run.written = dut_io.verify(dut, items)
-        if not ok:  # not there (or not all of it): write it, the ledger already says whose it is
-            ok, run.written = dut_io.write_and_verify(dut, items)
+        try:
+            ok, run.written = dut_io.verify(dut, items)
+            if not ok:  # not there (or not all of it): write it, the ledger already says whose it is
+                ok, run.written = dut_io.write_and_verify(dut, items)
+        except DutError as e:
+            return self._take_back(dut, ident, items, run, f"DUT failed during the write: {e}")
         run.readback_ok = ok
         run.timings["flash"] = time.perf_counter() - t1
         if not ok:
