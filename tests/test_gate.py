@@ -181,3 +181,12 @@ def test_a_module_rebooting_during_the_key_write_fails_and_gives_the_identity_ba
     taken = ledger.find("ayla", result.record.identity)
     assert taken.state == RELEASED and taken.unit_mac is None  # erased, confirmed, back in the pool
     assert "dsn" not in unit.nvs.get("ayla", {})
+
+
+def test_unit_report_shows_the_provisioning_section(emulator, tmp_path):
+    result, _ = run_service(emulator, "ayla", tmp_path, units=3)
+    record = next(r for r in result.records if r.outcome is Outcome.PASS)
+    html = next((tmp_path / "out").rglob(f"{record.stem}.html")).read_text()
+    assert 'id="lg-provisioning"' in html and record.provisioning.identity in html
+    assert "ayla/private_key" in html and "&lt;redacted" in html and "read-back <b class=\"lg-pass\">ok" in html
+    assert "lg-commit-committed" in html
