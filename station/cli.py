@@ -20,7 +20,7 @@ from linegate.fixtures.sim.unit import FAULTS
 from linegate.plans import Plan, PlanError, load_plan
 from linegate.plans.provisioning import SERVICES
 from linegate.reports import IndexRow
-from linegate.station import ledger_cli, sim_cloud
+from linegate.station import ledger_cli, report_cli, sim_cloud
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account, fresh_demo_state
 from linegate.station.ledger.crypto import LedgerKeyError
 from linegate.station.ledger.journal import Ledger, LedgerError
@@ -73,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="faults: " + ", ".join(sorted(FAULTS)))
     sim_cloud.add_parser(sim_sub)
     ledger_cli.add_parser(sub)
+    report_cli.add_parser(sub)
     return p
 
 
@@ -97,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             return sim_cloud.run(args)
         if args.command == "ledger":
             return ledger_cli.run(args, console)
+        if args.command == "report":
+            return report_cli.run(args)
     except (PlanError, FixtureError, LineError, LedgerError, LedgerKeyError) as e:
         _error(f"linegate: error: {e}")
         return EXIT_BAD_INPUT
@@ -208,6 +211,7 @@ def _summary(result: RunResult, console: Console, elapsed: float) -> None:
     )
     if result.run_dir is not None:
         console.print(f"run index: {result.run_dir / 'index.html'}")
+        console.print(f"lot summary: {result.run_dir / 'lot.html'}  JUnit: {result.run_dir / 'junit.xml'}")
 
 
 def _sim_dut(args: argparse.Namespace, console: Console) -> int:

@@ -53,6 +53,17 @@ class RunWriter:
             self.on_unit(row, html_path)
         return json_path
 
+    def finish(self) -> None:
+        """The run's lot summary and JUnit XML, from every record the run wrote."""
+        if not self.records:
+            return
+        from linegate.reports.junit import junit_xml
+        from linegate.reports.lot import load_records, write_lot
+
+        records = load_records(self.run_dir)  # from disk: commits that landed later rewrote some
+        write_lot(self.run_dir, records=records)
+        write_atomic(self.run_dir / "junit.xml", junit_xml(records, name=self.run_dir.name))
+
     def write_index(self) -> None:
         if not self.rows:
             return

@@ -127,6 +127,7 @@ def run_line(
         if code == pytest.ExitCode.USAGE_ERROR:
             raise LineError(f"{plan.path}: pytest refused the plan's station tests")
         aborted = code == pytest.ExitCode.INTERRUPTED
+    writer.finish()  # after the provisioning stop above: the last drained commits are in the records
     return RunResult(
         run_dir=writer.run_dir if writer.rows else None,
         records=writer.records,
