@@ -14,6 +14,7 @@ from pathlib import Path
 
 from linegate.plans import UnitRecord
 from linegate.reports import IndexRow, RunIndexRenderer, UnitReportRenderer
+from linegate.reports.openhtf_export import openhtf_json
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -43,6 +44,8 @@ class RunWriter:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         json_path = self.run_dir / f"{record.stem}.json"
         write_atomic(json_path, record.model_dump_json(indent=1))
+        (self.run_dir / "openhtf").mkdir(exist_ok=True)
+        write_atomic(self.run_dir / "openhtf" / f"{record.stem}.json", openhtf_json(record))
         html_path = self.run_dir / f"{record.stem}.html"
         write_atomic(html_path, self._unit_html.render(record))
         row = IndexRow.of(len(self.rows) + 1, record)

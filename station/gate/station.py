@@ -81,9 +81,13 @@ class Provisioning:
             "response": {k: str(v) for k, v in (ident.commit_summary or {}).items()}})
         updated = record.model_copy(update={"provisioning": prov})
         from linegate.reports import UnitReportRenderer
+        from linegate.reports.openhtf_export import openhtf_json
         from linegate.station.output import write_atomic
 
         write_atomic(path, updated.model_dump_json(indent=1))
+        htf = path.parent / "openhtf" / path.name
+        if htf.exists():
+            write_atomic(htf, openhtf_json(updated))
         write_atomic(path.with_suffix(".html"), UnitReportRenderer().render(updated))
 
     def status(self) -> dict[str, object]:
