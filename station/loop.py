@@ -175,14 +175,15 @@ class StationLoop:
     def _journal_unit(self, unit: UnitUnderTest, record: UnitRecord, result: GateResult | None,
                       path: Path | None) -> None:
         prov = self.provisioning
-        mac = unit.identity.get("mac")
-        if prov is None or not mac or record.outcome is Outcome.ABORTED:
+        serial = unit.identity.get("serial")
+        key = unit.identity.get("mac") or (f"sn:{serial}" if serial else None)
+        if prov is None or not key or record.outcome is Outcome.ABORTED:
             return
         if result is not None and result.ident is not None and path is not None:
             fresh = prov.ledger.update_fields(result.ident, record_path=str(path))
             if result.record.commit_status == "pending" and fresh.state == "committed":
                 prov.committed_later(fresh)  # the background commit beat the record to disk
-        prov.ledger.unit_finished(mac, record.outcome.value, record.record_id)
+        prov.ledger.unit_finished(key, record.outcome.value, record.record_id, serial)
 
     def _plan_step(self, item: pytest.Item) -> tuple[str, str]:
         from linegate.fixtures.plugin import STEP

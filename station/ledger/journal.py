@@ -300,10 +300,15 @@ class Ledger:
                 conn.execute(update(units).where(units.c.mac == mac).values(tests=units.c.tests + 1,
                                                                            updated_at=time.time()))
 
-    def unit_finished(self, mac: str, outcome: str, record_id: str) -> None:
+    def unit_finished(self, mac: str, outcome: str, record_id: str, serial: str | None = None) -> None:
+        """``mac`` is the unit's key: its MAC, or ``sn:<serial>`` for a unit whose MAC could not be read."""
         with self._tx() as conn:
-            conn.execute(update(units).where(units.c.mac == mac).values(outcome=outcome, record_id=record_id,
-                                                                       updated_at=time.time()))
+            if conn.execute(select(units.c.mac).where(units.c.mac == mac)).first() is None:
+                conn.execute(insert(units).values(mac=mac, serial=serial, tests=1, outcome=outcome,
+                                                  record_id=record_id, updated_at=time.time()))
+            else:
+                conn.execute(update(units).where(units.c.mac == mac).values(outcome=outcome, record_id=record_id,
+                                                                           updated_at=time.time()))
 
     def finished_units(self) -> dict[str, str]:
         """mac -> outcome of every unit that has a final record."""
