@@ -76,7 +76,7 @@ class UnitReportRenderer:
             outcomes[result.lower()]["value"] += 1
             tests[step.name] = [self._step_row(step, result, gauges={m.name: g for s, m, g in rows if s is step})]
         data = {
-            "environment": self._provenance(r),
+            "environment": {},  # the provenance table above the verdict says it all, verdict first
             "tests": tests,
             "renderCollapsed": ["passed", "skipped"],
             "initialSort": "result",
@@ -102,27 +102,6 @@ class UnitReportRenderer:
         if r.failure is None:
             return ""
         return f"First failure in step {r.failure.step}: {r.failure.message}"
-
-    @staticmethod
-    def _provenance(r: UnitRecord) -> dict[str, object]:
-        env: dict[str, object] = {f"unit {k}": v for k, v in r.unit.items()}
-        env.update(
-            {
-                "station": r.station.name,
-                "fixture": r.station.fixture,
-                "socket": r.station.socket,
-                "operator": r.station.operator or "-",
-                "plan": f"{r.plan.name} v{r.plan.version}",
-                "plan sha256": r.plan.sha256,
-                "linegate": r.station.linegate_version,
-                "started": _ts(r.started_at),
-                "ended": _ts(r.ended_at),
-                "duration": f"{r.duration_s:.3f} s",
-            }
-        )
-        env.update({f"instrument {k}": v for k, v in r.instruments.items()})
-        env.update({f"dut {k}": v for k, v in r.dut.items()})
-        return env
 
     @staticmethod
     def _step_row(step: StepRecord, result: str, gauges: dict[str, str]) -> dict[str, object]:
