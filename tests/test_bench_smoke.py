@@ -38,3 +38,14 @@ def test_latency_benchmark_prints_the_ratio():
     assert done.returncode == 0, done.stderr[-2000:]
     assert "latency ratio with the pool and background commits:" in done.stdout
     assert "3/3 and 3/3" in done.stdout  # every unit passed and was committed, at both latencies
+
+
+def test_reports_benchmark_prints_its_figures():
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "reports.py"), "--repeat", "2", "--lots", "50"],
+        capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for line in ("unit report, 20 measurements:", "unit report, 200 measurements:", "lot summary, 50 units:",
+                 "the same from 50 JSON files"):
+        assert line in done.stdout
