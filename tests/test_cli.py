@@ -23,7 +23,7 @@ def test_demo_runs_and_prints_a_summary(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "5 units in" in done.stdout and "yield" in done.stdout
     runs = list((tmp_path / "o").glob("run-*"))
-    assert len(runs) == 1 and len(list(runs[0].glob("*.html"))) == 6  # 5 units + index
+    assert len(runs) == 1 and len(list(runs[0].glob("*.html"))) == 7  # 5 units, index, lot summary
 
 
 def test_bad_plan_is_one_line_no_traceback_nothing_written(tmp_path):
