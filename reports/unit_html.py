@@ -18,6 +18,7 @@ import jinja2
 import pytest_html
 from linegate.plans import Status, StepOutcome, StepRecord, UnitRecord
 from linegate.reports.gauge import gauge_svg
+from linegate.reports.plot import csv_plot_svg
 
 _PYTEST_HTML = Path(pytest_html.__file__).parent / "resources"
 _OURS = Path(str(resources.files("linegate.reports") / "templates"))
@@ -62,6 +63,7 @@ class UnitReportRenderer:
             failed_count=failed,
             marginal_count=marginal,
             failure_sentence=self.failure_sentence(r),
+            plots={a.name: csv_plot_svg(a.content) for a in r.attachments if a.mime_type == "text/csv"},
             started=_ts(r.started_at),
             ended=_ts(r.ended_at),
         )

@@ -7,10 +7,13 @@ Each test drives the DUT and instruments and records measurements; the plan
 from __future__ import annotations
 
 import re
+import statistics
+import time
 
 SUPPLY_V = 3.3
 CURRENT_LIMIT_A = 0.5
 STATION_TAG_KEY = "station_tag"
+CURRENT_SAMPLES = 8
 
 
 def test_power_on(psu, dmm, measure):
@@ -47,8 +50,13 @@ def test_mac(dut, unit, station_run, measure):
     measure("mac_unique_in_run", owner == unit.identity.get("serial", str(unit.index)))
 
 
-def test_supply_current(psu, dmm, measure):
-    measure("supply_current", psu.measure_current(), "A")
+def test_supply_current(psu, dmm, unit, measure):
+    # A short capture of the idle current, kept with the report as a CSV (plotted there).
+    t0 = time.perf_counter()
+    samples = [(time.perf_counter() - t0, psu.measure_current()) for _ in range(CURRENT_SAMPLES)]
+    unit.attach("supply-current.csv", "t_s,current_A\n" + "\n".join(f"{t:.4f},{a:.6f}" for t, a in samples),
+                "text/csv")
+    measure("supply_current", statistics.fmean(a for _, a in samples), "A")
     measure("dmm_current", dmm.measure_dc_current(), "A")
 
 

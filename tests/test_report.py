@@ -56,3 +56,13 @@ def test_report_is_self_contained():
     html = UnitReportRenderer().render(record(Outcome.PASS))
     assert not re.search(r'<(link|script)[^>]+(href|src)="(http|//)', html)
     assert "<style" in html and "data-jsonblob" in html
+
+
+def test_a_csv_attachment_is_plotted():
+    from linegate.plans import Attachment
+
+    csv_text = "t_s,current_A\n" + "\n".join(f"{i / 10:.1f},{0.08 + (i % 3) * 0.001:.4f}" for i in range(20))
+    r = record(Outcome.PASS).model_copy(update={"attachments": (
+        Attachment(name="supply-current.csv", mime_type="text/csv", content=csv_text),)})
+    html = UnitReportRenderer().render(r)
+    assert 'class="lg-plot"' in html and "<polyline" in html and "current_A" in html
