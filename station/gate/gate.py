@@ -32,6 +32,7 @@ from linegate.station.ledger.schema import (
     ON_UNIT,
     QUARANTINED,
     RELEASED,
+    RESERVED,
 )
 
 
@@ -93,6 +94,8 @@ class Gate:
         held = raw.decode(errors="replace")
         run.identity = held
         known = self.ledger.find(self.service.name, held)
+        if known is not None and known.unit_mac != facts.mac and known.payload.get("released_from") == facts.mac:
+            return self._released_from_this_unit(dut, known, facts, run)
         if known is None:
             why = "the ledger does not know it"
         elif known.unit_mac != facts.mac:
@@ -105,6 +108,26 @@ class Gate:
                               f"the DUT already holds {self.service.name} identity {held} and {why}; "
                               "it was not overwritten (check the unit, then erase the "
                               f"'{self.service.namespace}' namespace to re-provision)")
+
+    def _released_from_this_unit(self, dut: EspAt, known: Identity, facts: UnitFacts,
+                                 run: _Run) -> tuple[Identity | None, GateResult | None]:
+        """Recovery released an identity it could not see on this DUT, but the DUT has (some of) it.
+
+        Still in the pool: it is this unit's again. Given to another unit since: this copy is erased
+        (and the erase read back) before the unit gets a fresh one.
+        """
+        if known.state in (RESERVED, RELEASED):
+            payload = {k: v for k, v in known.payload.items() if k != "released_from"}
+            ident = self.ledger.move(known, ASSIGNED, unit_mac=facts.mac, unit_serial=facts.serial,
+                                     payload=payload, reason="back on the unit that held it before a stop")
+            return ident, None
+        items = self.service.items(known, self.ledger.secret(known))
+        if dut_io.erase_and_confirm(dut, items):
+            run.identity = ""
+            return None, None
+        return None, run.done(StepOutcome.FAIL, "not_attempted",
+                              f"the DUT holds a stale copy of {known.identity} (now on unit {known.unit_mac}) "
+                              "and erasing it was not confirmed")
 
     def _flash_then_commit(self, dut: EspAt, facts: UnitFacts, run: _Run) -> GateResult:
         t0 = time.perf_counter()
@@ -181,7 +204,12 @@ class Gate:
         repeat (YoSmart, AFS where AFS-606 for our DSN means done); what stays unknown is
         ``needs_attention``. A refusal releases nothing: the identity is on a unit that passed.
         """
-        if ident.state != COMMITTING:
+        if ident.state == COMMITTING:
+            # Resuming a commit a stop interrupted: look before repeating where the service can tell.
+            if self.service.lookup(ident, facts) == "committed":
+                summary = {"resolved": "the service shows the interrupted commit took effect"}
+                return self.ledger.move(ident, COMMITTED, commit_summary=summary, reason="", queued=False), summary
+        else:
             ident = self.ledger.move(ident, COMMITTING, expect=(FLASHED,), attempts=ident.attempts + 1,
                                      queued=False)
         for repeat in range(2):
@@ -223,7 +251,9 @@ class Gate:
     def unit_failed(self, dut: EspAt, facts: UnitFacts) -> str:
         """A unit that failed a step may hold an identity from an earlier run: take it back."""
         ident = self.ledger.on_unit(self.service.name, facts.mac)
-        if ident is None or ident.state not in (ASSIGNED, FLASHED):
+        if ident is None:
+            return self._erase_stale_copy(dut, facts)
+        if ident.state not in (ASSIGNED, FLASHED):
             return ""
         items = self.service.items(ident, self.ledger.secret(ident))
         try:
@@ -236,6 +266,18 @@ class Gate:
         self.ledger.move(ident, QUARANTINED, expect=(ASSIGNED, FLASHED),
                          reason="the unit failed a step; erase not confirmed")
         return f"{ident.identity} quarantined: the unit failed and the erase was not confirmed"
+
+    def _erase_stale_copy(self, dut: EspAt, facts: UnitFacts) -> str:
+        """A failed unit may hold a copy of an identity recovery released from it: erase that copy."""
+        try:
+            raw = dut_io.read(dut, self.service.namespace, self.service.id_key)
+        except DutError:
+            return ""
+        known = self.ledger.find(self.service.name, raw.decode(errors="replace")) if raw else None
+        if known is None or known.payload.get("released_from") != facts.mac:
+            return ""
+        erased = dut_io.erase_and_confirm(dut, self.service.items(known, self.ledger.secret(known)))
+        return f"stale copy of {known.identity} " + ("erased" if erased else "NOT erased: check the unit")
 
     # -- EnOS MQTT ---------------------------------------------------------
     def _commit_then_flash(self, dut: EspAt, facts: UnitFacts, run: _Run) -> GateResult:

@@ -68,7 +68,9 @@ def _assigned(gate: Gate, ident: Identity, probe: DutProbe | None, report: Recov
     partial = nvs is not None and any(i.key in nvs.get(i.namespace, {}) for i in items)
     why = "partly written before the stop" if partial else "not on the DUT" if nvs is not None else \
         "DUT not at hand"
-    gate.ledger.move(ident, RELEASED, reason=f"released by recovery: {why}")
+    # If the DUT turns up holding (part of) it, the gate knows it came from this unit.
+    gate.ledger.move(ident, RELEASED, reason=f"released by recovery: {why}",
+                     payload={**ident.payload, "released_from": ident.unit_mac})
     report.released.append(ident.identity)
 
 
