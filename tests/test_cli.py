@@ -109,9 +109,12 @@ def test_ctrl_c_aborts_the_unit_closes_the_jig_and_exits_130(tmp_path):
     import signal
     import time
 
+    own_tmp = tmp_path / "tmp"  # its pty folders, apart from other stations' on this machine
+    own_tmp.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-m", "linegate", "demo", "--units", "100000", "--out", "o"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TMPDIR": str(own_tmp)},
     )
     deadline = time.monotonic() + 60
     while not list((tmp_path / "o").glob("run-*/*.json")) and time.monotonic() < deadline:
@@ -125,7 +128,7 @@ def test_ctrl_c_aborts_the_unit_closes_the_jig_and_exits_130(tmp_path):
     aborted = [r for r in records if r["outcome"] == "ABORTED"]
     assert len(aborted) == 1, "the unit under test when Ctrl-C came is recorded as ABORTED"
     assert any(s["outcome"] == "skipped" and "operator stopped" in s["message"] for s in aborted[0]["steps"])
-    assert not list(Path(tempfile_root()).glob("linegate-sim-*/.sim/socket-A")), "pty links removed"
+    assert not list(own_tmp.glob("linegate-sim-*/.sim/socket-A")), "pty links removed"
 
 
 def tempfile_root() -> str:
