@@ -89,7 +89,7 @@ def campaign(service: str, units: int, work: Path, *, faults: bool, seed: int, r
     finally:
         cloud.send_signal(signal.SIGTERM)
         cloud.wait(30)
-    units_done = sum(1 for p in (work / "out").rglob("*.json") if p.name != "run.json")
+    units_done = sum(1 for p in (work / "out").glob("run-*/*.json") if p.name != "run.json")
     return {"service": service, "units": units, "runs": runs, "kills": kills, "records": units_done,
             "seconds": round(time.perf_counter() - started, 1),
             **{k: result[k] for k in ("lost", "duplicated", "double_committed", "wasted", "needs_attention",
