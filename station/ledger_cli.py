@@ -14,6 +14,7 @@ from linegate.fixtures.config import load_fixture
 from linegate.fixtures.sim.jig import dut_probe
 from linegate.plans.provisioning import ProvisioningSpec
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account
+from linegate.station.gate.recovery import recover
 from linegate.station.gate.station import Provisioning
 from linegate.station.ledger.audit import audit, status
 from linegate.station.ledger.journal import Ledger
@@ -101,8 +102,6 @@ def _recover(ledger: Ledger, account: CloudAccount | None, state_dir: Path | Non
         prov = Provisioning(ProvisioningSpec.model_validate(spec), account, ledger,
                             probe=dut_probe(state_dir) if state_dir else None)
         try:
-            from linegate.station.gate.recovery import recover
-
             report = recover(prov.gate, prov.probe)
             prov.drain.drain_once()
         finally:

@@ -23,6 +23,17 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def write_unit_files(run_dir: Path, record: UnitRecord, renderer: UnitReportRenderer) -> tuple[Path, Path]:
+    """A unit's JSON record, its OpenHTF export and its HTML report; returns (json, html) paths."""
+    json_path = run_dir / f"{record.stem}.json"
+    write_atomic(json_path, record.model_dump_json(indent=1))
+    (run_dir / "openhtf").mkdir(exist_ok=True)
+    write_atomic(run_dir / "openhtf" / json_path.name, openhtf_json(record))
+    html_path = json_path.with_suffix(".html")
+    write_atomic(html_path, renderer.render(record))
+    return json_path, html_path
+
+
 class RunWriter:
     def __init__(
         self,
@@ -42,12 +53,7 @@ class RunWriter:
 
     def __call__(self, record: UnitRecord) -> Path:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        json_path = self.run_dir / f"{record.stem}.json"
-        write_atomic(json_path, record.model_dump_json(indent=1))
-        (self.run_dir / "openhtf").mkdir(exist_ok=True)
-        write_atomic(self.run_dir / "openhtf" / f"{record.stem}.json", openhtf_json(record))
-        html_path = self.run_dir / f"{record.stem}.html"
-        write_atomic(html_path, self._unit_html.render(record))
+        json_path, html_path = write_unit_files(self.run_dir, record, self._unit_html)
         row = IndexRow.of(len(self.rows) + 1, record)
         self.rows.append(row)
         self.records.append(record)

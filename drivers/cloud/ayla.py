@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from linegate.drivers.cloud.errors import AYLA_CODES, AYLA_HTTP_STATUS, BadResponse, from_code
+from linegate.drivers.cloud.errors import AYLA_CODES, AYLA_HTTP_STATUS, from_code
 from linegate.drivers.cloud.http import HttpService
 
 BASE = "/devicefactory/v1/devices"
@@ -44,13 +44,13 @@ class Ayla(HttpService):
     def reserve(self, model: str, count: int) -> list[ReservedDevice]:
         body = self._post("reserve", f"{BASE}/reserve", {"model": model, "count": count}, idempotent=False)
         if not isinstance(body, list):
-            raise self._bad("reserve", "expected a list of {device: {...}}")
+            raise self._bad("reserve", "expected a list of {device: {...}}", path=BASE)
         devices = []
         for item in body:
             device = item.get("device") if isinstance(item, dict) else None
             if not isinstance(device, dict) or not isinstance(device.get("dsn"), str) \
                     or not isinstance(device.get("public_key"), str):
-                raise self._bad("reserve", "an item lacks device.dsn or device.public_key")
+                raise self._bad("reserve", "an item lacks device.dsn or device.public_key", path=BASE)
             private = device.get("private_key")
             devices.append(ReservedDevice(device["dsn"], device["public_key"],
                                           private if isinstance(private, str) else None))
@@ -75,7 +75,7 @@ class Ayla(HttpService):
     def _device(self, operation: str, path: str, payload: dict[str, Any], idempotent: bool = False) -> dict:
         body = self._post(operation, path, payload, idempotent=idempotent)
         if not isinstance(body, dict) or not isinstance(body.get("device"), dict):
-            raise self._bad(operation, "expected {device: {...}}")
+            raise self._bad(operation, "expected {device: {...}}", path=BASE)
         return body["device"]
 
     def _post(self, operation: str, path: str, payload: dict[str, Any], *, idempotent: bool) -> Any:
@@ -93,7 +93,7 @@ class Ayla(HttpService):
             if status == 422:
                 raise self._afs_error(operation, response, body)
             if status != 200:
-                raise self._bad(operation, f"HTTP {status}")
+                raise self._bad(operation, "not 200 or a documented failure", response)
             return body
 
         return self._call(operation, build, parse, idempotent=idempotent)
@@ -104,10 +104,7 @@ class Ayla(HttpService):
         if isinstance(items, dict):
             items = [items]
         if not isinstance(items, list) or not items or not isinstance(items[0], dict) or "code" not in items[0]:
-            return self._bad(operation, "HTTP 422 without error[{code, message}]")
+            return self._bad(operation, "without error[{code, message}]", response)
         first = items[0]
         return from_code(AYLA_CODES, self.service, operation, str(first["code"]), str(first.get("message", "")),
                          url=self._url(response))
-
-    def _bad(self, operation: str, what: str) -> BadResponse:
-        return BadResponse(self.service, operation, f"unexpected envelope: {what}", url=self.base_url + BASE)

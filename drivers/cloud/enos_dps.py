@@ -14,7 +14,6 @@ from linegate.drivers.cloud.errors import (
     ENOS_DPS_CODES,
     ENOS_GATEWAY_CODES,
     AuthError,
-    BadResponse,
     CloudError,
     from_code,
 )
@@ -77,8 +76,7 @@ class EnosDps(HttpService):
     def create(self, group_id: str, count: int) -> list[str]:
         data = self._action("create", {"groupId": group_id, "count": count}, idempotent=False)
         if not isinstance(data, list) or not all(isinstance(s, str) for s in data):
-            raise BadResponse(self.service, "create", "unexpected envelope: data is not a list of SN strings",
-                              url=self.base_url + DPS_PATH)
+            raise self._bad("create", "data is not a list of SN strings", path=DPS_PATH)
         return data
 
     def reset_allocation_status(self, sn: str) -> dict[str, Any]:
@@ -113,7 +111,7 @@ class EnosDps(HttpService):
                                 url=self._url(response))
             data = body.get("data")
             if not isinstance(data, dict) or not isinstance(data.get("accessToken"), str):
-                raise self._envelope_error(operation, response, "no data.accessToken")
+                raise self._bad(operation, "no data.accessToken", response)
             return data["accessToken"], float(data.get("expire", 7200))
 
         token, expire = self._call(operation, build, parse, idempotent=True)
@@ -142,7 +140,7 @@ class EnosDps(HttpService):
             code = body.get("code")
             if code == 0:
                 if "data" not in body:
-                    raise self._envelope_error(action, response, "code 0 without 'data'")
+                    raise self._bad(action, "code 0 without 'data'", response)
                 return body["data"]
             table = ENOS_GATEWAY_CODES if str(code) in ENOS_GATEWAY_CODES else ENOS_DPS_CODES
             error = from_code(table, self.service, action, str(code), str(body.get("msg", "")),
@@ -163,7 +161,7 @@ class EnosDps(HttpService):
                             url=self._url(response))
         body = self._json(operation, response)
         if not isinstance(body, dict) or ("code" not in body and "status" not in body):
-            raise self._envelope_error(operation, response, "no 'code'")
+            raise self._bad(operation, "no 'code'", response)
         return body
 
 

@@ -198,7 +198,10 @@ class HttpService:
                               f"HTTP {response.status_code}: body is not valid JSON "
                               f"({len(response.content)} bytes, truncated?)", url=url) from e
 
-    def _envelope_error(self, operation: str, response: httpx.Response, what: str) -> BadResponse:
+    def _bad(self, operation: str, what: str, response: httpx.Response | None = None, path: str = "") -> BadResponse:
+        """An answer that is not the documented envelope (named by the response, or by ``path``)."""
+        if response is None:
+            return BadResponse(self.service, operation, f"unexpected envelope: {what}", url=self.base_url + path)
         return BadResponse(self.service, operation, f"HTTP {response.status_code}: unexpected envelope: {what}",
                            url=self._url(response))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from linegate.drivers.cloud.errors import YOSMART_CODES, AuthError, BadResponse, from_code
+from linegate.drivers.cloud.errors import YOSMART_CODES, AuthError, from_code
 from linegate.drivers.cloud.http import HttpService
 
 PATH = "/open/production/v2/api"
@@ -55,14 +55,14 @@ class YoSmart(HttpService):
                                 url=self._url(response))
             body = self._json(method, response)
             if not isinstance(body, dict) or not isinstance(body.get("code"), str):
-                raise self._envelope_error(method, response, "no string 'code'")
+                raise self._bad(method, "no string 'code'", response)
             code = body["code"]
             if code != OK:
                 raise from_code(YOSMART_CODES, self.service, method, code, str(body.get("desc") or ""),
                                 url=self._url(response))
             data = body.get("data")
             if not isinstance(data, dict):
-                raise self._envelope_error(method, response, "code 000000 without a 'data' object")
+                raise self._bad(method, "code 000000 without a 'data' object", response)
             return data
 
         return self._call(method, build, parse, idempotent=idempotent)
@@ -70,14 +70,11 @@ class YoSmart(HttpService):
     def _str(self, data: dict[str, Any], key: str, method: str) -> str:
         value = data.get(key)
         if not isinstance(value, str) or not value:
-            raise self._bad(method, f"data.{key} is not a non-empty string")
+            raise self._bad(method, f"data.{key} is not a non-empty string", path=PATH)
         return value
 
     def _str_list(self, data: dict[str, Any], key: str, method: str) -> list[str]:
         value = data.get(key)
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise self._bad(method, f"data.{key} is not a list of strings")
+            raise self._bad(method, f"data.{key} is not a list of strings", path=PATH)
         return value
-
-    def _bad(self, method: str, what: str) -> BadResponse:
-        return BadResponse(self.service, method, f"unexpected envelope: {what}", url=self.base_url + PATH)

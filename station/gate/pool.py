@@ -30,7 +30,6 @@ class Pool:
         self.spec = spec
         self.retry_s = retry_s
         self.last_error: str = ""
-        self.reserve_calls = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._changed = threading.Condition()
@@ -75,7 +74,6 @@ class Pool:
         if count <= 0:
             return 0
         request = self.ledger.open_request(self.service.name, count)
-        self.reserve_calls += 1
         try:
             reserved = self.service.reserve(count)
         except UnknownOutcome as e:

@@ -94,6 +94,9 @@ class Service(ABC):
         """Report the unit to the service; returns a summary safe to show (no secrets)."""
 
     def lookup(self, ident: Identity, unit: UnitFacts) -> Lookup:
+        """Whether a commit whose answer was lost took effect. Services without a read call say
+        "unknown" and rely on their commit being safe to repeat (AFS-606 for our DSN counts as done;
+        YoSmart answers a repeated activate/bind for the same pair the same way)."""
         return "unknown"
 
     def close(self) -> None:
@@ -147,11 +150,6 @@ class AylaService(Service):
             summary["provision"] = "ok"
         return summary
 
-    def lookup(self, ident: Identity, unit: UnitFacts) -> Lookup:
-        # AFS has no read call here; repeating manufacture answers AFS-606 if it took effect,
-        # which ``commit`` treats as success. So the repeat *is* the lookup.
-        return "unknown"
-
 
 class YoSmartService(Service):
     name, namespace, id_key = "yosmart", "yosmart", "device_id"
@@ -178,9 +176,6 @@ class YoSmartService(Service):
         device_id = self.client.activate_device_id(unit.chip_id, self.settings.app_eui, ident.identity)
         sn = self.client.bind_sn(device_id, ident.payload["sn"])
         return {"activateDeviceId": device_id, "bindSN": sn, "chipId": unit.chip_id}
-
-    def lookup(self, ident: Identity, unit: UnitFacts) -> Lookup:
-        return "unknown"  # the repeat of activate + bind is the resolution (same answer, or 020100)
 
 
 class EnosDpsService(Service):

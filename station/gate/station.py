@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from pathlib import Path
@@ -11,12 +10,14 @@ from linegate.drivers.cloud import CloudError, RetryPolicy
 from linegate.fixtures.cloud_account import CloudAccount
 from linegate.plans import ProvisioningRecord, UnitRecord
 from linegate.plans.provisioning import ProvisioningSpec
+from linegate.reports import UnitReportRenderer
 from linegate.station.gate.factory_log import FactoryLog
 from linegate.station.gate.gate import Gate
 from linegate.station.gate.pool import Pool
 from linegate.station.gate.recovery import Drain, DutProbe, RecoveryReport, recover
 from linegate.station.gate.services import Service, make_service
 from linegate.station.ledger.journal import Identity, Ledger
+from linegate.station.output import write_unit_files
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,10 @@ class Provisioning:
         self.probe = probe
         self.drain = Drain(self.gate, self.committed_later, interval_s=drain_interval_s)
         self._record_lock = threading.Lock()
+        self._renderer = UnitReportRenderer()
         self.recovered: RecoveryReport | None = None
 
-    def start(self, run_dir: Path | None = None) -> Provisioning:
+    def start(self) -> Provisioning:
         self.ledger.set_meta(f"spec:{self.spec.service}", self.spec.model_dump(mode="json"))
         self.recovered = recover(self.gate, self.probe)
         if self.pool is not None:
@@ -79,16 +81,5 @@ class Provisioning:
         prov: ProvisioningRecord = record.provisioning.model_copy(update={
             "commit_status": "committed", "reason": "committed later, when the service answered again",
             "response": {k: str(v) for k, v in (ident.commit_summary or {}).items()}})
-        updated = record.model_copy(update={"provisioning": prov})
-        from linegate.reports import UnitReportRenderer
-        from linegate.reports.openhtf_export import openhtf_json
-        from linegate.station.output import write_atomic
+        write_unit_files(path.parent, record.model_copy(update={"provisioning": prov}), self._renderer)
 
-        write_atomic(path, updated.model_dump_json(indent=1))
-        htf = path.parent / "openhtf" / path.name
-        if htf.exists():
-            write_atomic(htf, openhtf_json(updated))
-        write_atomic(path.with_suffix(".html"), UnitReportRenderer().render(updated))
-
-    def status(self) -> dict[str, object]:
-        return json.loads(json.dumps({"service": self.service.name, "pool": self.ledger.pool_size(self.service.name)}))

@@ -65,7 +65,7 @@ def dut_holdings(state_dir: Path | None, service: str) -> dict[str, list[str]]:
 
 def audit(ledger: Ledger, cloud_state: dict[str, Any] | None, state_dir: Path | None = None) -> dict[str, Any]:
     rows = ledger.all()
-    services = sorted({r.service for r in rows} | {s.removeprefix("spec:") for s in _specs(ledger)})
+    services = sorted({r.service for r in rows} | {s for s in NAMESPACE if ledger.get_meta(f"spec:{s}") is not None})
     result: dict[str, Any] = {"lost": 0, "duplicated": 0, "double_committed": 0, "wasted": 0, "needs_attention": 0,
                               "committed": 0, "pooled": 0, "on_units": 0, "details": [], "wasted_reasons": {}}
     reasons: Counter[str] = Counter()
@@ -115,10 +115,6 @@ def audit(ledger: Ledger, cloud_state: dict[str, Any] | None, state_dir: Path | 
     result["wasted"] = sum(reasons.values())
     result["wasted_reasons"] = dict(reasons)
     return result
-
-
-def _specs(ledger: Ledger) -> list[str]:
-    return [f"spec:{s}" for s in NAMESPACE if ledger.get_meta(f"spec:{s}") is not None]
 
 
 def _short(text: str) -> str:

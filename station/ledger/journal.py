@@ -22,9 +22,7 @@ from typing import Any
 from linegate.station.ledger.crypto import SecretBox, load_key
 from linegate.station.ledger.schema import (
     ASSIGNED,
-    NEEDS_ATTENTION,
     ON_UNIT,
-    QUARANTINED,
     RESERVED,
     STATES,
     identities,
@@ -319,6 +317,3 @@ class Ledger:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(select(units))]
 
-
-def quarantine_reason(ident: Identity) -> str:
-    return ident.reason if ident.state in (QUARANTINED, NEEDS_ATTENTION) else ""
