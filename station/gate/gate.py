@@ -176,13 +176,11 @@ class Gate:
             ident, summary = self.commit(ident, facts)
         except (Unavailable, RateLimited) as e:
             run.code = e.code
-            backlog = len(self.ledger.in_states(FLASHED, service=self.service.name, queued=True))
-            if backlog >= self.spec.max_backlog:
-                ident = self.ledger.move(ident, FLASHED, expect=(COMMITTING, FLASHED), queued=False)
+            ident = self.ledger.find(self.service.name, ident.identity) or ident
+            if not ident.queued:
                 return run.done(StepOutcome.ERROR, "failed",
-                                f"service unavailable and the commit backlog is full ({backlog}): {e}", ident)
-            ident = self.ledger.move(ident, FLASHED, expect=(COMMITTING, FLASHED), queued=True,
-                                     reason=f"commit pending: {e}")
+                                f"service unavailable and the commit backlog is full ({self.spec.max_backlog}): {e}",
+                                ident)
             run.timings["commit"] = time.perf_counter() - t0
             return run.done(StepOutcome.PASS, "pending", f"commit pending: {e.problem}", ident)
         except CloudError as e:
@@ -202,8 +200,11 @@ class Gate:
 
         A lost answer is resolved by looking (DPS ``get``) or by repeating a call that is safe to
         repeat (YoSmart, AFS where AFS-606 for our DSN means done); what stays unknown is
-        ``needs_attention``. A refusal releases nothing: the identity is on a unit that passed.
+        ``needs_attention``. A refusal releases nothing: the identity is on a unit that passed. When
+        the service is away the identity goes back to ``flashed``, queued for the drain unless it is a
+        new commit and the backlog is full.
         """
+        resuming = ident.state == COMMITTING or ident.queued
         if ident.state == COMMITTING:
             # Resuming a commit a stop interrupted: look before repeating where the service can tell.
             if self.service.lookup(ident, facts) == "committed":
@@ -212,28 +213,34 @@ class Gate:
         else:
             ident = self.ledger.move(ident, COMMITTING, expect=(FLASHED,), attempts=ident.attempts + 1,
                                      queued=False)
-        for repeat in range(2):
+        try:
+            summary = self._call_resolving(ident, facts)
+        except UnknownOutcome:
+            self.ledger.move(ident, NEEDS_ATTENTION, reason="commit outcome unknown after a repeat")
+            raise
+        except AlreadyDone as e:
+            self.ledger.move(ident, NEEDS_ATTENTION, reason=f"{e.code}: the service gives it to another unit")
+            raise
+        except (Unavailable, RateLimited) as e:
+            room = resuming or self.ledger.backlog(self.service.name) < self.spec.max_backlog
+            self.ledger.move(ident, FLASHED, expect=(COMMITTING,), queued=room, reason=f"commit pending: {e}")
+            raise
+        except CloudError as e:
+            self.ledger.move(ident, NEEDS_ATTENTION, reason=f"commit refused: {e}")
+            raise
+        ident = self.ledger.move(ident, COMMITTED, commit_summary=summary, reason="", queued=False)
+        return ident, summary
+
+    def _call_resolving(self, ident: Identity, facts: UnitFacts) -> dict[str, Any]:
+        """The commit call; after a lost answer, look, and if the service cannot tell, call once more."""
+        for last in (False, True):
             try:
-                summary = self.service.commit(ident, facts)
+                return self.service.commit(ident, facts)
             except UnknownOutcome:
-                look = self.service.lookup(ident, facts)
-                if look == "committed":
-                    summary = {"resolved": "the service shows the commit took effect"}
-                elif repeat == 0:
-                    continue  # not there, or the repeat is safe: try once more
-                else:
-                    self.ledger.move(ident, NEEDS_ATTENTION, reason="commit outcome unknown after a repeat")
+                if self.service.lookup(ident, facts) == "committed":
+                    return {"resolved": "the service shows the commit took effect"}
+                if last:
                     raise
-            except AlreadyDone as e:
-                self.ledger.move(ident, NEEDS_ATTENTION, reason=f"{e.code}: the service gives it to another unit")
-                raise
-            except (Unavailable, RateLimited):
-                raise  # the caller queues it: state goes back to flashed
-            except CloudError as e:
-                self.ledger.move(ident, NEEDS_ATTENTION, reason=f"commit refused: {e}")
-                raise
-            ident = self.ledger.move(ident, COMMITTED, commit_summary=summary, reason="", queued=False)
-            return ident, summary
         raise AssertionError("unreachable")
 
     def _take_back(self, dut: EspAt, ident: Identity, items: list, run: _Run, why: str) -> GateResult:

@@ -83,9 +83,7 @@ def _committing(gate: Gate, ident: Identity, report: RecoveryReport) -> None:
         gate.commit(ident, facts)
         report.committed.append(ident.identity)
     except (Unavailable, RateLimited):
-        gate.ledger.move(ident, FLASHED, expect=(COMMITTING,), queued=True,
-                         reason="commit pending: service unavailable during recovery")
-        report.queued.append(ident.identity)
+        report.queued.append(ident.identity)  # back to flashed, queued, by Gate.commit
     except CloudError:
         report.needs_attention.append(ident.identity)
 
@@ -148,10 +146,7 @@ class Drain:
                 try:
                     committed, _ = self.gate.commit(ident, facts)
                 except (Unavailable, RateLimited):
-                    fresh = self.gate.ledger.find(ident.service, ident.identity)
-                    if fresh is not None and fresh.state == COMMITTING:
-                        self.gate.ledger.move(fresh, FLASHED, queued=True)
-                    break  # in order: wait for the service before trying the next
+                    break  # still queued; in order: wait for the service before trying the next
                 except CloudError as e:
                     log.warning("drain: %s", e)
                     continue

@@ -22,6 +22,7 @@ from typing import Any
 from linegate.station.ledger.crypto import SecretBox, load_key
 from linegate.station.ledger.schema import (
     ASSIGNED,
+    FLASHED,
     ON_UNIT,
     RESERVED,
     STATES,
@@ -178,6 +179,13 @@ class Ledger:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(identities).where(
                 identities.c.service == service, identities.c.state.in_((RESERVED, "released")))).scalar_one()
+
+    def backlog(self, service: str) -> int:
+        """Commits waiting for the service (flashed, queued)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(identities).where(
+                identities.c.service == service, identities.c.state == FLASHED,
+                identities.c.queued.is_(True))).scalar_one()
 
     def take(self, service: str, mac: str, serial: str | None) -> Identity | None:
         """The oldest pooled identity, now assigned to this unit; None when the pool is empty."""
