@@ -28,6 +28,16 @@ def shown(item: NvsItem) -> str:
     return text if len(text) <= 48 else f"{text[:24]}…{redact_value(text)}"
 
 
+def ensure(dut: EspAt, items: Sequence[NvsItem], *, maybe_there: bool) -> tuple[bool, list[NvsWrite]]:
+    """The identity on the DUT, read back byte for byte. ``maybe_there`` (the DUT already holds its
+    key): check first and write only if something differs; otherwise write straight away."""
+    if maybe_there:
+        ok, written = verify(dut, items)
+        if ok:
+            return ok, written
+    return write_and_verify(dut, items)
+
+
 def write_and_verify(dut: EspAt, items: Sequence[NvsItem]) -> tuple[bool, list[NvsWrite]]:
     """Write every item, then read each back and compare byte for byte."""
     for item in items:

@@ -131,10 +131,10 @@ class Gate:
 
     def _flash_then_commit(self, dut: EspAt, facts: UnitFacts, run: _Run) -> GateResult:
         t0 = time.perf_counter()
-        ident, refusal = self._held(dut, facts, run)
+        held, refusal = self._held(dut, facts, run)
         if refusal:
             return refusal
-        ident = ident or self.ledger.on_unit(self.service.name, facts.mac)
+        ident = held or self.ledger.on_unit(self.service.name, facts.mac)
         if ident is None:
             if self.pool is None:
                 raise PoolEmpty(f"{self.service.name}: no pool")
@@ -147,9 +147,7 @@ class Gate:
         items = self.service.items(ident, self.ledger.secret(ident))
         t1 = time.perf_counter()
         try:
-            ok, run.written = dut_io.verify(dut, items)
-            if not ok:  # not there (or not all of it): write it, the ledger already says whose it is
-                ok, run.written = dut_io.write_and_verify(dut, items)
+            ok, run.written = dut_io.ensure(dut, items, maybe_there=held is not None)
         except DutError as e:
             return self._take_back(dut, ident, items, run, f"DUT failed during the write: {e}")
         run.readback_ok = ok
@@ -290,10 +288,10 @@ class Gate:
     def _commit_then_flash(self, dut: EspAt, facts: UnitFacts, run: _Run) -> GateResult:
         svc = self.service
         assert isinstance(svc, EnosMqttService)
-        ident, refusal = self._held(dut, facts, run)
+        held, refusal = self._held(dut, facts, run)
         if refusal:
             return refusal
-        ident = ident or self.ledger.on_unit(svc.name, facts.mac)
+        ident = held or self.ledger.on_unit(svc.name, facts.mac)
         t0 = time.perf_counter()
         if ident is None:
             key = svc.device_key(facts)
@@ -307,7 +305,7 @@ class Gate:
                 ident = self.ledger.insert_on_unit(svc.name, key, COMMITTING, facts.mac, facts.serial, {})
             run.identity = ident.identity
             try:
-                payload, secret = svc.register(ident, facts)
+                ident = self.register(ident, facts)
             except (UnknownOutcome, AlreadyDone) as e:
                 run.code = e.code
                 ident = self.ledger.move(ident, NEEDS_ATTENTION,
@@ -321,9 +319,6 @@ class Gate:
                                 if isinstance(e, Unavailable) else str(e), ident)
             finally:
                 run.attempts = 1
-            # The secret is in the ledger before anything else happens.
-            ident = self.ledger.move(ident, COMMITTED, secret=secret, payload={**payload, "flashed": False},
-                                     commit_summary={"register": "200", **payload})
             run.timings["commit"] = time.perf_counter() - t0
         run.identity = ident.identity
         if ident.state != COMMITTED:
@@ -331,9 +326,7 @@ class Gate:
                             f"{ident.identity} is {ident.state}: {ident.reason}", ident)
         items = svc.items(ident, self.ledger.secret(ident))
         t1 = time.perf_counter()
-        ok, run.written = dut_io.verify(dut, items)
-        if not ok:
-            ok, run.written = dut_io.write_and_verify(dut, items)
+        ok, run.written = dut_io.ensure(dut, items, maybe_there=held is not None)
         run.readback_ok = ok
         run.timings["flash"] = time.perf_counter() - t1
         run.response = {k: str(v) for k, v in (ident.commit_summary or {}).items()}
@@ -344,6 +337,13 @@ class Gate:
             ident = self.ledger.update_fields(ident, payload={**ident.payload, "flashed": True})
             return run.done(StepOutcome.PASS, "committed", "", ident)
         return run.done(StepOutcome.PASS, "kept", "already registered to this unit: kept", ident)
+
+    def register(self, ident: Identity, facts: UnitFacts, how: str = "200") -> Identity:
+        """EnOS MQTT: register the sub-device; its secret is in the ledger before anything else happens."""
+        assert isinstance(self.service, EnosMqttService)
+        payload, secret = self.service.register(ident, facts)
+        return self.ledger.move(ident, COMMITTED, secret=secret, payload={**payload, "flashed": False},
+                                commit_summary={"register": how, **payload})
 
     # ------------------------------------------------------------------
     def _attempts(self) -> int:

@@ -17,7 +17,7 @@ from linegate.drivers.cloud import AlreadyDone, CloudError, RateLimited, Unavail
 from linegate.station.gate.gate import Gate
 from linegate.station.gate.services import EnosMqttService, UnitFacts
 from linegate.station.ledger.journal import Identity
-from linegate.station.ledger.schema import ASSIGNED, COMMITTED, COMMITTING, FLASHED, NEEDS_ATTENTION, RELEASED
+from linegate.station.ledger.schema import ASSIGNED, COMMITTING, FLASHED, NEEDS_ATTENTION, RELEASED
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def _assigned(gate: Gate, ident: Identity, probe: DutProbe | None, report: Recov
 def _committing(gate: Gate, ident: Identity, report: RecoveryReport) -> None:
     facts = UnitFacts(mac=ident.unit_mac or "", serial=ident.unit_serial)
     if isinstance(gate.service, EnosMqttService):
-        _registering(gate, gate.service, ident, facts, report)
+        _registering(gate, ident, facts, report)
         return
     try:
         gate.commit(ident, facts)
@@ -88,15 +88,14 @@ def _committing(gate: Gate, ident: Identity, report: RecoveryReport) -> None:
         report.needs_attention.append(ident.identity)
 
 
-def _registering(gate: Gate, svc: EnosMqttService, ident: Identity, facts: UnitFacts,
-                 report: RecoveryReport) -> None:
+def _registering(gate: Gate, ident: Identity, facts: UnitFacts, report: RecoveryReport) -> None:
     """Stopped between journaling and the reply: registering again with the same deviceKey is the look.
 
     200 means the first request never took effect (now it has, and the secret is ours); 702 means it
     did and its secret was lost with the reply.
     """
     try:
-        payload, secret = svc.register(ident, facts)
+        gate.register(ident, facts, how="200 (recovery)")
     except (AlreadyDone, UnknownOutcome) as e:
         gate.ledger.move(ident, NEEDS_ATTENTION, reason=f"stopped while registering ({e.code or 'no reply'}); the "
                          "deviceSecret can only be recovered through the connection service")
@@ -104,8 +103,6 @@ def _registering(gate: Gate, svc: EnosMqttService, ident: Identity, facts: UnitF
         return
     except CloudError:
         return  # the service is away: stays committing, resolved at the next start
-    gate.ledger.move(ident, COMMITTED, secret=secret, payload={**payload, "flashed": False},
-                     commit_summary={"register": "200 (recovery)", **payload})
     report.committed.append(ident.identity)
 
 
