@@ -156,7 +156,6 @@ class StationLoop:
         mac = unit.identity.get("mac")
         if not mac:
             return None
-        prov.ledger.unit_started(mac, unit.identity.get("serial"))
         dut = self.state.jig.duts[socket]
         facts = UnitFacts(mac=mac, serial=unit.identity.get("serial"), firmware=unit.facts.get("at_version"))
         failed = any(s.outcome in (StepOutcome.FAIL, StepOutcome.ERROR) for s in self._steps)
@@ -165,11 +164,11 @@ class StationLoop:
             if note:
                 unit.facts["identity_taken_back"] = note
             return None
-        started = time.perf_counter()
+        started_at, t0 = datetime.now(UTC), time.perf_counter()
         result = prov.gate.provision(dut, facts)
         if result.record.identity:
             unit.identity[prov.service.id_key] = result.record.identity
-        self._steps.append(provision_step(result, started))
+        self._steps.append(provision_step(result, started_at, time.perf_counter() - t0))
         return result
 
     def _journal_unit(self, unit: UnitUnderTest, record: UnitRecord, result: GateResult | None,
@@ -179,11 +178,11 @@ class StationLoop:
         key = unit.identity.get("mac") or (f"sn:{serial}" if serial else None)
         if prov is None or not key or record.outcome is Outcome.ABORTED:
             return
-        if result is not None and result.ident is not None and path is not None:
-            fresh = prov.ledger.update_fields(result.ident, record_path=str(path))
-            if result.record.commit_status == "pending" and fresh.state == "committed":
-                prov.committed_later(fresh)  # the background commit beat the record to disk
-        prov.ledger.unit_finished(key, record.outcome.value, record.record_id, serial)
+        ident = result.ident if result is not None and path is not None else None
+        fresh = prov.ledger.unit_finished(key, record.outcome.value, record.record_id, serial, ident=ident,
+                                          record_path=str(path) if path else None)
+        if fresh is not None and result.record.commit_status == "pending" and fresh.state == "committed":
+            prov.committed_later(fresh)  # the background commit beat the record to disk
 
     def _plan_step(self, item: pytest.Item) -> tuple[str, str]:
         from linegate.fixtures.plugin import STEP

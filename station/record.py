@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket as socketlib
-import time
 import uuid
 from datetime import UTC, datetime
 
@@ -108,7 +107,7 @@ def skipped_step(name: str, test: str, why: str) -> StepRecord:
     )
 
 
-def provision_step(result: GateResult, started: float) -> StepRecord:
+def provision_step(result: GateResult, started_at: datetime, duration_s: float) -> StepRecord:
     """The gate's work as a step of the unit: the read-back check and the commit."""
     prov = result.record
     readback = MeasurementRecord(name="identity_readback", value=prov.readback_ok, equals=True,
@@ -124,8 +123,8 @@ def provision_step(result: GateResult, started: float) -> StepRecord:
         name="provision",
         test=f"linegate gate: {prov.service}",
         outcome=outcome,
-        started_at=datetime.fromtimestamp(time.time() - (time.perf_counter() - started), UTC),
-        duration_s=time.perf_counter() - started,
+        started_at=started_at,
+        duration_s=duration_s,
         measurements=measurements,
         message=result.message,
     )

@@ -298,23 +298,26 @@ class Ledger:
         return default if row is None else row[0]
 
     # -- units -----------------------------------------------------------
-    def unit_started(self, mac: str, serial: str | None) -> None:
-        with self._tx() as conn:
-            if conn.execute(select(units.c.mac).where(units.c.mac == mac)).first() is None:
-                conn.execute(insert(units).values(mac=mac, serial=serial, tests=1, updated_at=time.time()))
-            else:
-                conn.execute(update(units).where(units.c.mac == mac).values(tests=units.c.tests + 1,
-                                                                           updated_at=time.time()))
+    def unit_finished(self, mac: str, outcome: str, record_id: str, serial: str | None = None, *,
+                      ident: Identity | None = None, record_path: str | None = None) -> Identity | None:
+        """One transaction per unit: its outcome, and where the record of its identity ``ident`` is.
 
-    def unit_finished(self, mac: str, outcome: str, record_id: str, serial: str | None = None) -> None:
-        """``mac`` is the unit's key: its MAC, or ``sn:<serial>`` for a unit whose MAC could not be read."""
+        ``mac`` is the unit's key: its MAC, or ``sn:<serial>`` for a unit whose MAC could not be read.
+        Returns ``ident`` as it is now (a background commit may have landed meanwhile).
+        """
+        now = time.time()
         with self._tx() as conn:
             if conn.execute(select(units.c.mac).where(units.c.mac == mac)).first() is None:
                 conn.execute(insert(units).values(mac=mac, serial=serial, tests=1, outcome=outcome,
-                                                  record_id=record_id, updated_at=time.time()))
+                                                  record_id=record_id, updated_at=now))
             else:
-                conn.execute(update(units).where(units.c.mac == mac).values(outcome=outcome, record_id=record_id,
-                                                                           updated_at=time.time()))
+                conn.execute(update(units).where(units.c.mac == mac).values(
+                    outcome=outcome, record_id=record_id, tests=units.c.tests + 1, updated_at=now))
+            if ident is None:
+                return None
+            conn.execute(update(identities).where(identities.c.id == ident.id).values(record_path=record_path,
+                                                                                       updated_at=now))
+            return Identity.of(conn.execute(select(identities).where(identities.c.id == ident.id)).one())
 
     def finished_units(self) -> dict[str, str]:
         """mac -> outcome of every unit that has a final record."""
