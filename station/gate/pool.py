@@ -14,6 +14,7 @@ import threading
 from linegate.drivers.cloud import CloudError, UnknownOutcome
 from linegate.plans.provisioning import PoolSpec
 from linegate.station.gate.services import Service
+from linegate.station.gate.worker import Worker
 from linegate.station.ledger.journal import Identity, Ledger
 
 log = logging.getLogger(__name__)
@@ -23,40 +24,26 @@ class PoolEmpty(Exception):
     pass
 
 
-class Pool:
+class Pool(Worker):
     def __init__(self, ledger: Ledger, service: Service, spec: PoolSpec, *, retry_s: float = 0.5) -> None:
+        super().__init__(f"pool-{service.name}")
         self.ledger = ledger
         self.service = service
         self.spec = spec
         self.retry_s = retry_s
         self.last_error: str = ""
-        self._wake = threading.Event()
-        self._stop = threading.Event()
         self._changed = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> Pool:
-        self._thread = threading.Thread(target=self._run, name=f"pool-{self.service.name}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
 
     def take(self, mac: str, serial: str | None, wait_s: float = 30.0) -> Identity:
         """An identity for this unit; waits for a refill when the pool is dry."""
         ident = self.ledger.take(self.service.name, mac, serial)
         if ident is not None:
-            self._wake.set()
+            self.wake()
             return ident
         with self._changed:
-            self._wake.set()
+            self.wake()
             deadline_left = wait_s
-            while ident is None and deadline_left > 0 and not self._stop.is_set():
+            while ident is None and deadline_left > 0 and not self.stopping:
                 self._changed.wait(min(0.5, deadline_left))
                 deadline_left -= 0.5
                 ident = self.ledger.take(self.service.name, mac, serial)
@@ -88,16 +75,12 @@ class Pool:
             self._changed.notify_all()
         return len(reserved)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                added = self.refill_once()
-                self.last_error = ""
-                if added:
-                    continue
-            except CloudError as e:
-                self.last_error = str(e)
-                log.warning("pool %s: %s", self.service.name, e)
-                self._stop.wait(self.retry_s)
-            self._wake.wait(1.0)
-            self._wake.clear()
+    def tick(self) -> float:
+        try:
+            added = self.refill_once()
+        except CloudError as e:
+            self.last_error = str(e)
+            log.warning("pool %s: %s", self.service.name, e)
+            return self.retry_s
+        self.last_error = ""
+        return 0.0 if added else 1.0

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from linegate.drivers.cloud import AlreadyDone, CloudError, RateLimited, Unavailable, UnknownOutcome
 from linegate.station.gate.gate import Gate
 from linegate.station.gate.services import EnosMqttService, UnitFacts
+from linegate.station.gate.worker import Worker
 from linegate.station.ledger.journal import Identity
 from linegate.station.ledger.schema import ASSIGNED, COMMITTING, FLASHED, NEEDS_ATTENTION, RELEASED
 
@@ -106,38 +107,28 @@ def _registering(gate: Gate, ident: Identity, facts: UnitFacts, report: Recovery
     report.committed.append(ident.identity)
 
 
-class Drain:
+class Drain(Worker):
     """Commits queued while the service was away, in order, when it answers again."""
 
     def __init__(self, gate: Gate, on_commit: Callable[[Identity], None] | None = None,
                  interval_s: float = 1.0) -> None:
+        super().__init__("commit-drain")
         self.gate = gate
         self.on_commit = on_commit
         self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._wake = threading.Event()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        gate.kick = self._wake.set
+        gate.kick = self.wake
 
-    def start(self) -> Drain:
-        self._thread = threading.Thread(target=self._run, name="commit-drain", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
+    def tick(self) -> float:
+        self.drain_once()
+        return self.interval_s
 
     def drain_once(self, *, final: bool = False) -> int:
         """Commit what waits, oldest first; ``final`` runs even after ``stop``."""
         done = 0
         with self._lock:
             for ident in self.gate.ledger.in_states(FLASHED, service=self.gate.service.name, queued=True):
-                if self._stop.is_set() and not final:
+                if self.stopping and not final:
                     break
                 facts = UnitFacts(mac=ident.unit_mac or "", serial=ident.unit_serial)
                 try:
@@ -151,10 +142,3 @@ class Drain:
                 if self.on_commit is not None:
                     self.on_commit(committed)
         return done
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.interval_s)
-            self._wake.clear()
-            if not self._stop.is_set():
-                self.drain_once()
