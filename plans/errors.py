@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,9 +47,13 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def load_yaml_model(
-    path: Path, raw: bytes | None, model: type[M], kind: str, shape: str, error: type[Exception]
+    path: Path, raw: bytes | None, model: type[M], kind: str, shape: str, error: type[Exception],
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> M:
-    """Read ``path`` (or its already-read bytes) as YAML into ``model``; ``error`` is one line."""
+    """Read ``path`` (or its already-read bytes) as YAML into ``model``; ``error`` is one line.
+
+    ``prepare`` may complete the parsed mapping before it is validated (e.g. steps from another plan).
+    """
     try:
         data = path.read_bytes() if raw is None else raw
     except OSError as e:
@@ -61,6 +66,8 @@ def load_yaml_model(
         raise error(f"{path}:{where}: malformed YAML: {getattr(e, 'problem', None) or e}") from e
     if not isinstance(doc, dict):
         raise error(f"{path}: a {kind} is a mapping with {shape}")
+    if prepare is not None:
+        doc = prepare(doc)
     try:
         return model.model_validate(doc)
     except ValidationError as e:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
+from typing import Any
 
-import yaml
-from linegate.plans.errors import PlanError, describe_validation_error, load_yaml_model
+from linegate.plans.errors import PlanError, load_yaml_model
 from linegate.plans.limits import Limits
 from linegate.plans.provisioning import ProvisioningSpec
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
@@ -108,16 +108,14 @@ def load_plan(path: str | Path) -> Plan:
     except OSError as e:
         raise PlanError(f"{path}: cannot read plan: {e.strerror or e}") from e
     digest = hashlib.sha256(raw)
-    doc = yaml.safe_load(raw) if b"steps_from" in raw else None
-    if isinstance(doc, dict) and isinstance(doc.get("steps_from"), str) and "steps" not in doc:
+
+    def with_base_steps(doc: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(doc.get("steps_from"), str) or "steps" in doc:
+            return doc
         base = load_plan((path.parent / doc["steps_from"]).resolve())
         digest.update(base.sha256.encode())  # the hash covers the steps this plan runs
-        doc = {**doc, "steps": [s.model_dump(exclude_none=True) for s in base.steps],
-               "station_tests": str(base.tests_dir)}
-        try:
-            plan = Plan.model_validate(doc)
-        except ValidationError as e:
-            raise PlanError(f"{path}: {describe_validation_error(e, doc)}") from e
-    else:
-        plan = load_yaml_model(path, raw, Plan, "plan", "name, version and steps", PlanError)
+        return {**doc, "steps": [s.model_dump(exclude_none=True) for s in base.steps],
+                "station_tests": str(base.tests_dir)}
+
+    plan = load_yaml_model(path, raw, Plan, "plan", "name, version and steps", PlanError, with_base_steps)
     return plan.model_copy(update={"path": path.resolve(), "sha256": digest.hexdigest()})
