@@ -187,7 +187,7 @@ class Gate:
             status = "needs_attention" if fresh and fresh.state == NEEDS_ATTENTION else "failed"
             return run.done(StepOutcome.ERROR, status, str(e), fresh)
         finally:
-            run.attempts = self._attempts()
+            run.attempts = self.service.attempts()
         run.timings["commit"] = time.perf_counter() - t0
         run.response = {k: str(v) for k, v in summary.items()}
         self._event(ident, facts, "config", 0)
@@ -346,10 +346,6 @@ class Gate:
                                 commit_summary={"register": how, **payload})
 
     # ------------------------------------------------------------------
-    def _attempts(self) -> int:
-        calls = [getattr(c, "last_call", None) for c in getattr(self.service, "_clients", ())]
-        return sum(c.attempts for c in calls if c is not None)
-
     def _event(self, ident: Identity, facts: UnitFacts | None, status: str, err: int) -> None:
         if self.events is not None:
             self.events.event(ident, facts, status, err)

@@ -22,6 +22,7 @@ from linegate.drivers.cloud import (
     YoSmart,
     derive_device_key,
 )
+from linegate.drivers.cloud.http import HttpService
 from linegate.drivers.dut.esp_at import NvsType
 from linegate.fixtures.cloud_account import CloudAccount
 from linegate.plans.provisioning import EnosDpsSpec, EnosMqttSpec, ProvisioningSpec
@@ -79,6 +80,7 @@ class Service(ABC):
 
     def __init__(self, spec: ProvisioningSpec) -> None:
         self.spec = spec
+        self._clients: list[HttpService] = []
         if spec.namespace:
             self.namespace = spec.namespace
 
@@ -99,8 +101,13 @@ class Service(ABC):
         YoSmart answers a repeated activate/bind for the same pair the same way)."""
         return "unknown"
 
+    def attempts(self) -> int:
+        """HTTP attempts of this thread's last call of each client (retries included)."""
+        calls = [c.last_call for c in self._clients]
+        return sum(c.attempts for c in calls if c is not None)
+
     def close(self) -> None:
-        for client in getattr(self, "_clients", ()):
+        for client in self._clients:
             client.close()
 
     def _str(self, key: str, value: str, secret: bool = False) -> NvsItem:
