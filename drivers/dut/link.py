@@ -15,6 +15,9 @@ import serial
 from linegate.drivers.dut.errors import DutPortError, DutTimeout
 
 TRANSCRIPT_LIMIT = 2000
+# A read waits at most this long before the deadline is checked again. Fixed, because setting a
+# pyserial timeout reconfigures the port (a tcsetattr) on every read.
+POLL_S = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +41,14 @@ class SerialLink:
             self.url = port
             try:
                 self._serial = serial.serial_for_url(
-                    port, baudrate=baudrate, timeout=0, write_timeout=open_timeout
+                    port, baudrate=baudrate, timeout=POLL_S, write_timeout=open_timeout
                 )
             except (serial.SerialException, ValueError, OSError) as e:
                 raise DutPortError(port, None, f"cannot open serial port: {e}") from e
         else:
             self.url = getattr(port, "port", None) or repr(port)
             self._serial = port
+            self._serial.timeout = POLL_S
         self._buffer = bytearray()
         self.transcript: deque[TranscriptEntry] = deque(maxlen=TRANSCRIPT_LIMIT)
         self.hide_reads = False  # set while a secret is read back: the transcript keeps only its length
@@ -72,7 +76,6 @@ class SerialLink:
                     received=self._buffer.decode("latin-1"),
                 )
             try:
-                self._serial.timeout = min(remaining, 0.5)
                 waiting = self._serial.in_waiting
                 chunk = self._serial.read(waiting or 1)
             except (serial.SerialException, OSError) as e:
