@@ -14,6 +14,8 @@ from pathlib import Path
 
 from linegate.plans import UnitRecord
 from linegate.reports import IndexRow, RunIndexRenderer, UnitReportRenderer
+from linegate.reports.junit import junit_xml
+from linegate.reports.lot import load_records, write_lot
 from linegate.reports.openhtf_export import openhtf_json
 
 
@@ -66,9 +68,6 @@ class RunWriter:
         """The run's lot summary and JUnit XML, from every record the run wrote."""
         if not self.records:
             return
-        from linegate.reports.junit import junit_xml
-        from linegate.reports.lot import load_records, write_lot
-
         records = load_records(self.run_dir)  # from disk: commits that landed later rewrote some
         write_lot(self.run_dir, records=records)
         write_atomic(self.run_dir / "junit.xml", junit_xml(records, name=self.run_dir.name))
