@@ -3,7 +3,8 @@
 Each step makes one query to the same simulated ESP-AT module (a real pty)
 and records one numeric measurement with limits. Overhead per unit is the
 unit's wall time minus the bare cost of the 20 queries (timed in a plain
-loop on the same module). Both frameworks run side by side in one process.
+loop on the same module). Both frameworks run in one process, alternating
+unit by unit, so machine noise hits them alike.
 
     python bench/overhead.py [--units 30]
 """
@@ -46,69 +47,30 @@ def write_plan(folder: Path) -> Path:
     return plan
 
 
-def bare_cost(port: str, rounds: int = 30) -> float:
-    dut = EspAt(port)
-    dut.sync()
-    times = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        for _ in range(STEPS):
-            float(len(dut.mac()))
-        times.append(time.perf_counter() - t)
-    dut.close()
-    return statistics.median(times)
+def bare_round(dut: EspAt) -> float:
+    t = time.perf_counter()
+    for _ in range(STEPS):
+        float(len(dut.mac()))
+    return time.perf_counter() - t
 
 
-def run_linegate(folder: Path, units: int) -> tuple[list[float], list]:
-    plan = load_plan(write_plan(folder))
-    config = FixtureConfig.model_validate(
-        {"station": "bench", "sockets": [{"name": "A", "dut": {"port": "bench-A"}}],
-         "simulated": {"seed": 9, "fail_share": 0.0}}
-    )
-    stamps: list[float] = []
-    records = []
+class OpenHtfUnits:
+    """The same plan as an OpenHTF test; ``run_one`` tests one unit and returns its wall time."""
 
-    def on_unit(row, path) -> None:
-        stamps.append(time.perf_counter())
+    def __init__(self, port: str) -> None:
+        import openhtf as htf
+        from openhtf.util import configuration
 
-    # Time each unit from the end of the previous unit's reporting to the
-    # start of its own: the unit loop, without file writing (timed apart).
-    from linegate.station import output
+        logging.getLogger("openhtf").setLevel(logging.CRITICAL)
+        configuration.CONF.load(capture_source=False)
+        self.dut = EspAt(port)
+        self.dut.sync()
+        self.htf = htf
+        self.phases = [self._phase(i) for i in range(STEPS)]
+        self.count = 0
 
-    original = output.RunWriter.__call__
-    marks: list[tuple[float, float]] = []
-
-    def timed(self, record):
-        start = time.perf_counter()
-        original(self, record)
-        marks.append((start, time.perf_counter()))
-        records.append(record)
-
-    output.RunWriter.__call__ = timed
-    try:
-        t0 = time.perf_counter()
-        run_line(config, plan, out=folder / "out", units=units, on_unit=on_unit)
-    finally:
-        output.RunWriter.__call__ = original
-    per_unit = []
-    previous_end = t0
-    for start, end in marks:
-        per_unit.append(start - previous_end)
-        previous_end = end
-    return per_unit[1:], records  # the first unit pays collection and jig opening
-
-
-def run_openhtf(port: str, units: int) -> list[float]:
-    import openhtf as htf
-    from openhtf.util import configuration
-
-    logging.getLogger("openhtf").setLevel(logging.CRITICAL)
-    configuration.CONF.load(capture_source=False)
-    dut = EspAt(port)
-    dut.sync()
-
-    def make_phase(i: int):
-        name = f"m_{i:02d}"
+    def _phase(self, i: int):
+        htf, dut, name = self.htf, self.dut, f"m_{i:02d}"
 
         @htf.measures(htf.Measurement(name).in_range(10, 20))
         def phase(test):
@@ -116,28 +78,65 @@ def run_openhtf(port: str, units: int) -> list[float]:
 
         return htf.PhaseOptions(name=f"step_{i:02d}")(phase)
 
-    phases = [make_phase(i) for i in range(STEPS)]
-    times = []
-    for n in range(units + 1):
-        test = htf.Test(*phases, test_name="bench")
-        test.configure(default_dut_id=f"U{n}")
+    def run_one(self) -> float:
+        self.count += 1
+        test = self.htf.Test(*self.phases, test_name="bench")
+        test.configure(default_dut_id=f"U{self.count}")
         t = time.perf_counter()
-        test.execute(test_start=lambda n=n: f"U{n}")
-        times.append(time.perf_counter() - t)
-    dut.close()
-    return times[1:]
+        test.execute(test_start=lambda: f"U{self.count}")
+        return time.perf_counter() - t
+
+
+def run_side_by_side(folder: Path, units: int, htf: OpenHtfUnits) -> dict[str, list[float]]:
+    """Alternate the frameworks unit by unit, so both see the same machine (it is a noisy VM).
+
+    After each linegate unit, while its files are written, the same DUT work runs as a
+    bare loop and as one OpenHTF unit. A linegate unit is timed from the end of the
+    previous unit's file writing to the start of its own: the unit loop without the
+    writer (the HTML report is timed apart).
+    """
+    from linegate.station import output
+
+    plan = load_plan(write_plan(folder))
+    config = FixtureConfig.model_validate(
+        {"station": "bench", "sockets": [{"name": "A", "dut": {"port": "bench-A"}}],
+         "simulated": {"seed": 9, "fail_share": 0.0}}
+    )
+    times: dict[str, list[float]] = {"linegate": [], "openhtf": [], "bare": []}
+    records: list = []
+    previous_end = [0.0]
+    original = output.RunWriter.__call__
+
+    def timed(self, record):
+        start = time.perf_counter()
+        if records:  # the first unit pays collection and jig opening
+            times["linegate"].append(start - previous_end[0])
+        records.append(record)
+        original(self, record)
+        times["bare"].append(bare_round(htf.dut))
+        times["openhtf"].append(htf.run_one())
+        previous_end[0] = time.perf_counter()
+
+    output.RunWriter.__call__ = timed
+    try:
+        previous_end[0] = time.perf_counter()
+        htf.run_one()  # OpenHTF's first unit also pays its warm-up
+        run_line(config, plan, out=folder / "out", units=units + 1)
+    finally:
+        output.RunWriter.__call__ = original
+    times["records"] = records  # type: ignore[assignment]
+    return times
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, default=30)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        with SimEspAt(make_unit(random.Random(9))) as server:
-            bare = bare_cost(server.path)
-            htf_times = run_openhtf(server.path, args.units)
-        lg_times, records = run_linegate(folder, args.units)
+    with tempfile.TemporaryDirectory() as tmp, SimEspAt(make_unit(random.Random(9))) as server:
+        htf = OpenHtfUnits(server.path)
+        times = run_side_by_side(Path(tmp), args.units, htf)
+        htf.dut.close()
+    records = times.pop("records")
     renderer = UnitReportRenderer()
     render = []
     for record in records[1:]:
@@ -145,12 +144,14 @@ def main() -> int:
         renderer.render(record)
         render.append(time.perf_counter() - t)
 
-    lg = statistics.median(lg_times) - bare
-    htf = statistics.median(htf_times) - bare
-    print(f"plan: {STEPS} steps, 1 DUT query + 1 numeric measurement each; {args.units} units per framework")
+    bare = statistics.median(times["bare"])
+    lg_unit, htf_unit = statistics.median(times["linegate"]), statistics.median(times["openhtf"])
+    lg, htf = lg_unit - bare, htf_unit - bare
+    print(f"plan: {STEPS} steps, 1 DUT query + 1 numeric measurement each; {args.units} units per framework, "
+          "alternating unit by unit")
     print(f"bare DUT work per unit (20 queries, plain loop): {bare * 1000:7.2f} ms")
-    print(f"linegate per unit: {statistics.median(lg_times) * 1000:7.2f} ms  -> overhead {lg * 1000:6.2f} ms")
-    print(f"OpenHTF  per unit: {statistics.median(htf_times) * 1000:7.2f} ms  -> overhead {htf * 1000:6.2f} ms")
+    print(f"linegate per unit: {lg_unit * 1000:7.2f} ms  -> overhead {lg * 1000:6.2f} ms")
+    print(f"OpenHTF  per unit: {htf_unit * 1000:7.2f} ms  -> overhead {htf * 1000:6.2f} ms")
     print(f"overhead ratio linegate/OpenHTF: {lg / htf:.2f} (target <= 0.5)")
     print(f"per-unit HTML report, 20 measurements: median {statistics.median(render) * 1000:.2f} ms "
           f"(target <= 30 ms)")

@@ -103,10 +103,7 @@ class StationLoop:
     # -- one unit --------------------------------------------------------
     def _run_unit(self, session: pytest.Session, items: list[pytest.Item], start: UnitStart) -> None:
         state = self.state
-        unit = UnitUnderTest(socket=start.socket, index=start.index)
-        if start.serial:
-            unit.identity["serial"] = start.serial
-        state.unit = unit
+        unit = state.load_unit(start.socket, start.index, start.serial)
         link = state.jig.duts[start.socket].link if state.jig else None
         if link is not None:
             link.transcript.clear()
