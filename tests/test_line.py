@@ -81,6 +81,24 @@ def test_serial_transcript_is_attached(line_run):
     assert "AT+CIPSTAMAC?" in transcript.content and "+CIPSTAMAC:" in transcript.content
 
 
+def test_two_sockets_each_unit_is_tested_through_its_own_socket(tmp_path):
+    """unit and dut follow the socket from unit to unit (on one socket they are set up once)."""
+    config = load_fixture(FIXTURE)
+    second = config.sockets[0].model_copy(
+        update={"name": "B", "dut": config.sockets[0].dut.model_copy(update={"port": ".sim/socket-B"})})
+    config = config.model_copy(update={"sockets": [config.sockets[0], second],
+                                       "simulated": config.simulated.model_copy(update={"fail_share": 0.0})})
+    result = run_line(config, load_plan(PLAN), out=tmp_path, units=6)
+    assert [r.station.socket for r in result.records] == ["A", "B"] * 3
+    assert all(r.outcome.value == "PASS" for r in result.records)
+    macs = [r.unit["mac"] for r in result.records]
+    assert len(set(macs)) == 6
+    for record in result.records:
+        assert record.dut["port"].endswith(f"socket-{record.station.socket}")
+        transcript = next(a for a in record.attachments if a.name == "serial-transcript.txt").content
+        assert record.unit["mac"] in transcript  # read through this socket's driver, in this unit
+
+
 def test_committed_schema_matches_the_record_model():
     assert UnitRecord.model_json_schema() == SCHEMA
 
