@@ -49,6 +49,13 @@ def pytest_args(plan: Plan) -> list[str]:
         "-p", "no:cacheprovider",
         "-p", "no:terminal",
         "-p", "no:html",
+        # Per-step costs with no use in a station run: log capture is StationLoop's own (steplog),
+        # warnings and thread exceptions go to the step's captured stderr, steps are functions.
+        "-p", "no:logging",
+        "-p", "no:warnings",
+        "-p", "no:threadexception",
+        "-p", "no:unraisableexception",
+        "-p", "no:unittest",
         "--capture=sys",
         "-o", "addopts=",
         "-o", "testpaths=",

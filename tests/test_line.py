@@ -152,3 +152,53 @@ def test_instrument_error_is_error_not_fail(tmp_path):
     record = run_line(load_fixture(fixture), load_plan(plan), out=tmp_path / "out", units=1).records[0]
     assert record.outcome.value == "ERROR"
     assert "InstrumentTimeout" in record.failure.message and "NOPE?" in record.failure.message
+
+
+def test_a_steps_log_records_and_output_go_into_its_step(tmp_path, capsys):
+    tests_dir = tmp_path / "logtests"
+    tests_dir.mkdir()
+    (tests_dir / "test_logs.py").write_text(
+        "import logging, sys\n"
+        "def test_one(measure):\n"
+        "    logging.getLogger('station.one').warning('supply sagged to %.2f V', 3.01)\n"
+        "    logging.getLogger('station.one').debug('not captured: below the configured level')\n"
+        "    print('printed in one')\n"
+        "    measure('v', 1.0)\n"
+        "def test_two(measure):\n"
+        "    print('calibration is due', file=sys.stderr)\n"
+        "    measure('v2', 1.0)\n"
+    )
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "name: logs\nversion: '1'\nstation_tests: logtests\nsteps:\n"
+        "  - name: one\n    test: test_logs.py::test_one\n    measurements: [{name: v, low: 0, high: 2}]\n"
+        "  - name: two\n    test: test_logs.py::test_two\n    measurements: [{name: v2, low: 0, high: 2}]\n"
+    )
+    result = run_line(load_fixture(FIXTURE), load_plan(plan), out=tmp_path / "out", units=2)
+    for record in result.records:
+        one, two = record.steps
+        assert "--- Captured log ---" in one.output
+        assert "WARNING  station.one:test_logs.py:3 supply sagged to 3.01 V" in one.output
+        assert "not captured" not in one.output and "printed in one" in one.output
+        assert "supply sagged" not in two.output
+        assert "calibration is due" in two.output
+
+
+def test_a_log_record_between_steps_is_not_swallowed(tmp_path, capsys):
+    import logging
+
+    from linegate.station.steplog import StepLog
+
+    log = StepLog()
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers[:] = []
+    try:
+        with log.installed():
+            logging.getLogger("drain").warning("commit for unit 7 waits for the service")
+            log.collecting = True
+            logging.getLogger("step").warning("inside a step")
+    finally:
+        root.handlers[:] = saved
+    assert "commit for unit 7 waits" in capsys.readouterr().err  # no other handler: stderr, as without us
+    assert log.take().endswith("inside a step")
