@@ -17,12 +17,12 @@ import pytest
 from linegate.drivers.dut import SerialLink
 from linegate.fixtures.context import STATE, StationState, UnitUnderTest
 from linegate.plans import MeasurementRecord, Outcome, StepOutcome, StepRecord, UnitRecord
+from linegate.station.capture import StepCapture
 from linegate.station.gate.gate import GateResult
 from linegate.station.gate.services import UnitFacts
 from linegate.station.gate.station import Provisioning
 from linegate.station.handler import UnitStart
 from linegate.station.record import build_record, provision_step, skipped_step
-from linegate.station.steplog import StepLog
 
 
 def format_transcript(link: SerialLink) -> str:
@@ -61,7 +61,7 @@ class StationLoop:
         self._skip_rest = False
         self._phases: dict[str, list[pytest.TestReport]] = {}
         self._steps: list[StepRecord] = []
-        self._log = StepLog()
+        self._capture = StepCapture()
 
     # -- pytest hooks ----------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -88,7 +88,7 @@ class StationLoop:
         if self.collect_errors:
             return True  # the caller reports them; no unit runs on a broken plan
         items = session.items
-        with self._log.installed():
+        with self._capture:
             for start in self.units:
                 self._run_unit(session, items, start)
         return True
@@ -116,7 +116,7 @@ class StationLoop:
         stop_on_failure = state.plan.stop_on_failure if state.plan else True
         aborted = False
         gate_result: GateResult | None = None
-        self._log.collecting = True
+        self._capture.start()
         try:
             for i, item in enumerate(items):
                 # The next unit starts again at items[0]: pass it as nextitem so
@@ -141,9 +141,9 @@ class StationLoop:
         finally:
             if state.jig is not None:
                 state.jig.safe_state()
-            self._log.collecting = False
-            if unlogged := self._log.take():  # not a step's: the gate taking back a failed unit's identity...
-                unit.attach("station-log.txt", unlogged)
+            self._capture.stop()
+            if unclaimed := self._capture.take():  # not a step's: the gate taking back a failed unit's identity...
+                unit.attach("station-output.txt", unclaimed)
             if link is not None and link.transcript:
                 unit.attach("serial-transcript.txt", format_transcript(link))
             record = build_record(state, unit, self._steps, started, aborted=aborted,
@@ -172,7 +172,7 @@ class StationLoop:
         result = prov.gate.provision(dut, facts)
         if result.record.identity:
             unit.identity[prov.service.id_key] = result.record.identity
-        self._steps.append(provision_step(result, started_at, time.perf_counter() - t0, log=self._log.take()))
+        self._steps.append(provision_step(result, started_at, time.perf_counter() - t0, output=self._capture.take()))
         return result
 
     def _journal_unit(self, unit: UnitUnderTest, record: UnitRecord, result: GateResult | None,
@@ -218,8 +218,8 @@ class StationLoop:
                 output.append(f"--- {title} ---\n{content}")
             if (report.failed and report.longreprtext and report.when != "call") or kind == "error":
                 output.append(report.longreprtext)
-        if logged := self._log.take():
-            output.append(f"--- Captured log ---\n{logged}")
+        if captured := self._capture.take():
+            output.append(captured)
         return StepRecord(
             name=name,
             test=self._test_of(name, setup.nodeid),

@@ -107,7 +107,7 @@ def skipped_step(name: str, test: str, why: str) -> StepRecord:
     )
 
 
-def provision_step(result: GateResult, started_at: datetime, duration_s: float, log: str = "") -> StepRecord:
+def provision_step(result: GateResult, started_at: datetime, duration_s: float, output: str = "") -> StepRecord:
     """The gate's work as a step of the unit: the read-back check and the commit."""
     prov = result.record
     readback = MeasurementRecord(name="identity_readback", value=prov.readback_ok, equals=True,
@@ -127,5 +127,5 @@ def provision_step(result: GateResult, started_at: datetime, duration_s: float, 
         duration_s=duration_s,
         measurements=measurements,
         message=result.message,
-        output=f"--- Captured log ---\n{log}" if log else "",
+        output=output,
     )

@@ -49,14 +49,15 @@ def pytest_args(plan: Plan) -> list[str]:
         "-p", "no:cacheprovider",
         "-p", "no:terminal",
         "-p", "no:html",
-        # Per-step costs with no use in a station run: log capture is StationLoop's own (steplog),
-        # warnings and thread exceptions go to the step's captured stderr, steps are functions.
+        # Per-step costs with no use in a station run: output and log capture are StationLoop's
+        # own (station/capture.py), warnings and thread exceptions go to the step's captured
+        # stderr, steps are functions.
+        "--capture=no",
         "-p", "no:logging",
         "-p", "no:warnings",
         "-p", "no:threadexception",
         "-p", "no:unraisableexception",
         "-p", "no:unittest",
-        "--capture=sys",
         "-o", "addopts=",
         "-o", "testpaths=",
         "-W", "ignore::pytest.PytestAssertRewriteWarning",

@@ -184,21 +184,34 @@ def test_a_steps_log_records_and_output_go_into_its_step(tmp_path, capsys):
         assert "calibration is due" in two.output
 
 
-def test_a_log_record_between_steps_is_not_swallowed(tmp_path, capsys):
+def test_output_and_log_records_between_units_are_not_swallowed(capsys):
     import logging
 
-    from linegate.station.steplog import StepLog
+    from linegate.station.capture import StepCapture
 
-    log = StepLog()
+    capture = StepCapture()
     root = logging.getLogger()
     saved = root.handlers[:]
     root.handlers[:] = []
     try:
-        with log.installed():
+        with capture:
             logging.getLogger("drain").warning("commit for unit 7 waits for the service")
-            log.collecting = True
+            print("unit 7 written")
+            capture.start()
             logging.getLogger("step").warning("inside a step")
+            print("printed inside")
+            capture.stop()
     finally:
         root.handlers[:] = saved
-    assert "commit for unit 7 waits" in capsys.readouterr().err  # no other handler: stderr, as without us
-    assert log.take().endswith("inside a step")
+    seen = capsys.readouterr()
+    assert "commit for unit 7 waits" in seen.err  # no other handler: stderr, as without the station
+    assert "unit 7 written" in seen.out and "inside" not in seen.out + seen.err
+    assert capture.take() == (
+        "--- Captured stdout ---\nprinted inside\n"
+        "--- Captured log ---\nWARNING  step:test_line.py:" + str(_line_of("inside a step")) + " inside a step"
+    )
+
+
+def _line_of(text: str) -> int:
+    lines = Path(__file__).read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if text in line and "warning(" in line)
