@@ -3,10 +3,10 @@
 Each step makes one query to the same simulated ESP-AT module (a real pty)
 and records one numeric measurement with limits. Overhead per unit is the
 unit's wall time minus the bare cost of the 20 queries (timed in a plain
-loop on the same module). Both frameworks run in one process, alternating
-unit by unit, so machine noise hits them alike.
+loop on the same module). Both frameworks run in one process, in alternating
+blocks of units, so the machine's drift hits them alike.
 
-    python bench/overhead.py [--units 30]
+    python bench/overhead.py [--units 60] [--block 10]
 """
 
 from __future__ import annotations
@@ -87,13 +87,17 @@ class OpenHtfUnits:
         return time.perf_counter() - t
 
 
-def run_side_by_side(folder: Path, units: int, htf: OpenHtfUnits) -> dict[str, list[float]]:
-    """Alternate the frameworks unit by unit, so both see the same machine (it is a noisy VM).
+def run_side_by_side(folder: Path, units: int, block: int, htf: OpenHtfUnits) -> dict[str, list[float]]:
+    """Alternate the frameworks in blocks of ``block`` units, so both see the same machine.
 
-    After each linegate unit, while its files are written, the same DUT work runs as a
-    bare loop and as one OpenHTF unit. A linegate unit is timed from the end of the
-    previous unit's file writing to the start of its own: the unit loop without the
-    writer (the HTML report is timed apart).
+    A station tests unit after unit, so each framework runs a block back to back (warm,
+    as on the line); the blocks alternate because this VM's speed drifts by tens of
+    percent from minute to minute. The first unit of every block is not counted (it
+    pays the other framework's cold caches, and linegate's first unit the collection
+    and jig opening). After each linegate block, while its last files are written,
+    the OpenHTF block and as many bare loops of the same DUT work run. A linegate unit
+    is timed from the end of the previous unit's file writing to the start of its own:
+    the unit loop without the writer (the HTML report is timed apart).
     """
     from linegate.station import output
 
@@ -105,36 +109,46 @@ def run_side_by_side(folder: Path, units: int, htf: OpenHtfUnits) -> dict[str, l
     times: dict[str, list[float]] = {"linegate": [], "openhtf": [], "bare": []}
     records: list = []
     previous_end = [0.0]
+    first_of_block = [True]
     original = output.RunWriter.__call__
 
     def timed(self, record):
         start = time.perf_counter()
-        if records:  # the first unit pays collection and jig opening
+        if not first_of_block[0]:
             times["linegate"].append(start - previous_end[0])
+        first_of_block[0] = False
         records.append(record)
         original(self, record)
-        times["bare"].append(bare_round(htf.dut))
-        times["openhtf"].append(htf.run_one())
+        if len(records) % block == 0:
+            times["openhtf"].extend([htf.run_one() for _ in range(block)][1:])
+            times["bare"].extend(bare_round(htf.dut) for _ in range(block))
+            first_of_block[0] = True
         previous_end[0] = time.perf_counter()
 
+    blocks = -(-units // (block - 1))
     output.RunWriter.__call__ = timed
     try:
         previous_end[0] = time.perf_counter()
-        htf.run_one()  # OpenHTF's first unit also pays its warm-up
-        run_line(config, plan, out=folder / "out", units=units + 1)
+        run_line(config, plan, out=folder / "out", units=blocks * block)
     finally:
         output.RunWriter.__call__ = original
     times["records"] = records  # type: ignore[assignment]
     return times
 
 
+def spread(values: list[float]) -> str:
+    ordered = sorted(values)
+    return f"(units p10 {ordered[len(ordered) // 10] * 1000:.2f}, p90 {ordered[len(ordered) * 9 // 10] * 1000:.2f} ms)"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--units", type=int, default=30)
+    parser.add_argument("--units", type=int, default=60, help="units timed per framework (at least)")
+    parser.add_argument("--block", type=int, default=10, help="units per block, the first not timed (>= 2)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, SimEspAt(make_unit(random.Random(9))) as server:
         htf = OpenHtfUnits(server.path)
-        times = run_side_by_side(Path(tmp), args.units, htf)
+        times = run_side_by_side(Path(tmp), args.units, max(2, args.block), htf)
         htf.dut.close()
     records = times.pop("records")
     renderer = UnitReportRenderer()
@@ -147,11 +161,12 @@ def main() -> int:
     bare = statistics.median(times["bare"])
     lg_unit, htf_unit = statistics.median(times["linegate"]), statistics.median(times["openhtf"])
     lg, htf = lg_unit - bare, htf_unit - bare
-    print(f"plan: {STEPS} steps, 1 DUT query + 1 numeric measurement each; {args.units} units per framework, "
-          "alternating unit by unit")
+    print(f"plan: {STEPS} steps, 1 DUT query + 1 numeric measurement each; "
+          f"{len(times['linegate'])} linegate and {len(times['openhtf'])} OpenHTF units timed, "
+          f"in alternating blocks of {max(2, args.block)}")
     print(f"bare DUT work per unit (20 queries, plain loop): {bare * 1000:7.2f} ms")
-    print(f"linegate per unit: {lg_unit * 1000:7.2f} ms  -> overhead {lg * 1000:6.2f} ms")
-    print(f"OpenHTF  per unit: {htf_unit * 1000:7.2f} ms  -> overhead {htf * 1000:6.2f} ms")
+    print(f"linegate per unit: {lg_unit * 1000:7.2f} ms  -> overhead {lg * 1000:6.2f} ms  {spread(times['linegate'])}")
+    print(f"OpenHTF  per unit: {htf_unit * 1000:7.2f} ms  -> overhead {htf * 1000:6.2f} ms  {spread(times['openhtf'])}")
     print(f"overhead ratio linegate/OpenHTF: {lg / htf:.2f} (target <= 0.5)")
     print(f"per-unit HTML report, 20 measurements: median {statistics.median(render) * 1000:.2f} ms "
           f"(target <= 30 ms)")

@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_overhead_benchmark_prints_the_comparison():
     done = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "overhead.py"), "--units", "2"],
+        [sys.executable, str(REPO / "bench" / "overhead.py"), "--units", "2", "--block", "2"],
         capture_output=True, text=True, timeout=180,
     )
     assert done.returncode == 0, done.stderr[-2000:]
