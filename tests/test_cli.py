@@ -135,3 +135,27 @@ def tempfile_root() -> str:
     import tempfile
 
     return tempfile.gettempdir()
+
+
+def plain_pytest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", str(REPO / "station_tests"), "-p", "no:cacheprovider", "-q", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_station_tests_run_straight_from_pytest_as_the_readme_says(tmp_path):
+    done = plain_pytest("--lg-fixture", str(REPO / "fixtures" / "sim-station.yaml"),
+                        "--lg-plan", str(REPO / "plans" / "esp-at-module.yaml"), "--lg-out", "o", cwd=tmp_path)
+    summary = done.stdout.strip().splitlines()[-1]
+    # seed 1's first simulated unit draws too much current: the plan's limit fails that one test
+    assert done.returncode == 1 and "1 failed, 5 passed" in summary, done.stdout[-2000:]
+    assert "supply_current: 0.24093 A is above the high limit 0.1 A" in done.stdout
+    assert not list((tmp_path / "o" / ".sim").glob("socket-*"))  # the jig and its simulated module closed
+
+
+def test_station_tests_without_a_fixture_file_say_so(tmp_path):
+    done = plain_pytest("--lg-plan", str(REPO / "plans" / "esp-at-module.yaml"), cwd=tmp_path)
+    assert done.returncode == 4  # pytest's usage error
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "station tests need a fixture file: pass --lg-fixture FILE" in lines[0]
