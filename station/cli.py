@@ -186,7 +186,7 @@ def _execute(
                       f"[{STYLE[row.outcome]}]{row.outcome:<7}[/]{reason}", markup=True)
 
     result = run_line(config, plan, out=out, units=units, serials=serials, on_unit=progress, state_dir=state_dir,
-                      ledger=ledger)
+                      ledger=ledger, keep_records=False)  # the records are on disk; a line may run for days
     _summary(result, console, time.perf_counter() - started)
     if ledger is not None:
         ledger_cli.print_status(ledger, console)

@@ -75,11 +75,13 @@ def run_line(
     state_dir: Path | None = None,
     ledger: Ledger | None = None,
     retry: RetryPolicy | None = None,
+    keep_records: bool = True,
 ) -> RunResult:
     """Test ``units`` units (or one per serial). Raises JigError / LineError before any unit.
 
     A plan with ``provisioning`` needs a ``ledger``; with ``state_dir`` a simulated line continues
-    after a stop with the units not yet done (``units`` counts the whole line).
+    after a stop with the units not yet done (``units`` counts the whole line). The result holds
+    every unit's record unless ``keep_records`` is false (the rows are always there).
     """
     args = pytest_args(plan)
     if plan.provisioning is not None and ledger is None:
@@ -90,7 +92,7 @@ def run_line(
         "plan": f"{plan.name} v{plan.version}",
         "plan sha256": plan.sha256,
     }
-    writer = RunWriter(out, meta, on_unit)
+    writer = RunWriter(out, meta, on_unit, keep_records=keep_records)
     aborted = False
     finished = frozenset(ledger.finished_units()) if ledger is not None and state_dir is not None else frozenset()
     with ExitStack() as stack:

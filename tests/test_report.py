@@ -66,3 +66,33 @@ def test_a_csv_attachment_is_plotted():
         Attachment(name="supply-current.csv", mime_type="text/csv", content=csv_text),)})
     html = UnitReportRenderer().render(r)
     assert 'class="lg-plot"' in html and "<polyline" in html and "current_A" in html
+
+
+def test_the_run_index_is_rewritten_with_bounded_cost_and_complete_at_the_end(tmp_path, monkeypatch):
+    """A long run must not rewrite a growing index after every unit (O(N^2))."""
+    import json
+
+    from linegate.station import output
+    from synthetic import make_record
+
+    clock = [1000.0]
+    monkeypatch.setattr(output.time, "monotonic", lambda: clock[0])
+    writes = []
+    writer = output.RunWriter(tmp_path, {"station": "s"})
+    original = writer.write_index
+
+    def counted():
+        writes.append(len(writer.rows))
+        original()
+        writer._index_cost = 0.5  # as if a long index took 0.5 s to write: due again after 10 s
+
+    monkeypatch.setattr(writer, "write_index", counted)
+    for i in range(30):
+        writer(make_record(i))
+        clock[0] += 1.0  # one unit per second
+    assert writes == [1, 11, 21]  # the first unit at once, then every 10 s of line time
+    writer.finish()
+    assert writes[-1] == 30
+    assert len(json.loads((writer.run_dir / "run.json").read_text())["units"]) == 30
+    index = (writer.run_dir / "index.html").read_text()
+    assert all(f'href="{record.stem}.html"' in index for record in writer.records)
