@@ -110,17 +110,22 @@ def plan_with(tmp_path: Path, extra_step: str) -> Path:
     return path
 
 
-def test_measurement_without_limit_and_declared_but_not_recorded_fail_the_unit(tmp_path):
-    tests_dir = tmp_path / "tests"
-    tests_dir.mkdir()
-    (tests_dir / "test_x.py").write_text(
-        "def test_extra(measure):\n    measure('unplanned', 1.0)\n"
-    )
+def own_plan(tmp_path: Path, module: str, code: str, steps: str) -> Path:
+    """A plan of its own over one station test file ``<module>.py`` holding ``code``.
+
+    Module names must differ between tests: pytest imports them into this one process."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / f"{module}.py").write_text(code)
     plan = tmp_path / "plan.yaml"
-    plan.write_text(
-        "name: x\nversion: '1'\nstation_tests: tests\nsteps:\n"
-        "  - name: extra\n    test: test_x.py::test_extra\n    measurements:\n"
-        "      - {name: planned, low: 0, high: 2}\n"
+    plan.write_text(f"name: own\nversion: '1'\nstation_tests: tests\nsteps:\n{steps}")
+    return plan
+
+
+def test_measurement_without_limit_and_declared_but_not_recorded_fail_the_unit(tmp_path):
+    plan = own_plan(
+        tmp_path, "test_unplanned", "def test_extra(measure):\n    measure('unplanned', 1.0)\n",
+        "  - name: extra\n    test: test_unplanned.py::test_extra\n    measurements:\n"
+        "      - {name: planned, low: 0, high: 2}\n",
     )
     result = run_line(load_fixture(FIXTURE), load_plan(plan), out=tmp_path / "out", units=1)
     record = result.records[0]
@@ -137,15 +142,10 @@ def test_unknown_station_test_is_refused_before_any_unit(tmp_path):
 
 
 def test_instrument_error_is_error_not_fail(tmp_path):
-    tests_dir = tmp_path / "tests"
-    tests_dir.mkdir()
-    (tests_dir / "test_y.py").write_text(
-        "def test_bad_query(psu, measure):\n    measure('v', float(psu.query('NOPE?')))\n"
-    )
-    plan = tmp_path / "plan.yaml"
-    plan.write_text(
-        "name: y\nversion: '1'\nstation_tests: tests\nsteps:\n"
-        "  - name: q\n    test: test_y.py::test_bad_query\n    measurements:\n      - {name: v, low: 0, high: 1}\n"
+    plan = own_plan(
+        tmp_path, "test_bad_query", "def test_bad_query(psu, measure):\n    measure('v', float(psu.query('NOPE?')))\n",
+        "  - name: q\n    test: test_bad_query.py::test_bad_query\n"
+        "    measurements:\n      - {name: v, low: 0, high: 1}\n",
     )
     fixture = tmp_path / "f.yaml"
     fixture.write_text(FIXTURE.read_text().replace('backend: "@sim"}', 'backend: "@sim", timeout_ms: 100}'))
@@ -155,9 +155,8 @@ def test_instrument_error_is_error_not_fail(tmp_path):
 
 
 def test_a_steps_log_records_and_output_go_into_its_step(tmp_path, capsys):
-    tests_dir = tmp_path / "logtests"
-    tests_dir.mkdir()
-    (tests_dir / "test_logs.py").write_text(
+    plan = own_plan(
+        tmp_path, "test_logs",
         "import logging, sys\n"
         "def test_one(measure):\n"
         "    logging.getLogger('station.one').warning('supply sagged to %.2f V', 3.01)\n"
@@ -166,13 +165,9 @@ def test_a_steps_log_records_and_output_go_into_its_step(tmp_path, capsys):
         "    measure('v', 1.0)\n"
         "def test_two(measure):\n"
         "    print('calibration is due', file=sys.stderr)\n"
-        "    measure('v2', 1.0)\n"
-    )
-    plan = tmp_path / "plan.yaml"
-    plan.write_text(
-        "name: logs\nversion: '1'\nstation_tests: logtests\nsteps:\n"
+        "    measure('v2', 1.0)\n",
         "  - name: one\n    test: test_logs.py::test_one\n    measurements: [{name: v, low: 0, high: 2}]\n"
-        "  - name: two\n    test: test_logs.py::test_two\n    measurements: [{name: v2, low: 0, high: 2}]\n"
+        "  - name: two\n    test: test_logs.py::test_two\n    measurements: [{name: v2, low: 0, high: 2}]\n",
     )
     result = run_line(load_fixture(FIXTURE), load_plan(plan), out=tmp_path / "out", units=2)
     for record in result.records:
