@@ -42,6 +42,13 @@ def format_transcript(link: SerialLink) -> str:
 SKIP_REASON = "not run: an earlier step did not pass"
 
 
+class _UnitBoundary(pytest.Item):
+    """A stand-in next item that is never run (see ``StationLoop._next_item``)."""
+
+    def runtest(self) -> None:
+        raise RuntimeError("the unit boundary is not a station test")
+
+
 class StationLoop:
     """A pytest plugin object; ``linegate run`` registers it with ``pytest.main``."""
 
@@ -62,6 +69,7 @@ class StationLoop:
         self._phases: dict[str, list[pytest.TestReport]] = {}
         self._steps: list[StepRecord] = []
         self._capture = StepCapture()
+        self._boundaries: dict[pytest.Collector | None, pytest.Item] = {}
 
     # -- pytest hooks ----------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -119,10 +127,7 @@ class StationLoop:
         self._capture.start()
         try:
             for i, item in enumerate(items):
-                # The next unit starts again at items[0]: pass it as nextitem so
-                # pytest tears down only function-scoped fixtures between units.
-                nextitem = items[i + 1] if i + 1 < len(items) else items[0]
-                item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+                item.config.hook.pytest_runtest_protocol(item=item, nextitem=self._next_item(items, i))
                 if stop_on_failure and self._steps and self._steps[-1].outcome in (
                     StepOutcome.FAIL,
                     StepOutcome.ERROR,
@@ -151,6 +156,22 @@ class StationLoop:
             self.records += 1
             path = self.on_record(record)
             self._journal_unit(unit, record, gate_result, path)
+
+    def _next_item(self, items: list[pytest.Item], i: int) -> pytest.Item:
+        """What pytest tears down to after step ``i``: only function-scoped fixtures between units.
+
+        The next unit starts again at ``items[0]``. When that is the same item (a one-step plan, or a
+        test named by two steps in a row) pytest would keep the item set up and skip filling its
+        fixtures next time: the boundary, a sibling that never runs, makes it tear the item down.
+        """
+        nextitem = items[i + 1] if i + 1 < len(items) else items[0]
+        if nextitem is not items[i]:
+            return nextitem
+        boundary = self._boundaries.get(items[i].parent)
+        if boundary is None:
+            boundary = self._boundaries[items[i].parent] = _UnitBoundary.from_parent(items[i].parent,
+                                                                                     name="<next unit>")
+        return boundary
 
     # -- provisioning --------------------------------------------------------
     def _gate(self, unit: UnitUnderTest, socket: str) -> GateResult | None:
