@@ -1,0 +1,1 @@
+"""The provisioning gate: pool, commit drain, recovery and the service adapters."""

@@ -1,0 +1,1 @@
+"""The ledger: the durable journal of identities and units."""
