@@ -1,8 +1,10 @@
 """The ``linegate`` command.
 
-Exit codes: 0 the line ran (even if units failed); 2 bad input (plan, fixture
-file, arguments); 3 the jig could not be brought up (port, instrument);
-130 stopped by the operator.
+Exit codes: 0 the line ran (even if units failed); 1 station fault (a bug, a
+lost key, a full disk: one line, the traceback in a log file); 2 bad input
+(plan, fixture file, arguments); 3 the jig or the cloud could not be brought
+up (port, instrument, service); 130 stopped by the operator (Ctrl-C); 143
+stopped by SIGTERM.
 """
 
 from __future__ import annotations
@@ -22,17 +24,21 @@ from linegate.plans.provisioning import SERVICES
 from linegate.reports import IndexRow
 from linegate.station import ledger_cli, report_cli, sim_cloud
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account, fresh_demo_state
+from linegate.station.faults import StationFault, Terminated, fault_from, write_log
 from linegate.station.ledger.crypto import LedgerKeyError
 from linegate.station.ledger.journal import Ledger, LedgerError
+from linegate.station.output import OutputError, check_writable
 from linegate.station.run import LineError, RunResult, run_line
 from rich.console import Console
 from rich.table import Table
 
 from linegate import __version__
 
+EXIT_FAULT = 1
 EXIT_BAD_INPUT = 2
 EXIT_JIG = 3
 EXIT_ABORTED = 130
+EXIT_TERMINATED = 143
 STYLE = {"PASS": "green", "FAIL": "red", "ERROR": "magenta", "ABORTED": "bright_black"}
 
 
@@ -84,9 +90,24 @@ def _cloud_args(p: argparse.ArgumentParser) -> None:
                                                   "the same command again after a stop recovers and continues")
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM stops the station as Ctrl-C does: once; a second one waits for the cleanup."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    previous = signal.signal(signal.SIGTERM, _terminate) if args.command in ("demo", "run") else None
+    try:
+        return _main(args, console)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(args: argparse.Namespace, console: Console) -> int:
     try:
         if args.command == "demo":
             return _demo(args, console)
@@ -106,10 +127,24 @@ def main(argv: list[str] | None = None) -> int:
     except JigError as e:
         _error(f"linegate: jig: {e}")
         return EXIT_JIG
+    except StationFault as e:
+        _error(f"linegate: station fault: {e}")
+        return EXIT_FAULT
+    except Terminated:
+        _error("linegate: stopped by SIGTERM")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         _error("linegate: stopped by the operator")
         return EXIT_ABORTED
+    except Exception as e:  # a bug: never a traceback on the line's console, never exit 0
+        fault = write_log(fault_from(e, f"linegate {args.command}"), *_log_folders(args))
+        _error(f"linegate: station fault: {fault}")
+        return EXIT_FAULT
     return EXIT_BAD_INPUT
+
+
+def _log_folders(args: argparse.Namespace) -> list[Path]:
+    return [p for p in (getattr(args, "out", None), getattr(args, "state_dir", None)) if p is not None]
 
 
 def _error(message: str) -> None:
@@ -117,13 +152,21 @@ def _error(message: str) -> None:
     print(" ".join(message.split()), file=sys.stderr, flush=True)
 
 
-def _check_count(units: int | None) -> None:
-    if units is not None and units < 1:
-        raise LineError(f"--units must be at least 1, not {units}")
+def _check_args(args: argparse.Namespace) -> None:
+    """What can be refused before anything opens: counts, serials, the output folder."""
+    if args.units is not None and args.units < 1:
+        raise LineError(f"--units must be at least 1, not {args.units}")
+    serials = getattr(args, "sn", None) or []
+    if repeated := sorted({sn for sn in serials if serials.count(sn) > 1}):
+        raise LineError(f"--sn: {', '.join(repeated)} given more than once")
+    try:
+        check_writable(args.out)
+    except OutputError as e:
+        raise LineError(str(e)) from e
 
 
 def _demo(args: argparse.Namespace, console: Console) -> int:
-    _check_count(args.units)
+    _check_args(args)
     config = load_fixture(packaged("linegate.fixtures", "sim-station.yaml"))
     sim = config.simulated or Simulation()
     config = config.model_copy(update={"simulated": sim.model_copy(update={"seed": args.seed})})
@@ -146,7 +189,7 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
-    _check_count(args.units)
+    _check_args(args)
     config = load_fixture(args.fixture)
     plan = load_plan(args.plan)
     if plan.provisioning is None:
@@ -190,7 +233,9 @@ def _execute(
     _summary(result, console, time.perf_counter() - started)
     if ledger is not None:
         ledger_cli.print_status(ledger, console)
-    return EXIT_ABORTED if result.aborted else 0
+    if result.aborted:
+        return EXIT_TERMINATED if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN else EXIT_ABORTED
+    return 0
 
 
 def _summary(result: RunResult, console: Console, elapsed: float) -> None:

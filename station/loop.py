@@ -8,21 +8,28 @@ setup; instead the station collects the plan's station tests once and drives
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from linegate.drivers.dut import SerialLink
+from linegate.drivers.dut import DutError, EspAt, SerialLink
 from linegate.fixtures.context import STATE, StationState, UnitUnderTest
-from linegate.plans import MeasurementRecord, Outcome, StepOutcome, StepRecord, UnitRecord
+from linegate.plans import MeasurementRecord, Outcome, ProvisioningRecord, StepOutcome, StepRecord, UnitRecord
 from linegate.station.capture import StepCapture
+from linegate.station.faults import StationFault, fault_from
 from linegate.station.gate.gate import GateResult
 from linegate.station.gate.services import UnitFacts
 from linegate.station.gate.station import Provisioning
 from linegate.station.handler import UnitStart
 from linegate.station.record import build_record, provision_step, skipped_step
+
+log = logging.getLogger("linegate.station")
+_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
 
 
 def format_transcript(link: SerialLink) -> str:
@@ -40,6 +47,13 @@ def format_transcript(link: SerialLink) -> str:
 
 
 SKIP_REASON = "not run: an earlier step did not pass"
+
+
+@dataclass
+class _GateOutcome:
+    ran: bool = False
+    result: GateResult | None = None
+    interrupted: ProvisioningRecord | None = None  # the ledger's view when a stop cut the gate short
 
 
 class _UnitBoundary(pytest.Item):
@@ -70,6 +84,8 @@ class StationLoop:
         self._steps: list[StepRecord] = []
         self._capture = StepCapture()
         self._boundaries: dict[pytest.Collector | None, pytest.Item] = {}
+        self.fault: StationFault | None = None  # the station broke: the run stops after this unit
+        self.stopped_by: KeyboardInterrupt | None = None
 
     # -- pytest hooks ----------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -99,7 +115,14 @@ class StationLoop:
         with self._capture:
             for start in self.units:
                 self._run_unit(session, items, start)
+                if self.fault is not None:
+                    break
         return True
+
+    def pytest_internalerror(self, excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
+        """A fault outside any unit's steps: it stops the run (exit 1), never an exit 0."""
+        self._fault(excinfo.value, "station")
+        return True  # told once, by the CLI, with the traceback in the run's log file
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -123,7 +146,7 @@ class StationLoop:
         started = datetime.now(UTC)
         stop_on_failure = state.plan.stop_on_failure if state.plan else True
         aborted = False
-        gate_result: GateResult | None = None
+        gate = _GateOutcome()
         self._capture.start()
         try:
             for i, item in enumerate(items):
@@ -134,35 +157,57 @@ class StationLoop:
                 ):
                     self._skip_rest = True
             if self.provisioning is not None:
-                gate_result = self._gate(unit, start.socket)
-        except KeyboardInterrupt:
+                self._gate(unit, start.socket, gate)
+        except KeyboardInterrupt as e:
             aborted = True
+            self.stopped_by = e
             done = {s.name for s in self._steps}
             for item in items:
                 step = self._plan_step(item)
                 if step[0] not in done:
                     self._steps.append(skipped_step(*step, "not run: the operator stopped the station"))
+            if gate.ran and gate.result is None and self.provisioning is not None:
+                gate.interrupted = self.provisioning.gate.snapshot(unit.identity.get("mac"),
+                                                                   "the station was stopped during provisioning")
             raise
         finally:
-            if state.jig is not None:
-                state.jig.safe_state()
-            self._capture.stop()
-            if unclaimed := self._capture.take():  # not a step's: the gate taking back a failed unit's identity...
-                unit.attach("station-output.txt", unclaimed)
-            if link is not None and link.transcript:
-                unit.attach("serial-transcript.txt", format_transcript(link))
-            record = build_record(state, unit, self._steps, started, aborted=aborted,
-                                  provisioning=gate_result.record if gate_result else None)
-            self.records += 1
+            try:
+                self._finish_unit(unit, link, started, aborted, gate)
+            except Exception as e:  # the record or the journal could not be written
+                self._fault(e, f"unit {start.index} ({unit.identity.get('serial') or start.socket})")
+
+    def _finish_unit(self, unit: UnitUnderTest, link: SerialLink | None, started: datetime, aborted: bool,
+                     gate: _GateOutcome) -> None:
+        state = self.state
+        self._capture.stop()
+        if unclaimed := self._capture.take():  # not a step's: the gate taking back a failed unit's identity...
+            unit.attach("station-output.txt", unclaimed)
+        if state.jig is not None and (problems := state.jig.safe_state()):
+            for problem in problems:  # the supply may still be on: the operator must hear it now
+                log.warning("safe state not reached: %s", problem)
+            unit.facts["safe_state"] = "; ".join(problems)
+        if link is not None and link.transcript:
+            unit.attach("serial-transcript.txt", format_transcript(link))
+        provisioning = gate.result.record if gate.result else gate.interrupted
+        record = build_record(state, unit, self._steps, started, aborted=aborted, provisioning=provisioning)
+        self.records += 1
+        try:
             path = self.on_record(record)
-            self._journal_unit(unit, record, gate_result, path)
+        except Exception:
+            self._journal_unit(unit, record.model_copy(update={"outcome": Outcome.ERROR}), None, None)
+            raise
+        self._journal_unit(unit, record, gate.result, path)
+
+    def _fault(self, exc: BaseException, where: str) -> None:
+        if self.fault is None:
+            self.fault = fault_from(exc, where)
 
     def _next_item(self, items: list[pytest.Item], i: int) -> pytest.Item:
         """What pytest tears down to after step ``i``: only function-scoped fixtures between units.
 
-        The next unit starts again at ``items[0]``. When that is the same item (a one-step plan, or a
-        test named by two steps in a row) pytest would keep the item set up and skip filling its
-        fixtures next time: the boundary, a sibling that never runs, makes it tear the item down.
+        The next unit starts again at ``items[0]``. When that is the same item (a one-step plan)
+        pytest would keep the item set up and skip filling its fixtures next time: the boundary, a
+        sibling that never runs, makes it tear the item down.
         """
         nextitem = items[i + 1] if i + 1 < len(items) else items[0]
         if nextitem is not items[i]:
@@ -174,27 +219,59 @@ class StationLoop:
         return boundary
 
     # -- provisioning --------------------------------------------------------
-    def _gate(self, unit: UnitUnderTest, socket: str) -> GateResult | None:
-        """After the plan: provision a unit that passed; take back what a failed one holds."""
+    def _gate(self, unit: UnitUnderTest, socket: str, out: _GateOutcome) -> None:
+        """After the plan: provision a unit that passed; take back what a failed one holds.
+
+        A unit the gate cannot identify fails; an exception inside the gate is a station fault: the
+        unit is ERROR and the station stops after recording it.
+        """
         prov = self.provisioning
         assert prov is not None and self.state.jig is not None
-        mac = unit.identity.get("mac")
-        if not mac:
-            return None
         dut = self.state.jig.duts[socket]
-        facts = UnitFacts(mac=mac, serial=unit.identity.get("serial"), firmware=unit.facts.get("at_version"))
         failed = any(s.outcome in (StepOutcome.FAIL, StepOutcome.ERROR) for s in self._steps)
-        if failed:
-            note = prov.gate.unit_failed(dut, facts)
-            if note:
-                unit.facts["identity_taken_back"] = note
-            return None
         started_at, t0 = datetime.now(UTC), time.perf_counter()
-        result = prov.gate.provision(dut, facts)
+        out.ran = True
+        try:
+            mac, why = self._identify(unit, dut)
+            if mac is None:
+                if failed:
+                    return
+                result = prov.gate.unidentified(why)
+            elif failed:
+                note = prov.gate.unit_failed(dut, self._facts(unit, mac))
+                if note:
+                    unit.facts["identity_taken_back"] = note
+                return
+            else:
+                result = prov.gate.provision(dut, self._facts(unit, mac))
+        except Exception as e:
+            self._fault(e, f"provisioning gate ({prov.service.name})")
+            assert self.fault is not None
+            result = prov.gate.faulted(unit.identity.get("mac"), self.fault.sentence)
+            if failed:  # the unit's own failure stays its verdict; the fault stops the station
+                return
+        out.result = result
         if result.record.identity:
             unit.identity[prov.service.id_key] = result.record.identity
         self._steps.append(provision_step(result, started_at, time.perf_counter() - t0, output=self._capture.take()))
-        return result
+
+    @staticmethod
+    def _facts(unit: UnitUnderTest, mac: str) -> UnitFacts:
+        return UnitFacts(mac=mac, serial=unit.identity.get("serial"), firmware=unit.facts.get("at_version"))
+
+    @staticmethod
+    def _identify(unit: UnitUnderTest, dut: EspAt) -> tuple[str | None, str]:
+        """The unit's MAC: as a step recorded it, else read from the DUT. None and why when neither works."""
+        mac = unit.identity.get("mac")
+        if not mac:
+            try:
+                mac = dut.mac()
+            except DutError as e:
+                return None, f"the unit cannot be identified: reading its MAC failed: {e}"
+            unit.identity["mac"] = mac
+        if problem := _mac_problem(mac):
+            return None, f"the unit cannot be identified: its MAC {mac} {problem}"
+        return mac, ""
 
     def _journal_unit(self, unit: UnitUnderTest, record: UnitRecord, result: GateResult | None,
                       path: Path | None) -> None:
@@ -260,6 +337,17 @@ class StationLoop:
             except KeyError:
                 pass
         return nodeid
+
+
+def _mac_problem(mac: str) -> str:
+    """Why ``mac`` cannot identify a unit ('' when it can): the ledger keys identities by it."""
+    if not _MAC.fullmatch(mac):
+        return "is not six hex octets"
+    if mac == "00:00:00:00:00:00":
+        return "is all zero"
+    if int(mac[:2], 16) & 0x01:
+        return "is a multicast address"
+    return ""
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,10 +29,32 @@ from linegate.reports.openhtf_export import openhtf_json
 INDEX_SHARE = 0.05
 
 
+class OutputError(Exception):
+    """The output folder cannot take the run's files. One line naming it."""
+
+
+def check_writable(out: Path) -> None:
+    """Refuse an output folder that is a file or cannot be written, before any unit runs."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out}: is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        raise OutputError(f"--out {out}: cannot write there: {e.strerror or e}") from e
+
+
 def write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file and rename: a reader sees the old file or the new, never half;
+    a failed write (a full disk) leaves no temporary file behind."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_unit_files(run_dir: Path, record: UnitRecord, renderer: UnitReportRenderer) -> tuple[Path, Path]:

@@ -118,6 +118,10 @@ def provision_step(result: GateResult, started_at: datetime, duration_s: float, 
                                status=Status.PASS if committed else Status.FAIL,
                                reason="" if committed else prov.reason)
     outcome = {"pass": StepOutcome.PASS, "fail": StepOutcome.FAIL}.get(result.outcome.value, StepOutcome.ERROR)
+    message = result.message
+    if outcome is StepOutcome.PASS and not committed:  # PASS means provisioned, whatever went wrong above
+        outcome = StepOutcome.ERROR
+        message = f"the gate passed a unit whose commit is {prov.commit_status}: {message}".rstrip(": ")
     measurements = (readback, commit) if prov.written or prov.readback_ok else (commit,)
     return StepRecord(
         name="provision",
@@ -126,6 +130,6 @@ def provision_step(result: GateResult, started_at: datetime, duration_s: float, 
         started_at=started_at,
         duration_s=duration_s,
         measurements=measurements,
-        message=result.message,
+        message=message,
         output=output,
     )

@@ -17,12 +17,17 @@ from linegate.fixtures.jig import Jig
 from linegate.fixtures.sim.jig import SimulatedLine, dut_probe
 from linegate.plans import Plan, UnitRecord
 from linegate.reports import IndexRow
+from linegate.station.faults import StationFault, fault_from, write_log
 from linegate.station.gate.services import ServiceConfigError
 from linegate.station.gate.station import Provisioning
 from linegate.station.handler import UnitStart, operator_units, simulated_units
 from linegate.station.ledger.journal import Ledger
 from linegate.station.loop import StationLoop
-from linegate.station.output import RunWriter
+from linegate.station.output import OutputError, RunWriter, check_writable
+
+# pytest's exit codes of a run that went through (units may have failed, or the operator stopped it)
+RAN = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED,
+       pytest.ExitCode.NO_TESTS_COLLECTED)
 
 
 class LineError(Exception):
@@ -86,6 +91,10 @@ def run_line(
     args = pytest_args(plan)
     if plan.provisioning is not None and ledger is None:
         raise LineError(f"{plan.path}: the plan provisions with {plan.provisioning.service}: a ledger is needed")
+    try:
+        check_writable(out)
+    except OutputError as e:
+        raise LineError(str(e)) from e
     meta = {
         "station": config.station,
         "fixture": str(config.path or ""),
@@ -137,7 +146,15 @@ def run_line(
         if code == pytest.ExitCode.USAGE_ERROR:
             raise LineError(f"{plan.path}: pytest refused the plan's station tests")
         aborted = code == pytest.ExitCode.INTERRUPTED
-    writer.finish()  # after the provisioning stop above: the last drained commits are in the records
+        if loop.fault is None and code not in RAN:
+            loop.fault = StationFault(f"pytest ended the station run with exit code {int(code)}")
+    fault = loop.fault
+    try:
+        writer.finish()  # after the provisioning stop above: the last drained commits are in the records
+    except Exception as e:
+        fault = fault or fault_from(e, f"writing the run's summary in {writer.run_dir}")
+    if fault is not None:
+        raise write_log(fault, writer.run_dir, out)
     return RunResult(
         run_dir=writer.run_dir if writer.rows else None,
         records=writer.records,

@@ -44,6 +44,17 @@ class GateResult:
     ident: Identity | None = None
 
 
+def _status_of(ident: Identity) -> str:
+    """A record's commit status for an identity in this ledger state: the record never contradicts it."""
+    if ident.state == COMMITTED:
+        return "committed"
+    if ident.state in (COMMITTING, NEEDS_ATTENTION):
+        return "needs_attention"
+    if ident.state == FLASHED and ident.queued:
+        return "pending"
+    return "not_attempted"
+
+
 @dataclass
 class _Run:
     service: str
@@ -78,13 +89,38 @@ class Gate:
     def provision(self, dut: EspAt, facts: UnitFacts) -> GateResult:
         run = _Run(self.service.name)
         try:
-            if isinstance(self.service, EnosMqttService):
-                return self._commit_then_flash(dut, facts, run)
-            return self._flash_then_commit(dut, facts, run)
+            if self.service.flash_first:
+                return self._flash_then_commit(dut, facts, run)
+            return self._commit_then_flash(dut, facts, run)
         except DutError as e:
-            return run.done(StepOutcome.FAIL, "not_attempted", f"DUT: {e}")
+            return run.done(StepOutcome.FAIL, self._status_in_ledger(run.identity), f"DUT: {e}")
         except (LedgerError, PoolEmpty) as e:
-            return run.done(StepOutcome.ERROR, "not_attempted", str(e))
+            return run.done(StepOutcome.ERROR, self._status_in_ledger(run.identity), str(e))
+
+    def unidentified(self, why: str) -> GateResult:
+        """A unit that passed its steps but whose MAC cannot be read: it fails, nothing is taken."""
+        return _Run(self.service.name).done(StepOutcome.FAIL, "not_attempted", why)
+
+    def faulted(self, mac: str | None, why: str) -> GateResult:
+        """The gate broke on this unit: ERROR, with what the ledger holds for it."""
+        return GateResult(StepOutcome.ERROR, why, self.snapshot(mac, why))
+
+    def snapshot(self, mac: str | None, why: str) -> ProvisioningRecord:
+        """The unit's provisioning as the ledger has it now (after a stop or a fault cut the gate short)."""
+        ident = None
+        if mac:
+            try:
+                ident = self.ledger.on_unit(self.service.name, mac)
+            except Exception:  # the ledger may be what broke: the record still gets written
+                ident = None
+        status = _status_of(ident) if ident is not None else "not_attempted"
+        return ProvisioningRecord(service=self.service.name, identity=ident.identity if ident else "",
+                                  commit_status=status, reason=why)
+
+    def _status_in_ledger(self, identity: str) -> str:
+        """What the record says of an identity the gate was working on when something went wrong."""
+        ident = self.ledger.find(self.service.name, identity) if identity else None
+        return _status_of(ident) if ident is not None else "not_attempted"
 
     def _held(self, dut: EspAt, facts: UnitFacts, run: _Run) -> tuple[Identity | None, GateResult | None]:
         """What the DUT already holds; a refusal when the ledger does not give it to this unit."""
@@ -326,10 +362,14 @@ class Gate:
                             f"{ident.identity} is {ident.state}: {ident.reason}", ident)
         items = svc.items(ident, self.ledger.secret(ident))
         t1 = time.perf_counter()
-        ok, run.written = dut_io.ensure(dut, items, maybe_there=held is not None)
+        run.response = {k: str(v) for k, v in (ident.commit_summary or {}).items()}
+        try:
+            ok, run.written = dut_io.ensure(dut, items, maybe_there=held is not None)
+        except DutError as e:
+            return run.done(StepOutcome.FAIL, "committed", f"DUT failed during the write: {e}; the registration "
+                            "stays with this unit and is written again on re-test", ident)
         run.readback_ok = ok
         run.timings["flash"] = time.perf_counter() - t1
-        run.response = {k: str(v) for k, v in (ident.commit_summary or {}).items()}
         if not ok:
             return run.done(StepOutcome.FAIL, "committed", "read-back differs from what was written; the "
                             "registration stays with this unit and is written again on re-test", ident)
