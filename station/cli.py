@@ -233,9 +233,13 @@ def _execute(
     _summary(result, console, time.perf_counter() - started)
     if ledger is not None:
         ledger_cli.print_status(ledger, console)
-    if result.aborted:
-        return EXIT_TERMINATED if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN else EXIT_ABORTED
-    return 0
+    if not result.aborted:
+        return 0
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:  # _terminate ran
+        _error("linegate: stopped by SIGTERM")
+        return EXIT_TERMINATED
+    _error("linegate: stopped by the operator")
+    return EXIT_ABORTED
 
 
 def _summary(result: RunResult, console: Console, elapsed: float) -> None:

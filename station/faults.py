@@ -35,8 +35,10 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM: the station stops the way Ctrl-C stops it, and exits 143."""
 
 
-def no_space(exc: BaseException) -> str | None:
-    """The path a write failed on for lack of space, or None when ``exc`` is not that."""
+def no_space(exc: BaseException, ledger: str = "the ledger") -> str | None:
+    """The path a write failed on for lack of space, or None when ``exc`` is not that.
+
+    SQLite says only "database or disk is full": ``ledger`` names the database."""
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
@@ -44,23 +46,23 @@ def no_space(exc: BaseException) -> str | None:
         if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
             return str(cause.filename or "?")
         if "database or disk is full" in str(cause):
-            return getattr(cause, "lg_path", None) or "the ledger"
+            return ledger
         cause = cause.__cause__ or cause.__context__
     return None
 
 
-def sentence(exc: BaseException, where: str) -> str:
+def sentence(exc: BaseException, where: str, ledger: str = "the ledger") -> str:
     """One line for the console and the unit record: what broke, where."""
-    path = no_space(exc)
+    path = no_space(exc, ledger)
     if path is not None:
         return f"no space left on device: {path}"
     text = " ".join(str(exc).split())[:300]
     return f"{where}: {type(exc).__name__}: {text}" if text else f"{where}: {type(exc).__name__}"
 
 
-def fault_from(exc: BaseException, where: str) -> StationFault:
+def fault_from(exc: BaseException, where: str, ledger: str = "the ledger") -> StationFault:
     details = "".join(traceback.format_exception(exc))
-    return StationFault(sentence(exc, where), details)
+    return StationFault(sentence(exc, where, ledger), details)
 
 
 def write_log(fault: StationFault, *folders: Path) -> StationFault:

@@ -11,15 +11,16 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from linegate.drivers.dut import DutError, EspAt, SerialLink
 from linegate.fixtures.context import STATE, StationState, UnitUnderTest
-from linegate.plans import MeasurementRecord, Outcome, ProvisioningRecord, StepOutcome, StepRecord, UnitRecord
+from linegate.plans import Failure, MeasurementRecord, Outcome, ProvisioningRecord, StepOutcome, StepRecord, UnitRecord
 from linegate.station.capture import StepCapture
 from linegate.station.faults import StationFault, fault_from
 from linegate.station.gate.gate import GateResult
@@ -49,6 +50,14 @@ def format_transcript(link: SerialLink) -> str:
 SKIP_REASON = "not run: an earlier step did not pass"
 
 
+class RecordSink(Protocol):
+    """Where unit records go (the run's writer): each unit's files, or the record alone when that failed."""
+
+    def __call__(self, record: UnitRecord) -> Path | None: ...
+
+    def salvage(self, record: UnitRecord) -> None: ...
+
+
 @dataclass
 class _GateOutcome:
     ran: bool = False
@@ -70,7 +79,7 @@ class StationLoop:
         self,
         state: StationState,
         units: Iterator[UnitStart],
-        on_record: Callable[[UnitRecord], Path | None],
+        on_record: RecordSink,
         provisioning: Provisioning | None = None,
     ) -> None:
         self.state = state
@@ -193,14 +202,20 @@ class StationLoop:
         self.records += 1
         try:
             path = self.on_record(record)
-        except Exception:
-            self._journal_unit(unit, record.model_copy(update={"outcome": Outcome.ERROR}), None, None)
-            raise
+        except Exception as e:  # the unit is ERROR: the station could not record it
+            self._fault(e, f"writing the record of unit {unit.index}")
+            assert self.fault is not None
+            failed = record.model_copy(update={"outcome": Outcome.ERROR, "failure": Failure(
+                step="record", message=self.fault.sentence)})
+            self._journal_unit(unit, failed, None, None)
+            self.on_record.salvage(failed)
+            return
         self._journal_unit(unit, record, gate.result, path)
 
     def _fault(self, exc: BaseException, where: str) -> None:
         if self.fault is None:
-            self.fault = fault_from(exc, where)
+            ledger = self.provisioning.ledger.shown.removeprefix("sqlite:///") if self.provisioning else "the ledger"
+            self.fault = fault_from(exc, where, ledger)
 
     def _next_item(self, items: list[pytest.Item], i: int) -> pytest.Item:
         """What pytest tears down to after step ``i``: only function-scoped fixtures between units.

@@ -52,19 +52,21 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.filename is None:  # a failed write() names no file: name it
+            raise OSError(e.errno, e.strerror, str(path)) from e
         raise
 
 
 def write_unit_files(run_dir: Path, record: UnitRecord, renderer: UnitReportRenderer) -> tuple[Path, Path]:
     """A unit's JSON record, its OpenHTF export and its HTML report; returns (json, html) paths."""
     json_path = run_dir / f"{record.stem}.json"
-    write_atomic(json_path, record.model_dump_json(indent=1))
-    (run_dir / "openhtf").mkdir(exist_ok=True)
-    write_atomic(run_dir / "openhtf" / json_path.name, openhtf_json(record))
     html_path = json_path.with_suffix(".html")
     write_atomic(html_path, renderer.render(record))
+    (run_dir / "openhtf").mkdir(exist_ok=True)
+    write_atomic(run_dir / "openhtf" / json_path.name, openhtf_json(record))
+    write_atomic(json_path, record.model_dump_json(indent=1))  # last: a record on disk has its report
     return json_path, html_path
 
 
@@ -101,6 +103,10 @@ class RunWriter:
         if self.on_unit is not None:
             self.on_unit(row, html_path)
         return json_path
+
+    def salvage(self, record: UnitRecord) -> None:
+        """The record alone, when writing the unit's files failed (a full disk): small, it may still fit."""
+        write_atomic(self.run_dir / f"{record.stem}.json", record.model_dump_json(indent=1))
 
     def finish(self) -> None:
         """The run's lot summary and JUnit XML, from every record the run wrote."""

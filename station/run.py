@@ -154,7 +154,7 @@ def run_line(
     except Exception as e:
         fault = fault or fault_from(e, f"writing the run's summary in {writer.run_dir}")
     if fault is not None:
-        raise write_log(fault, writer.run_dir, out)
+        raise write_log(fault, writer.run_dir, out, *([state_dir] if state_dir else []))
     return RunResult(
         run_dir=writer.run_dir if writer.rows else None,
         records=writer.records,
