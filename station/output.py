@@ -34,12 +34,17 @@ class OutputError(Exception):
 
 
 def check_writable(out: Path) -> None:
-    """Refuse an output folder that is a file or cannot be written, before any unit runs."""
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out}: is a file, not a folder")
+    """Refuse an output folder that is a file or cannot be written, before any unit runs.
+
+    Nothing is created: the folder appears with the first unit's files."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is a file" if existing == out else f"is under {existing}, a file"
+        raise OutputError(f"--out {out}: {where}, not a folder")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as e:
         raise OutputError(f"--out {out}: cannot write there: {e.strerror or e}") from e
