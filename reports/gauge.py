@@ -14,7 +14,11 @@ def gauge_svg(m: MeasurementRecord) -> str:
         return ""
     if m.low is None and m.high is None:
         return ""
-    low = m.low if m.low is not None else min(value, m.high) - abs(m.high or 1) * 0.5  # type: ignore[type-var]
+    if m.low is not None:
+        low = m.low
+    else:
+        assert m.high is not None
+        low = min(value, m.high) - abs(m.high or 1) * 0.5
     high = m.high if m.high is not None else max(value, low) + abs(low or 1) * 0.5
     span = (high - low) or 1.0
     lo_view, hi_view = low - span * 0.25, high + span * 0.25

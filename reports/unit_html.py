@@ -13,6 +13,7 @@ from datetime import datetime
 from html import escape
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import pytest_html
@@ -67,7 +68,7 @@ class UnitReportRenderer:
             started=_ts(r.started_at),
             ended=_ts(r.ended_at),
         )
-        outcomes = {k: {"label": v, "value": 0} for k, v in (
+        outcomes: dict[str, dict[str, Any]] = {k: {"label": v, "value": 0} for k, v in (
             ("failed", "Failed"), ("passed", "Passed"), ("skipped", "Skipped"),
             ("xfailed", "Expected failures"), ("xpassed", "Unexpected passes"),
             ("error", "Errors"), ("rerun", "Reruns"),

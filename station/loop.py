@@ -38,12 +38,13 @@ def format_transcript(link: SerialLink) -> str:
     if not link.transcript:
         return ""
     t0 = link.transcript[0].t
-    merged: list[list[object]] = []  # reads arrive in fragments: join runs of one direction
+    merged: list[tuple[float, str, str]] = []  # reads arrive in fragments: join runs of one direction
     for e in link.transcript:
         if merged and merged[-1][1] == e.direction:
-            merged[-1][2] = f"{merged[-1][2]}{e.text}"
+            t, d, text = merged[-1]
+            merged[-1] = (t, d, text + e.text)
         else:
-            merged.append([e.t, e.direction, e.text])
+            merged.append((e.t, e.direction, e.text))
     return "\n".join(f"{t - t0:9.4f} {d} {text}" for t, d, text in merged)
 
 
@@ -92,7 +93,7 @@ class StationLoop:
         self._phases: dict[str, list[pytest.TestReport]] = {}
         self._steps: list[StepRecord] = []
         self._capture = StepCapture()
-        self._boundaries: dict[pytest.Collector | None, pytest.Item] = {}
+        self._boundaries: dict[pytest.Collector, pytest.Item] = {}
         self.fault: StationFault | None = None  # the station broke: the run stops after this unit
         self.stopped_by: KeyboardInterrupt | None = None
 
@@ -227,10 +228,11 @@ class StationLoop:
         nextitem = items[i + 1] if i + 1 < len(items) else items[0]
         if nextitem is not items[i]:
             return nextitem
-        boundary = self._boundaries.get(items[i].parent)
+        parent = items[i].parent
+        assert parent is not None  # a collected test function lives in a module
+        boundary = self._boundaries.get(parent)
         if boundary is None:
-            boundary = self._boundaries[items[i].parent] = _UnitBoundary.from_parent(items[i].parent,
-                                                                                     name="<next unit>")
+            boundary = self._boundaries[parent] = _UnitBoundary.from_parent(parent, name="<next unit>")
         return boundary
 
     # -- provisioning --------------------------------------------------------
@@ -298,7 +300,8 @@ class StationLoop:
         ident = result.ident if result is not None and path is not None else None
         fresh = prov.ledger.unit_finished(key, record.outcome.value, record.record_id, serial, ident=ident,
                                           record_path=str(path) if path else None)
-        if fresh is not None and result.record.commit_status == "pending" and fresh.state == "committed":
+        pending = result is not None and result.record.commit_status == "pending"
+        if fresh is not None and pending and fresh.state == "committed":
             prov.committed_later(fresh)  # the background commit beat the record to disk
 
     def _plan_step(self, item: pytest.Item) -> tuple[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Self
 
 
 class Worker:
@@ -23,7 +24,7 @@ class Worker:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
-    def start(self):
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
         return self
