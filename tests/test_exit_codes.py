@@ -162,3 +162,25 @@ def test_a_failing_write_stops_the_run_and_leaves_no_temporary_file(tmp_path, mo
     assert len(records) == 3, "the station stopped at the unit it could not record"
     last = json.loads(records[-1].read_text())
     assert last["outcome"] == "ERROR" and last["failure"]["message"].startswith("no space left on device")
+
+
+def test_an_internal_error_of_pytest_is_exit_1_never_0(tmp_path):
+    """A plugin hook of the station tests that breaks: pytest's INTERNALERROR becomes a station fault."""
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "conftest.py").write_text("def pytest_runtest_logreport(report):\n"
+                                       "    if report.when == 'teardown':\n"
+                                       "        raise RuntimeError('a broken reporting hook')\n")
+    (tests / "test_hooked.py").write_text("def test_ok(measure):\n    measure('ok', True)\n")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("name: hooked\nversion: '1'\nstation_tests: tests\nsteps:\n"
+                    "  - name: ok\n    test: test_hooked.py::test_ok\n    measurements:\n"
+                    "      - {name: ok, equals: true}\n")
+    done = linegate("run", "--fixture", str(FIXTURE), "--plan", str(plan), "--units", "3", "--out", "o",
+                    cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("linegate: station fault: ") and "a broken reporting hook" in line, done.stderr
+    assert "INTERNALERROR" not in done.stderr and "Traceback" not in done.stderr
+    log = next((tmp_path / "o").glob("run-*/station-fault.log"))
+    assert "RuntimeError: a broken reporting hook" in log.read_text()
