@@ -95,7 +95,6 @@ class StationLoop:
         self._capture = StepCapture()
         self._boundaries: dict[pytest.Collector, pytest.Item] = {}
         self.fault: StationFault | None = None  # the station broke: the run stops after this unit
-        self.stopped_by: KeyboardInterrupt | None = None
 
     # -- pytest hooks ----------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -168,9 +167,8 @@ class StationLoop:
                     self._skip_rest = True
             if self.provisioning is not None:
                 self._gate(unit, start.socket, gate)
-        except KeyboardInterrupt as e:
+        except KeyboardInterrupt:
             aborted = True
-            self.stopped_by = e
             done = {s.name for s in self._steps}
             for item in items:
                 step = self._plan_step(item)
