@@ -44,7 +44,7 @@ def shown(answer: bytes | str) -> str:
     """A bad answer as it may go into a one-line, ASCII message: escaped and cut short."""
     cut = answer[:_SHOWN]
     text = repr(cut) if isinstance(cut, bytes) else ascii(cut)
-    return f"{text}… ({len(answer)} long)" if len(answer) > _SHOWN else text
+    return f"{text}... ({len(answer)} long)" if len(answer) > _SHOWN else text
 
 
 def is_text(answer: str) -> bool:
@@ -75,7 +75,8 @@ class ScpiInstrument:
                 raise InstrumentTimeout(self.address, command, "no answer in time") from e
             raise InstrumentError(self.address, command, f"VISA I/O error: {e}") from e
         except UnicodeDecodeError as e:  # pyvisa decodes the whole answer as ASCII
-            raise InstrumentBadAnswer(self.address, command, f"answer is not ASCII text: {shown(e.object.strip())}") from e
+            problem = f"answer is not ASCII text: {shown(e.object.strip())}"
+            raise InstrumentBadAnswer(self.address, command, problem) from e
         except (pyvisa.errors.Error, OSError, ValueError) as e:
             raise InstrumentError(self.address, command, f"VISA error: {e}") from e
         text = str(answer).strip()
