@@ -61,7 +61,7 @@ class ScpiInstrument:
 
     def __init__(self, resource: Any, *, address: str | None = None, check_errors: bool = True):
         self.resource = resource
-        self.address: str = address or getattr(resource, "resource_name", repr(resource))
+        self.address: str = address if address else str(getattr(resource, "resource_name", repr(resource)))
         self.check_errors = check_errors
         self.idn = self.query("*IDN?")
         if not self.idn:
