@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from linegate.drivers.instruments.dmm import Multimeter
 from linegate.drivers.instruments.errors import (
+    InstrumentBadAnswer,
     InstrumentError,
     InstrumentNotFound,
     InstrumentRejected,
@@ -13,6 +14,7 @@ from linegate.drivers.instruments.psu import PowerSupply
 from linegate.drivers.instruments.scpi import ScpiInstrument, open_resource
 
 __all__ = [
+    "InstrumentBadAnswer",
     "InstrumentError",
     "InstrumentNotFound",
     "InstrumentRejected",

@@ -3,7 +3,8 @@
     InstrumentError          names the VISA address and the command
     ├── InstrumentNotFound   the address cannot be opened
     ├── InstrumentTimeout    no answer in time
-    └── InstrumentRejected   the instrument's error queue reported an error
+    ├── InstrumentRejected   the instrument's error queue reported an error
+    └── InstrumentBadAnswer  an answer that is not ASCII text, or not the number expected
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ class InstrumentError(Exception):
     def __init__(self, address: str, command: str | None, problem: str) -> None:
         self.address = address
         self.command = command
-        self.problem = problem
+        self.problem = " ".join(problem.split())  # one line, whatever the backend's message held
         where = f"{address}: {command}" if command else address
-        super().__init__(f"{where}: {problem}")
+        super().__init__(f"{where}: {self.problem}")
 
 
 class InstrumentNotFound(InstrumentError):
@@ -27,4 +28,8 @@ class InstrumentTimeout(InstrumentError):
 
 
 class InstrumentRejected(InstrumentError):
+    pass
+
+
+class InstrumentBadAnswer(InstrumentError):
     pass

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 import pyvisa
 import pyvisa.errors
 from linegate.drivers.instruments.errors import (
+    InstrumentBadAnswer,
     InstrumentError,
     InstrumentNotFound,
     InstrumentRejected,
     InstrumentTimeout,
 )
+
+# SCPI <NRf>: NR1 (integer), NR2 (fixed point), NR3 (exponent). Python's float() also takes
+# "nan", "inf" and "1_000", none of which an instrument means as a reading.
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_ERROR_CODE = re.compile(r"[+-]?\d+")
+_SHOWN = 40  # characters of a bad answer kept in a message
 
 
 def open_resource(
@@ -31,12 +40,28 @@ def open_resource(
     return resource
 
 
+def shown(answer: bytes | str) -> str:
+    """A bad answer as it may go into a one-line, ASCII message: escaped and cut short."""
+    cut = answer[:_SHOWN]
+    text = repr(cut) if isinstance(cut, bytes) else ascii(cut)
+    return f"{text}... ({len(answer)} long)" if len(answer) > _SHOWN else text
+
+
+def is_text(answer: str) -> bool:
+    """Printable ASCII (tabs allowed): what a SCPI instrument answers to a text query."""
+    return all(" " <= c <= "~" or c == "\t" for c in answer)
+
+
 class ScpiInstrument:
-    """Shared SCPI plumbing: query, write with error-queue check, ``*IDN?``."""
+    """Shared SCPI plumbing: query, write with error-queue check, ``*IDN?``.
+
+    Every failure of the instrument or its VISA backend leaves as an ``InstrumentError``
+    naming the address and the command, whatever the backend raised.
+    """
 
     def __init__(self, resource: Any, *, address: str | None = None, check_errors: bool = True):
         self.resource = resource
-        self.address = address or getattr(resource, "resource_name", repr(resource))
+        self.address: str = address if address else str(getattr(resource, "resource_name", repr(resource)))
         self.check_errors = check_errors
         self.idn = self.query("*IDN?")
         if not self.idn:
@@ -44,31 +69,50 @@ class ScpiInstrument:
 
     def query(self, command: str) -> str:
         try:
-            return str(self.resource.query(command)).strip()
+            answer = self.resource.query(command)
         except pyvisa.errors.VisaIOError as e:
             if e.error_code == pyvisa.constants.StatusCode.error_timeout:
                 raise InstrumentTimeout(self.address, command, "no answer in time") from e
             raise InstrumentError(self.address, command, f"VISA I/O error: {e}") from e
-        except (pyvisa.errors.Error, OSError) as e:
+        except UnicodeDecodeError as e:  # pyvisa decodes the whole answer as ASCII
+            problem = f"answer is not ASCII text: {shown(e.object.strip())}"
+            raise InstrumentBadAnswer(self.address, command, problem) from e
+        except (pyvisa.errors.Error, OSError, ValueError) as e:
             raise InstrumentError(self.address, command, f"VISA error: {e}") from e
+        text = str(answer).strip()
+        if not is_text(text):  # a resource decoding with another encoding, or control bytes
+            raise InstrumentBadAnswer(self.address, command, f"answer is not ASCII text: {shown(text)}")
+        return text
 
     def query_float(self, command: str) -> float:
         answer = self.query(command)
-        try:
-            return float(answer)
-        except ValueError as e:
-            raise InstrumentError(self.address, command, f"not a number: {answer!r}") from e
+        if not _NUMBER.fullmatch(answer):
+            raise InstrumentBadAnswer(self.address, command, f"not a number: {shown(answer)}")
+        value = float(answer)
+        if not math.isfinite(value):
+            raise InstrumentBadAnswer(self.address, command, f"not a finite number: {shown(answer)}")
+        return value
 
     def write(self, command: str) -> None:
         try:
             self.resource.write(command)
-        except (pyvisa.errors.Error, OSError) as e:
+        except (pyvisa.errors.Error, OSError, ValueError) as e:
             raise InstrumentError(self.address, command, f"VISA error: {e}") from e
         if self.check_errors:
-            error = self.query("SYST:ERR?")
-            code = error.split(",", 1)[0].strip()
-            if code not in ("0", "+0"):
-                raise InstrumentRejected(self.address, command, f"instrument reported {error}")
+            self._check_error_queue(command)
+
+    def _check_error_queue(self, command: str) -> None:
+        """After ``command``: the instrument's error queue must say no error."""
+        query = "SYST:ERR?"
+        try:
+            error = self.query(query)
+        except InstrumentError as e:  # name the command whose outcome was being checked as well
+            raise type(e)(self.address, f"{command}; {query}", e.problem) from e
+        code = error.split(",", 1)[0].strip()
+        if not _ERROR_CODE.fullmatch(code):
+            raise InstrumentBadAnswer(self.address, f"{command}; {query}", f"not an error-queue entry: {shown(error)}")
+        if int(code) != 0:
+            raise InstrumentRejected(self.address, command, f"instrument reported {error}")
 
     def close(self) -> None:
         try:
