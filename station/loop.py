@@ -8,7 +8,6 @@ setup; instead the station collects the plan's station tests once and drives
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections.abc import Iterator
@@ -29,7 +28,6 @@ from linegate.station.gate.station import Provisioning
 from linegate.station.handler import UnitStart
 from linegate.station.record import build_record, provision_step, skipped_step
 
-log = logging.getLogger("linegate.station")
 _MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
 
 
@@ -190,9 +188,7 @@ class StationLoop:
         self._capture.stop()
         if unclaimed := self._capture.take():  # not a step's: the gate taking back a failed unit's identity...
             unit.attach("station-output.txt", unclaimed)
-        if state.jig is not None and (problems := state.jig.safe_state()):
-            for problem in problems:  # the supply may still be on: the operator must hear it now
-                log.warning("safe state not reached: %s", problem)
+        if state.jig is not None and (problems := state.jig.safe_state()):  # logged there, on the console now
             unit.facts["safe_state"] = "; ".join(problems)
         if link is not None and link.transcript:
             unit.attach("serial-transcript.txt", format_transcript(link))
