@@ -107,14 +107,15 @@ class StepsFromError(PlanError):
 
 def load_plan(path: str | Path) -> Plan:
     """Read and validate a plan file; PlanError names file, field and problem."""
-    return _load_plan(Path(path), ())
+    return _load_plan(Path(path), Path(path), ())
 
 
-# Deep enough for any real family of plans, shallow enough to never reach Python's recursion limit.
+# Deep enough for any real family of plans, shallow enough to stay far from Python's recursion limit.
 MAX_STEPS_FROM_DEPTH = 16
 
 
-def _load_plan(path: Path, chain: tuple[Path, ...]) -> Plan:
+def _load_plan(path: Path, named: Path, chain: tuple[Path, ...]) -> Plan:
+    """``named`` is the plan the user gave; ``chain`` the resolved plans whose ``steps_from`` led here."""
     try:
         raw = read_capped(path, "plan")
     except OSError as e:
@@ -122,24 +123,24 @@ def _load_plan(path: Path, chain: tuple[Path, ...]) -> Plan:
     except YamlFileError as e:
         raise PlanError(f"{path}: {e}") from e
     digest = hashlib.sha256(raw)
-    here = (*chain, path.resolve())
+    chain = (*chain, path.resolve())
 
     def with_base_steps(doc: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(doc.get("steps_from"), str) or "steps" in doc:
             return doc
         base_path = (path.parent / doc["steps_from"]).resolve()
-        if base_path in here:
-            loop = " -> ".join(str(p) for p in (*here[here.index(base_path):], base_path))
-            raise StepsFromError(f"{path}: steps_from: plans take their steps from each other in a cycle: {loop}")
-        if len(here) >= MAX_STEPS_FROM_DEPTH:
-            raise StepsFromError(f"{path}: steps_from: more than {MAX_STEPS_FROM_DEPTH} plans deep "
-                            f"(starting at {here[0]})")
+        if base_path in chain:
+            loop = " -> ".join(str(p) for p in (*chain, base_path))
+            raise StepsFromError(f"{named}: steps_from: plans take their steps from each other in a cycle: {loop}")
+        if len(chain) >= MAX_STEPS_FROM_DEPTH:
+            raise StepsFromError(f"{named}: steps_from: more than {MAX_STEPS_FROM_DEPTH} plans deep "
+                                 f"(the {MAX_STEPS_FROM_DEPTH}th is {path})")
         try:
-            base = _load_plan(base_path, here)
+            base = _load_plan(base_path, named, chain)
         except StepsFromError:
             raise
         except PlanError as e:
-            if chain:  # only the plan the user named adds where the broken file came from
+            if len(chain) > 1:  # only the plan the user named says where the broken file came from
                 raise
             raise PlanError(f"{path}: steps_from: {e}") from e
         digest.update(base.sha256.encode())  # the hash covers the steps this plan runs
