@@ -114,7 +114,7 @@ def _check_values(doc: Any) -> None:
         loc, node = stack.pop()
         count += 1
         if count > MAX_VALUES:
-            raise YamlFileError("", f"more than {MAX_VALUES} values once aliases are expanded")
+            raise YamlFileError("", f"more than {MAX_VALUES} values (each alias counted as often as it is used)")
         if isinstance(node, float) and not math.isfinite(node):
             raise YamlFileError(field_path(loc, doc), f"{node} is not a finite number")
         if isinstance(node, dict):
