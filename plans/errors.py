@@ -58,4 +58,6 @@ def load_yaml_model(
 def _kind_of(doc: Any) -> str:
     if doc is None:
         return "an empty file"
-    return {list: "a list", str: "a single string"}.get(type(doc), f"a single {type(doc).__name__}")
+    if isinstance(doc, list):
+        return "a list"
+    return "a single string" if isinstance(doc, str) else f"a single {type(doc).__name__}"
