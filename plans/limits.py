@@ -28,7 +28,7 @@ class Limits(BaseModel):
     Otherwise ``equals`` (exact value) or ``regex`` (full match of the text).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     units: str | None = None
     low: float | None = None

@@ -14,6 +14,7 @@ from typing import Any
 from linegate.plans.errors import PlanError, load_yaml_model
 from linegate.plans.limits import Limits
 from linegate.plans.provisioning import ProvisioningSpec
+from linegate.plans.yamlfile import YamlFileError, read_capped
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -100,19 +101,48 @@ class Plan(BaseModel):
         raise KeyError(name)
 
 
+class StepsFromError(PlanError):
+    """``steps_from`` files refer to each other in a cycle or too deeply; the message names the files."""
+
+
 def load_plan(path: str | Path) -> Plan:
     """Read and validate a plan file; PlanError names file, field and problem."""
-    path = Path(path)
+    return _load_plan(Path(path), Path(path), ())
+
+
+# Deep enough for any real family of plans, shallow enough to stay far from Python's recursion limit.
+MAX_STEPS_FROM_DEPTH = 16
+
+
+def _load_plan(path: Path, named: Path, chain: tuple[Path, ...]) -> Plan:
+    """``named`` is the plan the user gave; ``chain`` the resolved plans whose ``steps_from`` led here."""
     try:
-        raw = path.read_bytes()
+        raw = read_capped(path, "plan")
     except OSError as e:
         raise PlanError(f"{path}: cannot read plan: {e.strerror or e}") from e
+    except YamlFileError as e:
+        raise PlanError(f"{path}: {e}") from e
     digest = hashlib.sha256(raw)
+    chain = (*chain, path.resolve())
 
     def with_base_steps(doc: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(doc.get("steps_from"), str) or "steps" in doc:
             return doc
-        base = load_plan((path.parent / doc["steps_from"]).resolve())
+        base_path = (path.parent / doc["steps_from"]).resolve()
+        if base_path in chain:
+            loop = " -> ".join(str(p) for p in (*chain, base_path))
+            raise StepsFromError(f"{named}: steps_from: plans take their steps from each other in a cycle: {loop}")
+        if len(chain) >= MAX_STEPS_FROM_DEPTH:
+            raise StepsFromError(f"{named}: steps_from: more than {MAX_STEPS_FROM_DEPTH} plans deep "
+                                 f"(the {MAX_STEPS_FROM_DEPTH}th is {path})")
+        try:
+            base = _load_plan(base_path, named, chain)
+        except StepsFromError:
+            raise
+        except PlanError as e:
+            if len(chain) > 1:  # only the plan the user named says where the broken file came from
+                raise
+            raise PlanError(f"{path}: steps_from: {e}") from e
         digest.update(base.sha256.encode())  # the hash covers the steps this plan runs
         return {**doc, "steps": [s.model_dump(exclude_none=True) for s in base.steps],
                 "station_tests": str(base.tests_dir)}
