@@ -126,8 +126,11 @@ def _load_plan(path: Path, named: Path, chain: tuple[Path, ...]) -> Plan:
     chain = (*chain, path.resolve())
 
     def with_base_steps(doc: dict[str, Any]) -> dict[str, Any]:
-        if not isinstance(doc.get("steps_from"), str) or "steps" in doc:
+        if not isinstance(doc.get("steps_from"), str):
             return doc
+        if "steps" in doc:
+            raise PlanError(f"{path}: steps_from: a plan takes its steps from another plan or lists its own, "
+                            "not both")
         base_path = (path.parent / doc["steps_from"]).resolve()
         if base_path in chain:
             loop = " -> ".join(str(p) for p in (*chain, base_path))

@@ -18,6 +18,8 @@ from linegate.plans import Limits, PlanError, load_plan
 from linegate.plans.plan import MAX_STEPS_FROM_DEPTH
 from linegate.plans.yamlfile import MAX_BYTES, MAX_VALUES, YamlFileError, read_capped
 
+REPO = Path(__file__).resolve().parent.parent
+
 PLAN = """name: p
 version: "1"
 steps:
@@ -256,3 +258,14 @@ def test_unknown_simulated_faults_name_the_field_and_the_known_faults(tmp_path):
 def test_known_simulated_faults_load(tmp_path):
     config = load_fixture(write(tmp_path, FIXTURE + "  faults: [noise, busy]\n", "fixture.yaml"))
     assert config.simulated is not None and config.simulated.faults == ("noise", "busy")
+
+
+def test_steps_from_together_with_steps_is_refused(tmp_path):
+    (tmp_path / "base.yaml").write_text((REPO / "plans" / "esp-at-module.yaml").read_text()
+                                        .replace("station_tests: ../station_tests",
+                                                 f"station_tests: {REPO / 'station_tests'}"))
+    plan = tmp_path / "both.yaml"
+    plan.write_text("name: both\nversion: '1'\nsteps_from: base.yaml\nsteps:\n"
+                    "  - {name: link, test: test_esp_at_module.py::test_link}\n")
+    with pytest.raises(PlanError, match=r"both\.yaml: steps_from: .*not both"):
+        load_plan(plan)
