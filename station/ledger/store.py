@@ -23,7 +23,7 @@ from linegate.station.ledger.lock import (
 from linegate.station.ledger.schema import meta, metadata
 from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 
 def ledger_url(path_or_url: str | Path) -> str:
@@ -82,8 +82,8 @@ class LedgerStore:
         try:
             with self.engine.connect() as conn:
                 problems = [str(r[0]) for r in conn.exec_driver_sql("PRAGMA quick_check")]
-        except SQLAlchemyError as e:
-            problems = [_first_line(e)]
+        except DBAPIError as e:  # damage that stops SQLite before the check can run
+            problems = [str(e.orig).splitlines()[0] if str(e.orig) else type(e.orig).__name__]
         if problems != ["ok"]:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise LedgerCorrupt(f"{self.shown}: the ledger file is damaged: {problems[0][:160]}{more}; restore it "
