@@ -183,6 +183,7 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
         config = config.model_copy(update={"cloud": account})
         ledger = Ledger(state_dir / "ledger.db")
         try:
+            ledger.hold(config.station)
             return _execute(config, plan, args.out, console, units=args.units, state_dir=state_dir, ledger=ledger)
         finally:
             ledger.close()
@@ -200,6 +201,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         config = config.model_copy(update={"cloud": emulator_account(args.cloud)})
     ledger = Ledger(args.ledger or state_dir / "ledger.db")
     try:
+        ledger.hold(config.station)
         return _execute(config, plan, args.out, console, units=args.units, serials=args.sn, state_dir=state_dir,
                         ledger=ledger)
     finally:

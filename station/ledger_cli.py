@@ -45,6 +45,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise LineError(f"{target}: no ledger here (run 'linegate demo' or pass --ledger)")
     ledger = Ledger(target)
     try:
+        if args.ledger_command != "status":  # status only reads; recover and audit need the station stopped
+            ledger.hold(f"ledger {args.ledger_command}")
         if args.ledger_command == "status":
             if args.json:
                 print(json.dumps(status(ledger), indent=1))

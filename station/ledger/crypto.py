@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -13,6 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 ENV = "LINEGATE_LEDGER_KEY"
 NONCE = 12
+FINGERPRINT_LABEL = b"linegate ledger key fingerprint v1"
 
 
 class LedgerKeyError(Exception):
@@ -31,17 +34,34 @@ def _decode(text: str, where: str) -> bytes:
     raise LedgerKeyError(f"{where}: expected 32 bytes as 64 hex digits or base64")
 
 
-def load_key(key_file: Path) -> bytes:
-    """The ledger key: the environment wins; otherwise the key file, created (0600) on first use."""
-    if os.environ.get(ENV):
-        return _decode(os.environ[ENV], ENV)
-    if key_file.exists():
-        return _decode(key_file.read_text(), str(key_file))
+def key_from_env() -> bytes | None:
+    """The key ``LINEGATE_LEDGER_KEY`` holds, or None when it is not set."""
+    text = os.environ.get(ENV)
+    return _decode(text, ENV) if text else None
+
+
+def read_key(key_file: Path) -> bytes:
+    try:
+        text = key_file.read_text()
+    except OSError as e:
+        raise LedgerKeyError(f"{key_file}: cannot read the ledger key: {e.strerror or e}") from e
+    return _decode(text, str(key_file))
+
+
+def create_key(key_file: Path) -> bytes:
+    """A fresh key in a new 0600 file (never over an existing one)."""
     key_file.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(secrets.token_hex(32) + "\n")
-    return _decode(key_file.read_text(), str(key_file))
+        f.flush()
+        os.fsync(f.fileno())
+    return read_key(key_file)
+
+
+def fingerprint(key: bytes) -> str:
+    """What the ledger stores to recognise its key: an HMAC of a fixed label, never the key itself."""
+    return hmac.new(key, FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
 
 
 class SecretBox:

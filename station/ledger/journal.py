@@ -13,34 +13,31 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from linegate.station.ledger.crypto import SecretBox, load_key
-from linegate.station.ledger.schema import (
+from linegate.station.ledger.errors import IllegalMove, LedgerBusy, LedgerCorrupt, LedgerError
+from linegate.station.ledger.schema import identities, requests, units
+from linegate.station.ledger.states import (
     ASSIGNED,
+    BORN,
     FLASHED,
     ON_UNIT,
+    POOLED,
     RESERVED,
-    STATES,
-    identities,
-    meta,
-    metadata,
-    requests,
-    units,
+    TRANSITIONS,
+    IdentityState,
 )
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from linegate.station.ledger.store import LedgerStore, ledger_url
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 CRASH_ENV = "LINEGATE_CRASH_AT"
+_POOLED = tuple(s.value for s in POOLED)
 
-
-class LedgerError(Exception):
-    """The ledger cannot be opened or refused a transition. Names the ledger and the identity."""
+__all__ = ["Identity", "IllegalMove", "Ledger", "LedgerBusy", "LedgerCorrupt", "LedgerError", "ledger_url"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +45,7 @@ class Identity:
     id: int
     service: str
     identity: str
-    state: str
+    state: IdentityState
     unit_mac: str | None
     unit_serial: str | None
     payload: dict[str, Any]
@@ -62,7 +59,7 @@ class Identity:
     @classmethod
     def of(cls, row: Any) -> Identity:
         m = row._mapping
-        return cls(m["id"], m["service"], m["identity"], m["state"], m["unit_mac"], m["unit_serial"],
+        return cls(m["id"], m["service"], m["identity"], IdentityState(m["state"]), m["unit_mac"], m["unit_serial"],
                    dict(m["payload"] or {}), m["secret"], m["reason"], bool(m["queued"]), m["attempts"],
                    m["commit_summary"], m["record_path"])
 
@@ -83,63 +80,13 @@ def _crash_hook_from_env() -> Callable[[str], None] | None:
     return hook
 
 
-def ledger_url(path_or_url: str | Path) -> str:
-    text = str(path_or_url)
-    return text if "://" in text else f"sqlite:///{Path(text).resolve()}"
 
+class Ledger(LedgerStore):
+    """The journal of identities and units; every transition is one committed transaction."""
 
-class Ledger:
     def __init__(self, url: str | Path, *, key_file: Path | None = None,
                  crash_hook: Callable[[str], None] | None = None) -> None:
-        self.url = ledger_url(url)
-        parsed = make_url(self.url)
-        self.shown = parsed.render_as_string(hide_password=True)
-        self._sqlite_path = Path(parsed.database) if parsed.get_backend_name() == "sqlite" and parsed.database \
-            else None
-        if self._sqlite_path is not None:
-            self._sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-            if not self._sqlite_path.exists():
-                os.close(os.open(self._sqlite_path, os.O_CREAT | os.O_WRONLY, 0o600))
-            os.chmod(self._sqlite_path, 0o600)
-        default_key = (self._sqlite_path.with_suffix(".key") if self._sqlite_path else Path("ledger.key"))
-        self._box = SecretBox(load_key(key_file or default_key))
-        self._crash = crash_hook or _crash_hook_from_env()
-        try:
-            self.engine = self._engine()
-            metadata.create_all(self.engine)
-        except SQLAlchemyError as e:
-            raise LedgerError(f"{self.shown}: cannot open the ledger: {type(e).__name__}: "
-                              f"{str(e).splitlines()[0][:200]}") from e
-
-    def _engine(self) -> Engine:
-        if self._sqlite_path is not None:
-            engine = create_engine(self.url, connect_args={"timeout": 30, "isolation_level": None})
-
-            @event.listens_for(engine, "connect")
-            def _pragmas(dbapi_conn: Any, _: Any) -> None:
-                cur = dbapi_conn.cursor()
-                cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA synchronous=FULL")  # a committed transition survives power loss
-                cur.close()
-
-            @event.listens_for(engine, "begin")
-            def _begin(conn: Connection) -> None:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")  # one writer at a time, no upgrade deadlocks
-
-            return engine
-        return create_engine(self.url, pool_pre_ping=True)
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
-            yield conn
-
-    def _reached(self, state: str) -> None:
-        if self._crash is not None:
-            self._crash(state)
+        super().__init__(url, key_file=key_file, crash_hook=crash_hook or _crash_hook_from_env())
 
     # -- secrets ---------------------------------------------------------
     def seal(self, service: str, identity: str, secret: bytes) -> bytes:
@@ -161,7 +108,7 @@ class Ledger:
     def add_reserved(self, service: str, request_id: int,
                      items: list[tuple[str, dict[str, Any], bytes | None]]) -> None:
         now = time.time()
-        rows = [dict(service=service, identity=ident, state=RESERVED, payload=payload,
+        rows = [dict(service=service, identity=ident, state=RESERVED.value, payload=payload,
                      secret=None if secret is None else self.seal(service, ident, secret), reason="",
                      queued=False, attempts=0, request_id=request_id, created_at=now, updated_at=now)
                 for ident, payload, secret in items]
@@ -178,20 +125,22 @@ class Ledger:
     def pool_size(self, service: str) -> int:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(identities).where(
-                identities.c.service == service, identities.c.state.in_((RESERVED, "released")))).scalar_one()
+                identities.c.service == service, identities.c.state.in_(_POOLED))).scalar_one()
 
     def backlog(self, service: str) -> int:
         """Commits waiting for the service (flashed, queued)."""
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(identities).where(
-                identities.c.service == service, identities.c.state == FLASHED,
+                identities.c.service == service, identities.c.state == FLASHED.value,
                 identities.c.queued.is_(True))).scalar_one()
 
     def take(self, service: str, mac: str, serial: str | None) -> Identity | None:
         """The oldest pooled identity, now assigned to this unit; None when the pool is empty."""
+        if not mac:
+            raise IllegalMove(f"{self.shown}: {service}: an identity is taken for a unit, and no unit was named")
         with self._tx() as conn:
             query = (select(identities).where(identities.c.service == service,
-                                              identities.c.state.in_((RESERVED, "released")))
+                                              identities.c.state.in_(_POOLED))
                      .order_by(identities.c.id).limit(1))
             if self.engine.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)  # two stations never take the same one
@@ -200,7 +149,7 @@ class Ledger:
                 return None
             try:
                 conn.execute(update(identities).where(identities.c.id == row.id).values(
-                    state=ASSIGNED, unit_mac=mac, unit_serial=serial, reason="", updated_at=time.time()))
+                    state=ASSIGNED.value, unit_mac=mac, unit_serial=serial, reason="", updated_at=time.time()))
             except IntegrityError as e:
                 raise LedgerError(f"{self.shown}: unit {mac} already holds a {service} identity") from e
             ident = Identity.of(conn.execute(select(identities).where(identities.c.id == row.id)).one())
@@ -210,44 +159,64 @@ class Ledger:
     def insert_on_unit(self, service: str, identity: str, state: str, mac: str, serial: str | None,
                        payload: dict[str, Any]) -> Identity:
         """For commit-then-flash services: the identity is born on the unit (journaled before the call)."""
+        born = IdentityState(state)
+        if born not in BORN or born not in ON_UNIT or not mac:
+            raise IllegalMove(f"{self.shown}: {service} {identity}: cannot start as {born} on unit {mac or 'none'}")
         now = time.time()
         with self._tx() as conn:
             try:
                 rid = conn.execute(insert(identities).values(
-                    service=service, identity=identity, state=state, unit_mac=mac, unit_serial=serial,
+                    service=service, identity=identity, state=born.value, unit_mac=mac, unit_serial=serial,
                     payload=payload, reason="", queued=False, attempts=0, created_at=now,
                     updated_at=now)).inserted_primary_key[0]
             except IntegrityError as e:
                 raise LedgerError(f"{self.shown}: {service} {identity} or unit {mac} is already in the ledger") from e
             ident = Identity.of(conn.execute(select(identities).where(identities.c.id == rid)).one())
-        self._reached(state)
+        self._reached(born)
         return ident
 
     # -- transitions -----------------------------------------------------
     def move(self, ident: Identity, to: str, *, expect: tuple[str, ...] | None = None, secret: bytes | None = None,
              **values: Any) -> Identity:
-        """Commit ``ident`` into state ``to`` (from one of ``expect``, default its current state)."""
-        if to not in STATES:
-            raise ValueError(to)
-        allowed = expect or (ident.state,)
+        """Commit ``ident`` into state ``to`` from one of ``expect`` (default: its current state).
+
+        Only moves in ``TRANSITIONS`` are made; a state that belongs to a unit needs one.
+        """
+        target = IdentityState(to)
+        sources = tuple(IdentityState(s) for s in (expect or (ident.state,)))
+        name = f"{self.shown}: {ident.service} {ident.identity}"
+        for source in sources:
+            if target not in TRANSITIONS[source]:
+                raise IllegalMove(f"{name}: cannot go to {target} from {source}: not a move the ledger allows")
+        if "state" in values:
+            raise IllegalMove(f"{name}: a state is set by move(to=...), not as a value")
+        needs_unit = target in ON_UNIT
+        if needs_unit and "unit_mac" in values and not values["unit_mac"]:
+            raise IllegalMove(f"{name}: cannot go to {target} without a unit")
         if secret is not None:
             values["secret"] = self.seal(ident.service, ident.identity, secret)
-        if to in (RESERVED, "released"):
+        if target in POOLED:
             values.setdefault("unit_mac", None)
             values.setdefault("unit_serial", None)
             values.setdefault("queued", False)
+        where = [identities.c.id == ident.id, identities.c.state.in_([s.value for s in sources])]
+        if needs_unit and "unit_mac" not in values:
+            where.append(identities.c.unit_mac.is_not(None))
         with self._tx() as conn:
-            done = conn.execute(update(identities).where(identities.c.id == ident.id,
-                                                         identities.c.state.in_(allowed))
-                                .values(state=to, updated_at=time.time(), **values))
+            done = conn.execute(update(identities).where(*where)
+                                .values(state=target.value, updated_at=time.time(), **values))
             if done.rowcount != 1:
                 now = conn.execute(select(identities.c.state).where(identities.c.id == ident.id)).scalar()
-                raise LedgerError(f"{self.shown}: {ident.service} {ident.identity}: cannot go to {to} from {now}")
+                if now in sources:
+                    raise IllegalMove(f"{name}: cannot go to {target} from {now}: no unit holds it")
+                raise LedgerError(f"{name}: cannot go to {target} from {now}")
             fresh = Identity.of(conn.execute(select(identities).where(identities.c.id == ident.id)).one())
-        self._reached(to)
+        self._reached(target)
         return fresh
 
     def update_fields(self, ident: Identity, **values: Any) -> Identity:
+        if "state" in values:
+            raise IllegalMove(f"{self.shown}: {ident.service} {ident.identity}: a state changes by move() only")
         with self._tx() as conn:
             conn.execute(update(identities).where(identities.c.id == ident.id).values(updated_at=time.time(),
                                                                                       **values))
@@ -258,7 +227,7 @@ class Ledger:
         with self.engine.connect() as conn:
             row = conn.execute(select(identities).where(identities.c.service == service,
                                                         identities.c.unit_mac == mac,
-                                                        identities.c.state.in_(ON_UNIT))).first()
+                                                        identities.c.state.in_([s.value for s in ON_UNIT]))).first()
         return None if row is None else Identity.of(row)
 
     def find(self, service: str, identity: str) -> Identity | None:
@@ -268,7 +237,7 @@ class Ledger:
         return None if row is None else Identity.of(row)
 
     def in_states(self, *states: str, service: str | None = None, queued: bool | None = None) -> list[Identity]:
-        query = select(identities).where(identities.c.state.in_(states)).order_by(identities.c.id)
+        query = select(identities).where(identities.c.state.in_([str(s) for s in states])).order_by(identities.c.id)
         if service is not None:
             query = query.where(identities.c.service == service)
         if queued is not None:
@@ -283,19 +252,6 @@ class Ledger:
     def reserve_calls(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(select(requests).order_by(requests.c.id))]
-
-    # -- what the ledger was run with (for recover/audit from the command line) --
-    def set_meta(self, key: str, value: Any) -> None:
-        with self._tx() as conn:
-            if conn.execute(select(meta.c.key).where(meta.c.key == key)).first() is None:
-                conn.execute(insert(meta).values(key=key, value=value))
-            else:
-                conn.execute(update(meta).where(meta.c.key == key).values(value=value))
-
-    def get_meta(self, key: str, default: Any = None) -> Any:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(meta.c.value).where(meta.c.key == key)).first()
-        return default if row is None else row[0]
 
     # -- units -----------------------------------------------------------
     def unit_finished(self, mac: str, outcome: str, record_id: str, serial: str | None = None, *,
@@ -327,4 +283,3 @@ class Ledger:
     def all_units(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(select(units))]
-

@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+# The states live in ``states``; their names stay importable from here for the callers that always did.
+from linegate.station.ledger.states import (
+    ASSIGNED,
+    COMMITTED,
+    COMMITTING,
+    FLASHED,
+    NEEDS_ATTENTION,
+    ON_UNIT,
+    QUARANTINED,
+    RELEASED,
+    RESERVED,
+    STATES,
+    IdentityState,
+)
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -17,17 +31,9 @@ from sqlalchemy import (
     text,
 )
 
-# States an identity moves through. Flash-then-commit: reserved → assigned → flashed → committing → committed;
-# commit-then-flash (EnOS MQTT): committing → committed (secret stored) and ``flashed`` in the payload.
-RESERVED, ASSIGNED, FLASHED, COMMITTING, COMMITTED = "reserved", "assigned", "flashed", "committing", "committed"
-RELEASED, QUARANTINED, NEEDS_ATTENTION = "released", "quarantined", "needs_attention"
-STATES = (RESERVED, ASSIGNED, FLASHED, COMMITTING, COMMITTED, RELEASED, QUARANTINED, NEEDS_ATTENTION)
-# States in which an identity belongs to a unit: one per unit and service.
-ON_UNIT = (ASSIGNED, FLASHED, COMMITTING, COMMITTED, NEEDS_ATTENTION)
-
 metadata = MetaData()
 
-_on_unit_sql = text("state IN ({})".format(", ".join(f"'{s}'" for s in ON_UNIT)))
+_on_unit_sql = text("state IN ({})".format(", ".join(f"'{s.value}'" for s in ON_UNIT)))
 
 identities = Table(
     "identities",
@@ -83,4 +89,5 @@ meta = Table(
     Column("value", JSON, nullable=False),
 )
 
-__all__ = ["identities", "meta", "metadata", "requests", "units"]
+__all__ = ["ASSIGNED", "COMMITTED", "COMMITTING", "FLASHED", "NEEDS_ATTENTION", "ON_UNIT", "QUARANTINED",
+           "RELEASED", "RESERVED", "STATES", "IdentityState", "identities", "meta", "metadata", "requests", "units"]

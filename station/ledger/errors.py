@@ -1,0 +1,19 @@
+"""What the ledger refuses, as types: the CLI turns each into one line and exit 2."""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """The ledger cannot be opened or refused a transition. Names the ledger and the identity."""
+
+
+class LedgerBusy(LedgerError):
+    """Another station holds the ledger (SQLite) or this station name (PostgreSQL)."""
+
+
+class LedgerCorrupt(LedgerError):
+    """The SQLite file fails its integrity check."""
+
+
+class IllegalMove(LedgerError):
+    """A transition the state table does not allow, or an on-unit state without a unit."""
