@@ -82,6 +82,7 @@ def test_a_dut_holding_an_unknown_identity_is_failed_not_overwritten(emulator, t
     ledger.close()
     (tmp_path / "ledger.db").unlink()  # a different station's ledger, or a unit from elsewhere
     (tmp_path / "ledger.db-wal").unlink(missing_ok=True)
+    (tmp_path / "ledger.key").unlink()  # a fresh ledger starts with its own key
     again, _ = run_service(emulator, "ayla", tmp_path, units=2)
     held = [r for r in again.records if r.steps[-1].name == "provision"]
     assert held and held[0].outcome is Outcome.FAIL
