@@ -126,7 +126,7 @@ def status(ledger: Ledger) -> dict[str, Any]:
     out: dict[str, Any] = {"ledger": ledger.shown, "services": {}}
     for service in sorted({r.service for r in rows}):
         mine = [r for r in rows if r.service == service]
-        counts = Counter(r.state for r in mine)
+        counts = Counter(str(r.state) for r in mine)
         out["services"][service] = {
             "states": dict(sorted(counts.items())),
             "pool": counts.get("reserved", 0) + counts.get("released", 0),

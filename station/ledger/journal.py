@@ -31,7 +31,7 @@ from linegate.station.ledger.states import (
     IdentityState,
 )
 from linegate.station.ledger.store import LedgerStore, ledger_url
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import CursorResult, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 CRASH_ENV = "LINEGATE_CRASH_AT"
@@ -81,6 +81,13 @@ def _crash_hook_from_env() -> Callable[[str], None] | None:
 
 
 
+def _new_id(result: CursorResult[Any]) -> int:
+    """The primary key an INSERT of one row gave it."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 class Ledger(LedgerStore):
     """The journal of identities and units; every transition is one committed transaction."""
 
@@ -101,8 +108,8 @@ class Ledger(LedgerStore):
     def open_request(self, service: str, count: int) -> int:
         """Journal a reserve call before it is made: if its answer is lost, the audit knows why."""
         with self._tx() as conn:
-            rid = conn.execute(insert(requests).values(service=service, count=count, state="open",
-                                                       reason="", created_at=time.time())).inserted_primary_key[0]
+            rid = _new_id(conn.execute(insert(requests).values(service=service, count=count, state="open",
+                                                               reason="", created_at=time.time())))
         return int(rid)
 
     def add_reserved(self, service: str, request_id: int,
@@ -165,10 +172,10 @@ class Ledger(LedgerStore):
         now = time.time()
         with self._tx() as conn:
             try:
-                rid = conn.execute(insert(identities).values(
+                rid = _new_id(conn.execute(insert(identities).values(
                     service=service, identity=identity, state=born.value, unit_mac=mac, unit_serial=serial,
                     payload=payload, reason="", queued=False, attempts=0, created_at=now,
-                    updated_at=now)).inserted_primary_key[0]
+                    updated_at=now)))
             except IntegrityError as e:
                 raise LedgerError(f"{self.shown}: {service} {identity} or unit {mac} is already in the ledger") from e
             ident = Identity.of(conn.execute(select(identities).where(identities.c.id == rid)).one())
