@@ -12,7 +12,8 @@ import email.utils
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -25,13 +26,17 @@ from linegate.drivers.cloud.errors import (
     RateLimited,
     Unavailable,
     UnknownOutcome,
+    Unreachable,
     redact,
 )
 
 T = TypeVar("T")
 
 # Transport failures that prove the request never reached the service.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+_NO_CONNECTION = (httpx.ConnectError, httpx.ConnectTimeout)
+_NOT_SENT = (httpx.PoolTimeout, httpx.UnsupportedProtocol)
+# A start-up check waits this long for a connection (not for the answer: a slow service is not a dead one).
+CHECK_CONNECT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,16 @@ class HttpService:
     def last_call(self) -> CallInfo | None:
         return getattr(self._local, "last_call", None)
 
+    @contextmanager
+    def checking(self, connect_s: float = CHECK_CONNECT_S) -> Iterator[None]:
+        """Calls in this block (this thread only) are tried once, with a ``connect_s`` connect timeout:
+        a station's start-up check fails in seconds instead of retrying for a minute."""
+        self._local.check_connect_s = connect_s
+        try:
+            yield
+        finally:
+            self._local.check_connect_s = None
+
     # -- the one call path -----------------------------------------------
     def _call(
         self,
@@ -126,10 +141,11 @@ class HttpService:
         attempts = 0
         started = time.perf_counter()
         policy = self.retry
+        checking = getattr(self._local, "check_connect_s", None) is not None
         try:
             for attempt in stamina.retry_context(
                 on=self._backoff,
-                attempts=policy.attempts,
+                attempts=1 if checking else policy.attempts,
                 timeout=policy.total_timeout,
                 wait_initial=policy.wait_initial,
                 wait_max=policy.wait_max,
@@ -156,8 +172,15 @@ class HttpService:
 
     def _send(self, operation: str, request: httpx.Request, idempotent: bool) -> httpx.Response:
         url = str(request.url.copy_with(query=None))
+        connect_s = getattr(self._local, "check_connect_s", None)
+        if connect_s is not None:
+            request.extensions["timeout"] = {**request.extensions.get("timeout", {}), "connect": connect_s}
         try:
             return self._client.send(request)
+        except _NO_CONNECTION as e:
+            raise Unreachable(self.service, operation,
+                              f"cannot reach the service ({type(e).__name__}: {redact(str(e), 80) or 'no detail'})",
+                              url=url) from e
         except _NOT_SENT as e:
             raise Unavailable(self.service, operation, f"cannot reach the service: {type(e).__name__}",
                               url=url) from e

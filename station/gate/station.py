@@ -6,7 +6,7 @@ import logging
 import threading
 from pathlib import Path
 
-from linegate.drivers.cloud import CloudError, RetryPolicy
+from linegate.drivers.cloud import AuthError, CloudError, Forbidden, RetryPolicy, Unreachable, safe_url
 from linegate.fixtures.cloud_account import CloudAccount
 from linegate.plans import ProvisioningRecord, UnitRecord
 from linegate.plans.provisioning import ProvisioningSpec
@@ -20,6 +20,23 @@ from linegate.station.ledger.journal import Identity, Ledger
 from linegate.station.output import write_unit_files
 
 log = logging.getLogger(__name__)
+
+
+class CloudUnavailable(Exception):
+    """The provisioning service cannot be used at all (unreachable, or it refuses the station's
+    credentials), found before the first unit. One line naming service and URL, no password."""
+
+    @classmethod
+    def from_error(cls, service: str, url: str, error: CloudError) -> CloudUnavailable:
+        where = f"{service} at {safe_url(error.url or url)}"
+        if isinstance(error, AuthError):
+            what = "refuses the station's credentials" if not isinstance(error, Forbidden) else \
+                "accepts the credentials but not for this operation (role or scope)"
+            hint = "check the token / key in the fixture's cloud section"
+        else:
+            what, hint = "is unreachable", "check the URL in the fixture's cloud section and the network"
+        detail = f"code {error.code}: {error.problem}" if error.code else error.problem
+        return cls(f"{where} {what} ({error.operation}: {detail}); {hint}")
 
 
 class Provisioning:
@@ -39,16 +56,37 @@ class Provisioning:
         self.recovered: RecoveryReport | None = None
 
     def start(self) -> Provisioning:
+        """Check the service, finish what a crash interrupted, fill the pool; raises ``CloudUnavailable``
+        (nothing left running) when the service cannot be reached or refuses the credentials."""
+        try:
+            self._check()
+        except CloudUnavailable:
+            self.service.close()
+            raise
         self.ledger.set_meta(f"spec:{self.spec.service}", self.spec.model_dump(mode="json"))
         self.recovered = recover(self.gate, self.probe)
         if self.pool is not None:
             try:  # fill the pool before the first unit, so no unit waits for a reservation
                 self.pool.refill_once()
+            except AuthError as e:  # e.g. a token whose role may not reserve
+                self.service.close()
+                raise CloudUnavailable.from_error(self.service.name, self.service.url, e) from e
             except CloudError as e:
                 log.warning("pool %s: %s", self.service.name, e)
             self.pool.start()
         self.drain.start()
         return self
+
+    def _check(self) -> None:
+        """One quick call per client (once, short connect timeout): a dead service or wrong credentials
+        stop the station in seconds. A service that answers but is unwell (5xx, slow) is left to the
+        pool and the commit queue, as an outage after the start is."""
+        try:
+            self.service.check()
+        except (Unreachable, AuthError) as e:
+            raise CloudUnavailable.from_error(self.service.name, self.service.url, e) from e
+        except CloudError as e:
+            log.warning("%s start-up check: %s", self.service.name, e)
 
     def set_run_dir(self, run_dir: Path) -> None:
         if self.factory_log is not None:
