@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 import stamina
@@ -93,11 +94,14 @@ class HttpService:
         verify: bool | str = True,
         cert: str | tuple[str, str] | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        # ``user:password@`` leaves the URL for an explicit basic auth: httpx logs every request's URL
+        # (and puts it in its errors), so the URL it holds must not carry the password.
+        self.base_url, auth = _split_userinfo(base_url.rstrip("/"))
         self.retry = retry or RetryPolicy()
         self._own_client = client is None
         self._client = client or httpx.Client(
             base_url=self.base_url,
+            auth=auth,
             timeout=timeout,
             verify=_ssl_context(verify, cert) if cert or isinstance(verify, str) else verify,
             headers={"Accept": "application/json", "User-Agent": "linegate"},
@@ -227,6 +231,14 @@ class HttpService:
             return BadResponse(self.service, operation, f"unexpected envelope: {what}", url=self.base_url + path)
         return BadResponse(self.service, operation, f"HTTP {response.status_code}: unexpected envelope: {what}",
                            url=self._url(response))
+
+
+def _split_userinfo(url: str) -> tuple[str, httpx.BasicAuth | None]:
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    bare = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return bare, httpx.BasicAuth(unquote(parts.username or ""), unquote(parts.password or ""))
 
 
 def _ssl_context(verify: bool | str, cert: str | tuple[str, str] | None) -> ssl.SSLContext:
