@@ -6,7 +6,7 @@ import logging
 import threading
 from pathlib import Path
 
-from linegate.drivers.cloud import AuthError, CloudError, Forbidden, RetryPolicy, Unreachable, safe_url
+from linegate.drivers.cloud import AuthError, CloudError, RetryPolicy, Unreachable, safe_url
 from linegate.fixtures.cloud_account import CloudAccount
 from linegate.plans import ProvisioningRecord, UnitRecord
 from linegate.plans.provisioning import ProvisioningSpec
@@ -28,15 +28,13 @@ class CloudUnavailable(Exception):
 
     @classmethod
     def from_error(cls, service: str, url: str, error: CloudError) -> CloudUnavailable:
-        where = f"{service} at {safe_url(error.url or url)}"
-        if isinstance(error, AuthError):
-            what = "refuses the station's credentials" if not isinstance(error, Forbidden) else \
-                "accepts the credentials but not for this operation (role or scope)"
-            hint = "check the token / key in the fixture's cloud section"
+        """``url`` is the service's address as configured (its base URL or broker)."""
+        if isinstance(error, AuthError):  # a Forbidden's detail says it is the role or scope
+            what, hint = "refuses the station's credentials", "check the token / key in the fixture's cloud section"
         else:
             what, hint = "is unreachable", "check the URL in the fixture's cloud section and the network"
         detail = f"code {error.code}: {error.problem}" if error.code else error.problem
-        return cls(f"{where} {what} ({error.operation}: {detail}); {hint}")
+        return cls(f"{service} at {safe_url(url or error.url)} {what} ({error.operation}: {detail}); {hint}")
 
 
 class Provisioning:
@@ -68,9 +66,6 @@ class Provisioning:
         if self.pool is not None:
             try:  # fill the pool before the first unit, so no unit waits for a reservation
                 self.pool.refill_once()
-            except AuthError as e:  # e.g. a token whose role may not reserve
-                self.service.close()
-                raise CloudUnavailable.from_error(self.service.name, self.service.url, e) from e
             except CloudError as e:
                 log.warning("pool %s: %s", self.service.name, e)
             self.pool.start()
