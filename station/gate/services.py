@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from linegate.drivers.cloud import (
     AlreadyDone,
@@ -19,10 +20,11 @@ from linegate.drivers.cloud import (
     EnosDps,
     EnosMqttRegistrar,
     NotFound,
+    Rejected,
     YoSmart,
     derive_device_key,
 )
-from linegate.drivers.cloud.http import HttpService
+from linegate.drivers.cloud.http import CHECK_CONNECT_S, HttpService
 from linegate.drivers.dut.esp_at import NvsType
 from linegate.fixtures.cloud_account import CloudAccount
 from linegate.plans.provisioning import EnosDpsSpec, EnosMqttSpec, ProvisioningSpec
@@ -33,6 +35,16 @@ Lookup = Literal["committed", "not_committed", "unknown"]
 
 class ServiceConfigError(Exception):
     """The plan names a service the station's cloud account does not configure."""
+
+
+def _no_userinfo(service: str, base_url: str) -> None:
+    """httpx turns ``user:password@`` in a URL into HTTP basic auth, which replaces the Authorization
+    header these services take their token in: every call would be refused as unauthorised."""
+    parts = urlsplit(base_url)
+    if parts.username is not None or parts.password is not None:
+        raise ServiceConfigError(f"service {service}: cloud.base_url carries 'user:password@', but {service} takes "
+                                 "its token in the Authorization header, which basic auth would replace; "
+                                 "remove it from the URL")
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,25 @@ class Service(ABC):
         YoSmart answers a repeated activate/bind for the same pair the same way)."""
         return "unknown"
 
+    @property
+    def url(self) -> str:
+        """Where the service is (a password in it masked by the clients' errors, not here)."""
+        return self._clients[0].base_url if self._clients else ""
+
+    def check(self, connect_s: float = CHECK_CONNECT_S) -> None:
+        """Before the first unit: one call per client that proves the service is reachable and takes
+        the credentials, and changes nothing there. Tried once, ``connect_s`` to connect. Raises
+        ``Unreachable`` or ``AuthError`` (other ``CloudError``: the service is there but unwell)."""
+        for client in self._clients:
+            with client.checking(connect_s):
+                try:
+                    self._probe(client)
+                except Rejected:  # refused after the credentials were accepted: what the probe expects
+                    pass
+
+    def _probe(self, client: HttpService) -> None:
+        raise NotImplementedError(f"{self.name}: no start-up check")
+
     def attempts(self) -> int:
         """HTTP attempts of this thread's last call of each client (retries included)."""
         calls = [c.last_call for c in self._clients]
@@ -121,6 +152,7 @@ class AylaService(Service):
         super().__init__(spec)
         if account.ayla is None or spec.ayla is None:
             raise ServiceConfigError("service ayla: the fixture's cloud section has no 'ayla' account")
+        _no_userinfo(self.name, account.base_url)
         acc = account.ayla
         cert = (acc.client_cert, acc.client_key) if acc.client_cert and acc.client_key else acc.client_cert
         kw = dict(ca_bundle=acc.ca_bundle, client_cert=cert, timeout=account.timeout_s, **http)
@@ -130,6 +162,15 @@ class AylaService(Service):
         if self.settings.provision and self.oem is None:
             raise ServiceConfigError("service ayla: the plan asks for provision but the account has no oem_token")
         self._clients = [c for c in (self.client, self.oem) if c is not None]
+
+    def _probe(self, client: HttpService) -> None:
+        # AFS checks the token before the body: count 0 is refused with AFS-602, a bad token with 401.
+        # The OEM token may not reserve (403), so it tries a provision of a DSN that cannot exist (404).
+        assert isinstance(client, Ayla)
+        if client is self.oem:
+            client.provision("LINEGATE-STARTUP-CHECK", model=self.settings.model)
+        else:
+            client.reserve(self.settings.model, 0)
 
     def reserve(self, count: int) -> list[Reserved]:
         return [Reserved(d.dsn, {"public_key": d.public_key}, d.private_key.encode() if d.private_key else None)
@@ -165,10 +206,15 @@ class YoSmartService(Service):
         super().__init__(spec)
         if account.yosmart is None or spec.yosmart is None:
             raise ServiceConfigError("service yosmart: the fixture's cloud section has no 'yosmart' account")
+        _no_userinfo(self.name, account.base_url)
         self.settings = spec.yosmart
         self.client = YoSmart(account.base_url, account.yosmart.token.get_secret_value(),
                               timeout=account.timeout_s, **http)
         self._clients = [self.client]
+
+    def _probe(self, client: HttpService) -> None:
+        # The token is checked before the params: size 0 is refused with 010204 and uses no licence.
+        self.client.request_device_ids(0)
 
     def reserve(self, count: int) -> list[Reserved]:
         ids = self.client.request_device_ids(count)
@@ -201,6 +247,9 @@ class EnosDpsService(Service):
         self.client = EnosDps(account.base_url, acc.app_key, acc.app_secret.get_secret_value(), acc.org_id,
                               timeout=account.timeout_s, **http)
         self._clients = [self.client]
+
+    def _probe(self, client: HttpService) -> None:
+        self.client.access_token()  # the gateway token: the app key and secret
 
     def reserve(self, count: int) -> list[Reserved]:
         return [Reserved(sn, {"group_id": self.group_id}) for sn in self.client.create(self.group_id, count)]
@@ -250,6 +299,16 @@ class EnosMqttService(Service):
         self.registrar = EnosMqttRegistrar(account.mqtt_url, acc.gateway.product_key, acc.gateway.device_key,
                                            acc.gateway.device_secret.get_secret_value(), timeout=account.timeout_s)
         self._connected = False
+
+    @property
+    def url(self) -> str:
+        return self.registrar.url
+
+    def check(self, connect_s: float = CHECK_CONNECT_S) -> None:
+        """Log the gateway in to the broker; the session is kept for the units."""
+        if not self._connected:
+            self.registrar.connect(connect_timeout=connect_s)
+            self._connected = True
 
     def device_key(self, unit: UnitFacts) -> str:
         return derive_device_key(self.settings.device_key_prefix, unit.mac)
