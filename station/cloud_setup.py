@@ -11,6 +11,7 @@ import httpx
 from linegate.drivers.cloud import safe_url
 from linegate.drivers.cloud.errors import redact
 from linegate.fixtures.cloud_account import HTTP_SCHEMES, CloudAccount, url_problem
+from linegate.station.ledger.lock import refuse_if_held
 from linegate.station.run import LineError
 
 DEFAULT_STATE_DIR = Path(".linegate") / "demo"
@@ -51,5 +52,6 @@ def demo_cloud(cloud_url: str | None, state_dir: Path, *, rsa_bits: int = 2048) 
 def fresh_demo_state(state_dir: Path) -> None:
     """The default demo state is per run; an explicit ``--state-dir`` is kept and continued."""
     if state_dir.exists():
+        refuse_if_held(state_dir / "ledger.db")  # a demo running on it keeps its state
         shutil.rmtree(state_dir)
     state_dir.mkdir(parents=True)
