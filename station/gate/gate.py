@@ -21,7 +21,7 @@ from linegate.plans import CommitStatus, NvsWrite, ProvisioningRecord, StepOutco
 from linegate.plans.provisioning import ProvisioningSpec
 from linegate.station.gate import dut_io
 from linegate.station.gate.pool import Pool, PoolEmpty
-from linegate.station.gate.services import EnosMqttService, Service, UnitFacts
+from linegate.station.gate.service import Service, UnitFacts
 from linegate.station.ledger.journal import Identity, Ledger, LedgerError
 from linegate.station.ledger.schema import (
     ASSIGNED,
@@ -324,7 +324,6 @@ class Gate:
     # -- EnOS MQTT ---------------------------------------------------------
     def _commit_then_flash(self, dut: EspAt, facts: UnitFacts, run: _Run) -> GateResult:
         svc = self.service
-        assert isinstance(svc, EnosMqttService)
         held, refusal = self._held(dut, facts, run)
         if refusal:
             return refusal
@@ -381,7 +380,6 @@ class Gate:
 
     def register(self, ident: Identity, facts: UnitFacts, how: str = "200") -> Identity:
         """EnOS MQTT: register the sub-device; its secret is in the ledger before anything else happens."""
-        assert isinstance(self.service, EnosMqttService)
         payload, secret = self.service.register(ident, facts)
         return self.ledger.move(ident, COMMITTED, secret=secret, payload={**payload, "flashed": False},
                                 commit_summary={"register": how, **payload})

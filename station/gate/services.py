@@ -1,16 +1,9 @@
-"""One small interface per provisioning service; the gate knows only this.
-
-A service says how to reserve identities, what to write into the DUT for
-one, how to commit it for a unit, and how to look up whether a commit whose
-answer was lost took effect.
-"""
+"""The four provisioning services behind the one interface of ``service.py`` (re-exported here)."""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from linegate.drivers.cloud import (
@@ -20,7 +13,6 @@ from linegate.drivers.cloud import (
     EnosDps,
     EnosMqttRegistrar,
     NotFound,
-    Rejected,
     YoSmart,
     derive_device_key,
 )
@@ -28,13 +20,17 @@ from linegate.drivers.cloud.http import CHECK_CONNECT_S, HttpService
 from linegate.drivers.dut.esp_at import NvsType
 from linegate.fixtures.cloud_account import CloudAccount
 from linegate.plans.provisioning import EnosDpsSpec, EnosMqttSpec, ProvisioningSpec
+from linegate.station.gate.service import (
+    Lookup,
+    NvsItem,
+    Reserved,
+    Service,
+    ServiceConfigError,
+    UnitFacts,
+)
 from linegate.station.ledger.journal import Identity
 
-Lookup = Literal["committed", "not_committed", "unknown"]
-
-
-class ServiceConfigError(Exception):
-    """The plan names a service the station's cloud account does not configure."""
+__all__ = ["Lookup", "NvsItem", "Reserved", "Service", "ServiceConfigError", "UnitFacts", "make_service"]
 
 
 def _no_userinfo(service: str, base_url: str) -> None:
@@ -45,104 +41,6 @@ def _no_userinfo(service: str, base_url: str) -> None:
         raise ServiceConfigError(f"service {service}: cloud.base_url carries 'user:password@', but {service} takes "
                                  "its token in the Authorization header, which basic auth would replace; "
                                  "remove it from the URL")
-
-
-@dataclass(frozen=True)
-class UnitFacts:
-    mac: str  # aa:bb:cc:dd:ee:ff
-    serial: str | None = None
-    firmware: str | None = None
-
-    @property
-    def mac_hex(self) -> str:
-        return self.mac.replace(":", "").lower()
-
-    @property
-    def chip_id(self) -> str:
-        """ESP-AT reports the eFuse base MAC as the station MAC; it is the chip's unique id."""
-        return self.mac_hex.upper()
-
-    @property
-    def hwsig(self) -> str:
-        return f"mac-{self.mac_hex}"
-
-
-@dataclass(frozen=True)
-class NvsItem:
-    namespace: str
-    key: str
-    type: NvsType
-    value: bytes
-    secret: bool = False
-
-
-@dataclass(frozen=True)
-class Reserved:
-    identity: str
-    payload: dict[str, Any]
-    secret: bytes | None = None
-
-
-class Service(ABC):
-    name: str
-    namespace: str
-    id_key: str
-    flash_first = True
-    batch_max = 1000
-
-    def __init__(self, spec: ProvisioningSpec) -> None:
-        self.spec = spec
-        self._clients: list[HttpService] = []
-        if spec.namespace:
-            self.namespace = spec.namespace
-
-    def reserve(self, count: int) -> list[Reserved]:
-        raise NotImplementedError(f"{self.name} identities are not reserved ahead")
-
-    @abstractmethod
-    def items(self, ident: Identity, secret: bytes | None) -> list[NvsItem]:
-        """What to write into the DUT, identity key first."""
-
-    @abstractmethod
-    def commit(self, ident: Identity, unit: UnitFacts) -> dict[str, Any]:
-        """Report the unit to the service; returns a summary safe to show (no secrets)."""
-
-    def lookup(self, ident: Identity, unit: UnitFacts) -> Lookup:
-        """Whether a commit whose answer was lost took effect. Services without a read call say
-        "unknown" and rely on their commit being safe to repeat (AFS-606 for our DSN counts as done;
-        YoSmart answers a repeated activate/bind for the same pair the same way)."""
-        return "unknown"
-
-    @property
-    def url(self) -> str:
-        """Where the service is (a password in it masked by the clients' errors, not here)."""
-        return self._clients[0].base_url if self._clients else ""
-
-    def check(self, connect_s: float = CHECK_CONNECT_S) -> None:
-        """Before the first unit: one call per client that proves the service is reachable and takes
-        the credentials, and changes nothing there. Tried once, ``connect_s`` to connect. Raises
-        ``Unreachable`` or ``AuthError`` (other ``CloudError``: the service is there but unwell)."""
-        for client in self._clients:
-            with client.checking(connect_s):
-                try:
-                    self._probe(client)
-                except Rejected:  # refused after the credentials were accepted: what the probe expects
-                    pass
-
-    def _probe(self, client: HttpService) -> None:
-        raise NotImplementedError(f"{self.name}: no start-up check")
-
-    def attempts(self) -> int:
-        """HTTP attempts of this thread's last call of each client (retries included)."""
-        calls = [c.last_call for c in self._clients]
-        return sum(c.attempts for c in calls if c is not None)
-
-    def close(self) -> None:
-        for client in self._clients:
-            client.close()
-
-    def _str(self, key: str, value: str, secret: bool = False) -> NvsItem:
-        return NvsItem(self.namespace, key, NvsType.STRING, value.encode(), secret)
 
 
 class AylaService(Service):
@@ -240,9 +138,10 @@ class EnosDpsService(Service):
             raise ServiceConfigError("service enos-dps: the fixture's cloud section has no 'enos' account")
         acc = account.enos
         self.settings = spec.enos_dps or EnosDpsSpec()
-        self.group_id = self.settings.group_id or acc.group_id
-        if not self.group_id:
+        group_id = self.settings.group_id or acc.group_id
+        if not group_id:
             raise ServiceConfigError("service enos-dps: no group_id in the plan or the account")
+        self.group_id: str = group_id
         self.product_key = acc.product_key or ""
         self.client = EnosDps(account.base_url, acc.app_key, acc.app_secret.get_secret_value(), acc.org_id,
                               timeout=account.timeout_s, **http)
@@ -339,6 +238,6 @@ class EnosMqttService(Service):
 def make_service(spec: ProvisioningSpec, account: CloudAccount | None, **http: Any) -> Service:
     if account is None:
         raise ServiceConfigError(f"the plan provisions with {spec.service} but the fixture has no 'cloud' section")
-    classes = {"ayla": AylaService, "yosmart": YoSmartService, "enos-dps": EnosDpsService,
-               "enos-mqtt": EnosMqttService}
+    classes: dict[str, type[AylaService | YoSmartService | EnosDpsService | EnosMqttService]] = {
+        "ayla": AylaService, "yosmart": YoSmartService, "enos-dps": EnosDpsService, "enos-mqtt": EnosMqttService}
     return classes[spec.service](spec, account, **http)
