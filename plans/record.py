@@ -65,6 +65,7 @@ class PlanRef(_Frozen):
     version: str
     sha256: str
     path: str
+    tests_sha256: str = Field("", description="SHA-256 of the station tests' Python files the plan ran")
 
 
 class StationRef(_Frozen):

@@ -84,6 +84,7 @@ def build_record(
             version=state.plan.version,
             sha256=state.plan.sha256,
             path=str(state.plan.path or ""),
+            tests_sha256=state.plan.tests_sha256,
         ),
         instruments=state.jig.idns,
         dut=dut_facts,
