@@ -16,7 +16,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from linegate.fixtures.config import DutPort, FixtureConfig, InstrumentAddress, Instruments, Socket, load_fixture
+import pyvisa
+from linegate.fixtures.config import (
+    DutPort,
+    FixtureConfig,
+    InstrumentAddress,
+    Instruments,
+    Socket,
+    default_sim_instruments,
+    load_fixture,
+)
 from linegate.fixtures.jig import Jig, JigError
 from linegate.plans import load_plan
 from linegate.station.run import run_line
@@ -40,7 +49,7 @@ def open_jig(psu: str) -> Jig:
     return Jig.open(config)
 
 
-def fixture_file(tmp_path: Path, psu: str) -> Path:
+def fixture_file(tmp_path: Path, psu: str, bench: Path = BENCH) -> Path:
     """A simulated station (ESP-AT module on a pty) whose supply is ``psu`` of the faulty bench."""
     path = tmp_path / "station.yaml"
     path.write_text(f"""\
@@ -49,8 +58,8 @@ sockets:
   - name: A
     dut: {{port: .sim/socket-A}}
 instruments:
-  psu: {{address: "{psu}", backend: "{BENCH}@sim", timeout_ms: 200}}
-  dmm: {{address: "ASRL2::INSTR", backend: "{BENCH}@sim", timeout_ms: 200}}
+  psu: {{address: "{psu}", backend: "{bench}@sim", timeout_ms: 200}}
+  dmm: {{address: "ASRL2::INSTR", backend: "{bench}@sim", timeout_ms: 200}}
 simulated: {{seed: 1, fail_share: 0}}
 """)
     return path
@@ -169,3 +178,20 @@ def test_run_with_a_supply_refusing_output_off_records_it_on_every_unit(tmp_path
     assert len(result.records) == 2
     for record in result.records:
         assert record.dut["safe_state"] == 'psu ASRL13::INSTR: OUTP OFF: instrument reported -100,"Command error"'
+
+
+def test_run_after_a_session_that_left_an_error_in_the_supply_passes_its_first_unit(tmp_path, caplog):
+    # pyvisa-sim keeps a bench's state for the whole process, as a real supply keeps its error
+    # queue between sessions: an earlier session's refused command is still queued at open.
+    bench = default_sim_instruments()
+    manager = pyvisa.ResourceManager(f"{bench}@sim")
+    try:
+        earlier = manager.open_resource("ASRL1::INSTR", read_termination="\n", write_termination="\n")
+        earlier.write("OUTP 1")
+    finally:
+        manager.close()
+    config = load_fixture(fixture_file(tmp_path, "ASRL1::INSTR", bench))
+    with caplog.at_level(logging.INFO, logger="linegate.drivers.instruments.scpi"):
+        result = run_line(config, load_plan(PLAN), out=tmp_path / "o", units=1)
+    assert [(r.outcome.value, r.failure) for r in result.records] == [("PASS", None)]
+    assert 'ASRL1::INSTR: stale error cleared on open: -224,"Illegal parameter value"' in caplog.messages
