@@ -74,7 +74,12 @@ class ScpiInstrument:
         self.address: str = address if address else str(getattr(resource, "resource_name", repr(resource)))
         self.check_errors = check_errors
         self.stale_errors: tuple[str, ...] = ()
-        self.idn = self.query("*IDN?")
+        try:
+            self.idn = self.query("*IDN?")
+        except InstrumentError as e:
+            if type(e) is not InstrumentError:  # a timeout or a bad answer: something is there
+                raise
+            raise InstrumentNotFound(self.address, "*IDN?", e.problem) from e  # e.g. connection refused
         if not self.idn:
             raise InstrumentNotFound(self.address, "*IDN?", "empty identification: nothing answering there")
         if check_errors:
