@@ -18,13 +18,17 @@ from linegate.drivers.dut.errors import (
     DutBusy,
     DutCommandError,
     DutError,
+    DutPortError,
     DutProtocolError,
     DutTimeout,
 )
+from linegate.drivers.dut.firmware import FirmwareInfo, parse_gmr
 from linegate.drivers.dut.link import SerialLink
+from linegate.drivers.dut.reset import ResetLines
 
 _LEADING_NOISE = re.compile(rb"^[^\x20-\x7e]+")
-_MAC = re.compile(r'^\+CIPSTAMAC:"([0-9a-fA-F:]{17})"$')
+_MAC_LINE = "+CIPSTAMAC:"
+_MAC = re.compile(r'^\+CIPSTAMAC:"([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})"$')
 _NAMESPACE = re.compile(r'^\+SYSMFG:"([^"]+)"$')
 _VALUE_HEADER = re.compile(rb'^\+SYSMFG:"([^"]*)","([^"]*)",([1-8]),(\d+),')
 _ERR_CODE = re.compile(r"^ERR CODE:0x([0-9a-fA-F]{8})$")
@@ -57,19 +61,13 @@ class NvsValue:
     value: int | bytes
 
 
-@dataclass(frozen=True, slots=True)
-class FirmwareInfo:
-    at_version: str
-    sdk_version: str
-    compile_time: str
-    bin_version: str
-
-
 class EspAt:
     """One ESP-AT module on one serial port.
 
     ``port`` is a pyserial URL (``/dev/ttyUSB0``, a pty path, ``socket://``,
-    ``loop://``) or an already open pyserial object.
+    ``rfc2217://``, ``loop://``) or an already open pyserial object. ``reset_lines`` names the
+    modem lines wired to the module's EN and IO0 pins, if any: ``reset()`` then pulses them
+    instead of sending ``AT+RST``.
     """
 
     def __init__(
@@ -80,8 +78,12 @@ class EspAt:
         timeout: float = 1.0,
         busy_retries: int = 3,
         busy_delay: float = 0.05,
+        reset_lines: ResetLines | None = None,
     ) -> None:
         self.link = port if isinstance(port, SerialLink) else SerialLink(port, baudrate=baudrate)
+        self.reset_lines = reset_lines
+        # The rate the module runs after a reset (AT+UART_CUR is not kept across one).
+        self.default_baudrate = self.link.baudrate
         self.timeout = timeout
         self.busy_retries = busy_retries
         self.busy_delay = busy_delay
@@ -146,6 +148,8 @@ class EspAt:
                     values.append(value)
                     continue
             if prompt and lines == [] and self._prompt_ready(deadline, label):
+                # ``>`` alone (the framing of AT+SYSMFG's reference page): take it off the stream.
+                self.link.read_until_prompt(b">", deadline, label)
                 return ["OK"]
             line = self._clean(self.link.read_line(deadline, label))
             if not line or line == cmd:
@@ -228,39 +232,87 @@ class EspAt:
         self.set_syslog(True)
 
     def firmware(self) -> FirmwareInfo:
-        fields: dict[str, str] = {}
-        for line in self.command("AT+GMR"):
-            for prefix, name in (
-                ("AT version:", "at_version"),
-                ("SDK version:", "sdk_version"),
-                ("compile time", "compile_time"),
-                ("Bin version:", "bin_version"),
-            ):
-                if line.startswith(prefix):
-                    fields[name] = line[len(prefix):].strip().lstrip(":").strip()
-        missing = {"at_version", "sdk_version", "bin_version"} - fields.keys()
-        if missing:
-            raise DutProtocolError(self.port, "AT+GMR", f"answer lacks {sorted(missing)}")
-        fields.setdefault("compile_time", "")
-        return FirmwareInfo(**fields)
+        """``AT+GMR`` taken apart (every format Espressif has printed: see ``firmware.py``)."""
+        return parse_gmr(self.command("AT+GMR"), self.port)
 
     def mac(self) -> str:
+        """The station MAC, ``"24:0a:c4:01:02:03"``: exactly six hex octets, else DutProtocolError."""
         lines = self.command("AT+CIPSTAMAC?")
         for line in lines:
             match = _MAC.match(line)
             if match:
                 return match.group(1).lower()
+        answered = [line for line in lines if line.startswith(_MAC_LINE)]
+        if answered:
+            raise DutProtocolError(
+                self.port, "AT+CIPSTAMAC?", "malformed station MAC (expected six hex octets aa:bb:cc:dd:ee:ff)",
+                answered[0],
+            )
         raise DutProtocolError(self.port, "AT+CIPSTAMAC?", "no +CIPSTAMAC line", "\n".join(lines))
 
     def reset(self, timeout: float = 5.0) -> None:
-        """``AT+RST``: wait for ``ready`` through boot noise, then restore settings."""
-        self.command("AT+RST")
+        """Restart the module and wait for ``ready`` through boot noise, then restore settings.
+
+        With reset lines declared this is a hard reset (EN pulsed low, IO0 high), which also
+        recovers a module that no longer answers; otherwise ``AT+RST``.
+        """
+        if self.reset_lines is not None:
+            label = f"hard reset (EN on {self.reset_lines.en.upper()})"
+            self.link.discard_input()
+            self.reset_lines.hard_reset(self.link)
+        else:
+            label = "AT+RST"
+            self.command("AT+RST")
+        if self.link.baudrate != self.default_baudrate:
+            self.link.baudrate = self.default_baudrate
         deadline = time.monotonic() + timeout
-        while self._clean(self.link.read_line(deadline, "AT+RST")) != "ready":
+        while self._clean(self.link.read_line(deadline, label)) != "ready":
             pass
         self.echo_on, self.syslog_on = True, False
         self.set_echo(False)
         self.set_syslog(True)
+
+    def switch_baudrate(self, rate: int, *, settle_s: float = 0.02) -> bool:
+        """Move module and host to ``rate`` with ``AT+UART_CUR`` (not saved in flash).
+
+        True once both answer at ``rate``. A refusal, a garbled answer or a module that does not
+        answer at the new rate leaves the link at the old rate and returns False; if the module
+        answers at neither rate, a hard reset (when reset lines are wired) brings it back to its
+        default rate. Only when nothing brings it back is the link lost (DutPortError).
+        """
+        old = self.link.baudrate
+        if rate == old:
+            return True
+        cmd = f"AT+UART_CUR={rate},8,1,0,0"
+        try:
+            self.command(cmd)
+        except DutCommandError:
+            return False  # refused: the module stays at the old rate
+        except (DutTimeout, DutProtocolError, DutBusy):
+            pass  # unknown whether it switched: ask at the new rate, then at the old one
+        self.link.baudrate = rate
+        time.sleep(settle_s)
+        if self._answers():
+            return True
+        self.link.baudrate = old
+        time.sleep(settle_s)
+        if self._answers():
+            return False
+        if self.reset_lines is not None:
+            self.reset()
+            return False
+        raise DutPortError(
+            self.port, cmd, f"the module answers neither at {rate} nor at {old} baud and no reset lines are wired"
+        )
+
+    def _answers(self, attempts: int = 2) -> bool:
+        for _ in range(attempts):
+            try:
+                self.command("AT", timeout=min(self.timeout, 0.3))
+                return True
+            except (DutTimeout, DutProtocolError, DutCommandError, DutBusy):
+                continue
+        return False
 
     # -- manufacturing NVS (AT+SYSMFG) --------------------------------------
     def mfg_namespaces(self) -> list[str]:
