@@ -82,6 +82,9 @@ class EspAt:
     ) -> None:
         self.link = port if isinstance(port, SerialLink) else SerialLink(port, baudrate=baudrate)
         self.reset_lines = reset_lines
+        if reset_lines is not None:
+            # pyserial asserts DTR and RTS on open; let the module run (EN and IO0 high).
+            reset_lines.release(self.link)
         # The rate the module runs after a reset (AT+UART_CUR is not kept across one).
         self.default_baudrate = self.link.baudrate
         self.timeout = timeout

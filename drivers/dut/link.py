@@ -39,10 +39,10 @@ class SerialLink:
     ) -> None:
         if isinstance(port, str):
             self.url = port
+            # pyserial's rfc2217 client has no write timeout (it raises NotImplementedError).
+            extra = {} if port.startswith("rfc2217://") else {"write_timeout": open_timeout}
             try:
-                self._serial = serial.serial_for_url(
-                    port, baudrate=baudrate, timeout=POLL_S, write_timeout=open_timeout
-                )
+                self._serial = serial.serial_for_url(port, baudrate=baudrate, timeout=POLL_S, **extra)
             except (serial.SerialException, ValueError, OSError) as e:
                 raise DutPortError(port, None, f"cannot open serial port: {e}") from e
         else:

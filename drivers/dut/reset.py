@@ -34,6 +34,16 @@ class ResetLines:
         if self.en == self.boot:
             raise ValueError(f"reset: en and boot are both wired to {self.en!r}")
 
+    def release(self, link: SerialLink) -> None:
+        """Both lines off: EN and IO0 high, the module runs its firmware.
+
+        EN's line first: with the auto-reset circuit, dropping the IO0 line first would leave the
+        EN line asserted alone for a moment, and that pulls EN low (a reset).
+        """
+        link.set_line(self.en, False)
+        if self.boot is not None:
+            link.set_line(self.boot, False)
+
     def hard_reset(self, link: SerialLink, hold_s: float = RESET_HOLD_S) -> None:
         """Pulse EN low with IO0 high, so the module boots its firmware (esptool's HardReset)."""
         if self.boot is not None:
