@@ -10,9 +10,10 @@ from linegate.drivers.dut.errors import (
     DutProtocolError,
     DutTimeout,
 )
-from linegate.drivers.dut.esp_at import EspAt, NvsType, NvsValue
+from linegate.drivers.dut.esp_at import EspAt
 from linegate.drivers.dut.firmware import FirmwareInfo, parse_gmr
 from linegate.drivers.dut.link import SerialLink
+from linegate.drivers.dut.nvs import NvsType, NvsValue
 from linegate.drivers.dut.reset import ResetLines
 
 __all__ = [
