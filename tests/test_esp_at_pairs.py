@@ -225,3 +225,19 @@ def test_bare_prompt_with_echo_on():
     ])
     dut.mfg_write("ayla", "dsn", NvsType.STRING, "abc")
     port.assert_all_used()
+
+
+@pytest.mark.parametrize(
+    ("at_line", "at_core", "chip"),
+    [
+        (b"AT version:2.1.0.0-dev(4f6b92c - Jun 10 2020 10:36:54)", (2, 1, 0, 0), ""),  # 2.1 dev: no chip
+        (b"AT version:3.2.0.0(s-ec2dec2 - ESP32 - Jul 28 2023 07:05:28)", (3, 2, 0, 0), "ESP32"),
+        (b"AT version:5.0.0.0(f6b0e89 - ESP32C61 - Oct 17 2025 08:55:06)", (5, 0, 0, 0), "ESP32C61"),
+    ],
+)
+def test_at_version_line_variants(at_line, at_core, chip):
+    rest = b"\r\nSDK version:v5.0.2\r\nBin version:v3.2.0.0(WROOM-32)\r\nOK\r\n"
+    dut, port = driver([(b"AT+GMR\r\n", at_line + rest)])
+    fw = dut.firmware()
+    assert (fw.at_core, fw.chip, fw.version, fw.module) == (at_core, chip, (3, 2, 0, 0), "WROOM-32")
+    port.assert_all_used()
