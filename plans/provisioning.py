@@ -60,6 +60,9 @@ class ProvisioningSpec(_Strict):
     commit: Literal["inline", "background"] = Field(
         "inline", description="inline: the unit waits for its commit; background: the unit ends once its "
         "identity reads back and the commit follows from the durable queue (EnOS MQTT is always inline)")
+    flash_baudrate: int | None = Field(
+        None, gt=0, le=5_000_000, description="write and read back the identity at this UART rate (AT+UART_CUR, "
+        "not saved), then back to the link's rate; a module that refuses stays at the link's rate")
     ayla: AylaSpec | None = None
     yosmart: YoSmartSpec | None = None
     enos_dps: EnosDpsSpec | None = None

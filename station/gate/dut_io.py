@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from linegate.drivers.cloud.errors import redact_value
 from linegate.drivers.dut import DutError
@@ -28,14 +29,34 @@ def shown(item: NvsItem) -> str:
     return text if len(text) <= 48 else f"{text[:24]}…{redact_value(text)}"
 
 
-def ensure(dut: EspAt, items: Sequence[NvsItem], *, maybe_there: bool) -> tuple[bool, list[NvsWrite]]:
+def ensure(dut: EspAt, items: Sequence[NvsItem], *, maybe_there: bool,
+           fast: int | None = None) -> tuple[bool, list[NvsWrite]]:
     """The identity on the DUT, read back byte for byte. ``maybe_there`` (the DUT already holds its
-    key): check first and write only if something differs; otherwise write straight away."""
-    if maybe_there:
-        ok, written = verify(dut, items)
-        if ok:
-            return ok, written
-    return write_and_verify(dut, items)
+    key): check first and write only if something differs; otherwise write straight away. ``fast``:
+    the UART rate to do it at (the plan's ``flash_baudrate``)."""
+    with link_at(dut, fast):
+        if maybe_there:
+            ok, written = verify(dut, items)
+            if ok:
+                return ok, written
+        return write_and_verify(dut, items)
+
+
+@contextmanager
+def link_at(dut: EspAt, rate: int | None) -> Iterator[None]:
+    """Module and host at ``rate`` for the block, then back. A module that refuses the switch stays at
+    the link's rate (slower, never bricked); one that will not come back leaves the host at the link's
+    rate, where the next unit starts."""
+    default = dut.link.baudrate
+    if not rate or rate == default:
+        yield
+        return
+    switched = dut.switch_baudrate(rate)
+    try:
+        yield
+    finally:
+        if switched and not dut.switch_baudrate(default):
+            dut.link.baudrate = default
 
 
 def write_and_verify(dut: EspAt, items: Sequence[NvsItem]) -> tuple[bool, list[NvsWrite]]:

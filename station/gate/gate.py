@@ -183,7 +183,8 @@ class Gate:
         items = self.service.items(ident, self.ledger.secret(ident))
         t1 = time.perf_counter()
         try:
-            ok, run.written = dut_io.ensure(dut, items, maybe_there=held is not None)
+            ok, run.written = dut_io.ensure(dut, items, maybe_there=held is not None,
+                                            fast=self.spec.flash_baudrate)
         except DutError as e:
             return self._take_back(dut, ident, items, run, f"DUT failed during the write: {e}")
         run.readback_ok = ok
@@ -364,7 +365,8 @@ class Gate:
         t1 = time.perf_counter()
         run.response = {k: str(v) for k, v in (ident.commit_summary or {}).items()}
         try:
-            ok, run.written = dut_io.ensure(dut, items, maybe_there=held is not None)
+            ok, run.written = dut_io.ensure(dut, items, maybe_there=held is not None,
+                                            fast=self.spec.flash_baudrate)
         except DutError as e:
             return run.done(StepOutcome.FAIL, CommitStatus.COMMITTED, f"DUT failed during the write: {e}; the "
                             "registration stays with this unit and is written again on re-test", ident)
