@@ -22,17 +22,17 @@ SERVICES = ["ayla", "yosmart", "enos-dps", "enos-mqtt"]
 OK = {"committed", "kept", "pending"}
 
 
-def plan_without_mac_step(tmp_path: Path, service: str) -> Path:
-    """The service's plan with only the link and factory_param steps: no step records the MAC."""
+def plan_without_mac_step(tmp_path: Path, service: str, *, factory_param: bool = True) -> Path:
+    """The service's plan with only the link (and factory_param) steps: no step records the MAC."""
     provisioning = (REPO / "plans" / f"esp-at-{service}.yaml").read_text().split("\nprovisioning:", 1)[1]
     plan = tmp_path / "no-mac.yaml"
     plan.write_text(
         f"name: no-mac\nversion: '1'\nstation_tests: {REPO / 'station_tests'}\nsteps:\n"
         "  - name: link\n    test: test_esp_at_module.py::test_link\n    measurements:\n"
         "      - {name: at_ok, equals: true}\n"
-        "  - name: factory_param\n    test: test_esp_at_module.py::test_factory_param\n    measurements:\n"
-        "      - {name: factory_param_readback, equals: true}\n"
-        f"provisioning:{provisioning}")
+        + ("  - name: factory_param\n    test: test_esp_at_module.py::test_factory_param\n    measurements:\n"
+           "      - {name: factory_param_readback, equals: true}\n" if factory_param else "")
+        + f"provisioning:{provisioning}")
     return plan
 
 
@@ -136,4 +136,21 @@ def test_a_unit_stopped_during_the_gate_is_aborted_with_its_provisioning(emulato
     record = result.records[0]
     assert record.outcome is Outcome.ABORTED
     assert record.provisioning is not None and record.provisioning.identity
+    check_against_ledger(result.records, ledger, service)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_dut_that_reboots_during_the_identity_write_is_recorded_as_the_ledger_has_it(emulator, tmp_path, service,
+                                                                                     monkeypatch):
+    """The write is the gate's first (no factory_param step): EnOS MQTT has registered by then."""
+    monkeypatch.setattr("linekit.load_plan",
+                        lambda _: load_plan(plan_without_mac_step(tmp_path, service, factory_param=False)))
+    result, ledger = run_service(emulator, service, tmp_path, units=2, fail_share=0.0, faults=("reboot-mid-write",))
+    for record in result.records:
+        assert record.outcome is Outcome.FAIL and record.failure is not None
+        assert record.failure.step == "provision"
+        prov = record.provisioning
+        assert prov is not None and prov.identity
+        expected = "committed" if service == "enos-mqtt" else "not_attempted"
+        assert prov.commit_status == expected, (prov.commit_status, prov.reason)
     check_against_ledger(result.records, ledger, service)
