@@ -56,6 +56,16 @@ def test_any_name_with_a_driver_at_station_and_socket_level(tmp_path):
     assert name == "psu" and own.driver_for(name) == "scpi-psu"
 
 
+def test_the_readmes_real_station_example_loads(tmp_path):
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Pointing the same plan at real hardware"):]
+    path = tmp_path / "line3.yaml"
+    path.write_text(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    config = load_fixture(path)
+    assert [name for name, _ in config.instruments.items()] == ["psu", "aux_rail", "meter"]
+    assert [[name for name, _ in s.instruments.items()] for s in config.sockets] == [["dmm"], ["dmm"]]
+
+
 REFUSED = {
     "built-in linegate fixture": ("  dut: {address: ASRL1::INSTR}\n",
                                   "instruments: 'dut' is the name of a fixture station tests get already"),
