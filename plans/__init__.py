@@ -6,7 +6,9 @@ from linegate.plans.errors import PlanError
 from linegate.plans.limits import Limits, Status
 from linegate.plans.plan import MeasurementSpec, Plan, StepSpec, load_plan
 from linegate.plans.record import (
+    PROVISIONED,
     Attachment,
+    CommitStatus,
     Failure,
     MeasurementRecord,
     NvsWrite,
@@ -20,7 +22,9 @@ from linegate.plans.record import (
 )
 
 __all__ = [
+    "PROVISIONED",
     "Attachment",
+    "CommitStatus",
     "Failure",
     "Limits",
     "MeasurementRecord",

@@ -78,6 +78,7 @@ class Plan(BaseModel):
     # Set by load_plan, not by the file.
     path: Path | None = Field(None, exclude=True)
     sha256: str = Field("", exclude=True)
+    tests_sha256: str = Field("", exclude=True)
 
     @model_validator(mode="after")
     def _unique_steps(self) -> Plan:
@@ -151,4 +152,23 @@ def _load_plan(path: Path, named: Path, chain: tuple[Path, ...]) -> Plan:
                 "station_tests": str(base.tests_dir)}
 
     plan = load_yaml_model(path, raw, Plan, "plan", "name, version and steps", PlanError, with_base_steps)
-    return plan.model_copy(update={"path": path.resolve(), "sha256": digest.hexdigest()})
+    plan = plan.model_copy(update={"path": path.resolve(), "sha256": digest.hexdigest()})
+    return plan.model_copy(update={"tests_sha256": tests_digest(plan.tests_dir)})
+
+
+def tests_digest(folder: Path) -> str:
+    """SHA-256 over the station tests' Python files (names and contents): a changed test changes it.
+
+    Every ``.py`` file under the folder counts, not only the ones the steps name: conftest files and
+    modules the tests import change what a step does as much as the step's own file."""
+    digest = hashlib.sha256()
+    if not folder.is_dir():
+        return ""  # the run refuses the plan, naming the missing folder
+    for file in sorted(f for f in folder.rglob("*.py") if "__pycache__" not in f.parts):
+        try:
+            content = file.read_bytes()
+        except OSError:
+            continue
+        digest.update(file.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(content).digest())
+    return digest.hexdigest()

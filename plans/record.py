@@ -65,6 +65,7 @@ class PlanRef(_Frozen):
     version: str
     sha256: str
     path: str
+    tests_sha256: str = Field("", description="SHA-256 of the station tests' Python files the plan ran")
 
 
 class StationRef(_Frozen):
@@ -97,12 +98,28 @@ class NvsWrite(_Frozen):
     readback_ok: bool
 
 
+class CommitStatus(StrEnum):
+    """What became of a unit's identity at the cloud, as its record says (and the ledger agrees)."""
+
+    COMMITTED = "committed"
+    PENDING = "pending"  # queued: the drain commits it when the service answers; the record is rewritten then
+    KEPT = "kept"  # committed to this unit on an earlier test
+    NOT_ATTEMPTED = "not_attempted"
+    FAILED = "failed"
+    NEEDS_ATTENTION = "needs_attention"
+
+
+# A unit may PASS only with one of these; PENDING may later become COMMITTED, nothing else changes.
+PROVISIONED = frozenset({CommitStatus.COMMITTED, CommitStatus.KEPT, CommitStatus.PENDING})
+LATER = {CommitStatus.PENDING: frozenset({CommitStatus.COMMITTED})}
+
+
 class ProvisioningRecord(_Frozen):
     service: str
     identity: str = Field(description="DSN / deviceId / SN / deviceKey; never a key or secret")
     written: tuple[NvsWrite, ...] = ()
     readback_ok: bool = False
-    commit_status: str = Field(description="committed | pending | kept | not_attempted | failed | needs_attention")
+    commit_status: CommitStatus
     reason: str = ""
     code: str | None = Field(None, description="the service's error code when the commit failed")
     attempts: int = 0

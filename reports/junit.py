@@ -20,7 +20,8 @@ def junit_xml(records: Sequence[UnitRecord], name: str = "linegate") -> str:
         props = ET.SubElement(suite, "properties")
         for key, value in {"outcome": r.outcome.value, "mac": r.unit.get("mac", ""), "station": r.station.name,
                            "socket": r.station.socket, "plan": f"{r.plan.name} v{r.plan.version}",
-                           "plan_sha256": r.plan.sha256, "record_id": r.record_id, "report": f"{r.stem}.html",
+                           "plan_sha256": r.plan.sha256, "tests_sha256": r.plan.tests_sha256,
+                           "record_id": r.record_id, "report": f"{r.stem}.html",
                            **({"identity": r.provisioning.identity, "commit": r.provisioning.commit_status}
                               if r.provisioning else {})}.items():
             ET.SubElement(props, "property", name=key, value=str(value))

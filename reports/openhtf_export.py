@@ -93,7 +93,8 @@ def openhtf_record(r: UnitRecord) -> dict[str, Any]:
         "config": {},
         "linegate": {
             "schema_version": r.schema_version, "record_id": r.record_id, "plan_version": r.plan.version,
-            "plan_sha256": r.plan.sha256, "station": r.station.model_dump(), "unit": r.unit,
+            "plan_sha256": r.plan.sha256, "tests_sha256": r.plan.tests_sha256, "station": r.station.model_dump(),
+            "unit": r.unit,
             "instruments": r.instruments, "dut": r.dut,
             "provisioning": r.provisioning.model_dump(mode="json") if r.provisioning else None,
         },

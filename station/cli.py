@@ -3,8 +3,9 @@
 Exit codes: 0 the line ran (even if units failed); 1 station fault (a bug, a
 lost key, a full disk: one line, the traceback in a log file); 2 bad input
 (plan, fixture file, arguments); 3 the jig or the cloud could not be brought
-up (port, instrument, service); 130 stopped by the operator (Ctrl-C); 143
-stopped by SIGTERM.
+up (port, instrument; a provisioning service that is unreachable or refuses
+the station's credentials, found by a quick check before the first unit);
+130 stopped by the operator (Ctrl-C); 143 stopped by SIGTERM.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from linegate.reports import IndexRow
 from linegate.station import ledger_cli, report_cli, sim_cloud
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account, fresh_demo_state
 from linegate.station.faults import StationFault, Terminated, fault_from, write_log
+from linegate.station.gate.station import CloudUnavailable
 from linegate.station.ledger.crypto import LedgerKeyError
 from linegate.station.ledger.journal import Ledger, LedgerError
 from linegate.station.output import OutputError, check_writable
@@ -126,6 +128,9 @@ def _main(args: argparse.Namespace, console: Console) -> int:
         return EXIT_BAD_INPUT
     except JigError as e:
         _error(f"linegate: jig: {e}")
+        return EXIT_JIG
+    except CloudUnavailable as e:
+        _error(f"linegate: cloud: {e}")
         return EXIT_JIG
     except StationFault as e:
         _error(f"linegate: station fault: {e}")

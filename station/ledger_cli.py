@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from linegate.drivers.cloud.errors import redact, safe_url
 from linegate.fixtures.cloud_account import CloudAccount
 from linegate.fixtures.config import load_fixture
 from linegate.fixtures.sim.jig import dut_probe
@@ -130,7 +131,7 @@ def _cloud_state(url: str | None, state_dir: Path | None) -> dict | None:
     try:
         return httpx.get(f"{url.rstrip('/')}/_sim/state", timeout=30).json()
     except (httpx.HTTPError, ValueError) as e:
-        raise LineError(f"--cloud {url}: cannot read the emulator's state: {e}") from e
+        raise LineError(f"--cloud {safe_url(url)}: cannot read the emulator's state: {redact(str(e))}") from e
 
 
 def print_status(ledger: Ledger, console: Console) -> None:

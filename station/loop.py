@@ -19,7 +19,16 @@ from typing import Protocol
 import pytest
 from linegate.drivers.dut import DutError, EspAt, SerialLink
 from linegate.fixtures.context import STATE, StationState, UnitUnderTest
-from linegate.plans import Failure, MeasurementRecord, Outcome, ProvisioningRecord, StepOutcome, StepRecord, UnitRecord
+from linegate.plans import (
+    CommitStatus,
+    Failure,
+    MeasurementRecord,
+    Outcome,
+    ProvisioningRecord,
+    StepOutcome,
+    StepRecord,
+    UnitRecord,
+)
 from linegate.station.capture import StepCapture
 from linegate.station.faults import StationFault, fault_from
 from linegate.station.gate.gate import GateResult
@@ -294,7 +303,7 @@ class StationLoop:
         ident = result.ident if result is not None and path is not None else None
         fresh = prov.ledger.unit_finished(key, record.outcome.value, record.record_id, serial, ident=ident,
                                           record_path=str(path) if path else None)
-        pending = result is not None and result.record.commit_status == "pending"
+        pending = result is not None and result.record.commit_status is CommitStatus.PENDING
         if fresh is not None and pending and fresh.state == "committed":
             prov.committed_later(fresh)  # the background commit beat the record to disk
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from linegate.fixtures.context import StationState, UnitUnderTest
 from linegate.plans import (
+    PROVISIONED,
     Attachment,
     Failure,
     MeasurementRecord,
@@ -83,6 +84,7 @@ def build_record(
             version=state.plan.version,
             sha256=state.plan.sha256,
             path=str(state.plan.path or ""),
+            tests_sha256=state.plan.tests_sha256,
         ),
         instruments=state.jig.idns,
         dut=dut_facts,
@@ -113,7 +115,7 @@ def provision_step(result: GateResult, started_at: datetime, duration_s: float, 
     readback = MeasurementRecord(name="identity_readback", value=prov.readback_ok, equals=True,
                                  limit="== True", status=Status.PASS if prov.readback_ok else Status.FAIL,
                                  reason="" if prov.readback_ok else "read-back differs from what was written")
-    committed = prov.commit_status in ("committed", "kept", "pending")
+    committed = prov.commit_status in PROVISIONED
     commit = MeasurementRecord(name="commit_status", value=prov.commit_status, limit="committed, kept or pending",
                                status=Status.PASS if committed else Status.FAIL,
                                reason="" if committed else prov.reason)

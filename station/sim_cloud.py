@@ -9,6 +9,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from linegate.drivers.cloud import safe_url
+from linegate.drivers.cloud.errors import redact
 from linegate.station.run import LineError
 
 
@@ -56,9 +58,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         emulator.start()
     except (RuntimeError, OSError, ConnectionError) as e:
-        raise LineError(f"cannot start the cloud emulators: {e}") from e
-    print(json.dumps(emulator.info()), flush=True)
-    print(f"serving on {emulator.base_url}" + (f" and {emulator.mqtt_url}" if emulator.mqtt_url else "")
+        raise LineError(f"cannot start the cloud emulators: {redact(str(e))}") from e  # may hold --mqtt-url
+    print(json.dumps(emulator.info()), flush=True)  # the credentials handout, for the stations (by design)
+    print(f"serving on {emulator.base_url}" + (f" and {safe_url(emulator.mqtt_url)}" if emulator.mqtt_url else "")
           + "; Ctrl-C or SIGTERM stops", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

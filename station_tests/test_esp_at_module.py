@@ -33,7 +33,8 @@ def test_link(dut, measure):
 def test_firmware(dut, unit, measure):
     fw = dut.firmware()
     unit.facts.update(
-        at_version=fw.at_version, sdk_version=fw.sdk_version, bin_version=fw.bin_version, port=dut.port
+        at_version=fw.at_version, sdk_version=fw.sdk_version, bin_version=fw.bin_version, port=dut.port,
+        firmware_version=fw.version_text, firmware_module=fw.module,
     )
     measure("at_version", fw.at_version.split("(")[0])
     measure("bin_version", fw.bin_version)

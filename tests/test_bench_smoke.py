@@ -41,3 +41,14 @@ def test_reports_benchmark_prints_its_figures():
     for line in ("unit report, 20 measurements:", "unit report, 200 measurements:", "lot summary, 50 units:",
                  "the same from 50 JSON files"):
         assert line in out
+
+
+def test_flash_benchmark_prints_the_rate_against_the_limit_and_the_time_saved():
+    out = bench("flash.py", "--key-bytes", "512", "--repeat", "1")
+    assert "key write, 512 B at 115200 baud:" in out and "of the 11,520 B/s limit (target >= 90%" in out
+    assert "with AT+UART_CUR to 921600 and back:" in out and "saves" in out
+
+
+def test_flash_benchmark_falls_back_when_the_module_refuses_the_switch():
+    out = bench("flash.py", "--key-bytes", "256", "--repeat", "1", "--fault", "baud-refuse")
+    assert "switch to 921600 baud failed; fell back to 115200 baud" in out and "link still answers: True" in out

@@ -151,3 +151,93 @@ def test_erase_and_namespace_list():
     dut.mfg_erase("ayla", "dsn")
     assert dut.mfg_namespaces() == ["factory_param", "ayla"]
     port.assert_all_used()
+
+
+GMR_HEAD = (b"AT version:4.1.1.0(7c1f11c - ESP32C3 - Jul 23 2025 06:50:21)\r\n"
+            b"SDK version:v5.0.9-dirty\r\ncompile time(8f3b2e1):Jul 23 2025 07:12:44\r\n")
+
+
+@pytest.mark.parametrize(
+    ("bin_line", "version", "suffix", "module"),
+    [
+        (b"Bin version:v4.1.1.0(MINI-1)", (4, 1, 1, 0), "", "MINI-1"),  # released v3.x-v5.x
+        (b"Bin version:v3.4.0.0-dev(MINI)", (3, 4, 0, 0), "-dev", "MINI"),  # a development build
+        (b"Bin version:2.2.0(WROOM-32)", (2, 2, 0), "", "WROOM-32"),  # released 2.x
+        (b"Bin version:3.0.0(ESP32C2-4MB)", (3, 0, 0), "", "ESP32C2-4MB"),  # esp-at issue template
+        (b"Bin version(Wroom 02):1.7.4", (1, 7, 4), "", "Wroom 02"),  # ESP8266 NonOS 1.x
+        (b"Bin version:my-custom-build(MINI-1)", (), "", ""),  # a custom string: the plan decides
+    ],
+)
+def test_every_bin_version_format_is_parsed_into_fields(bin_line, version, suffix, module):
+    dut, port = driver([(b"AT+GMR\r\n", GMR_HEAD + bin_line + b"\r\n\r\nOK\r\n")])
+    fw = dut.firmware()
+    assert (fw.version, fw.suffix, fw.module) == (version, suffix, module)
+    assert fw.bin_version == bin_line.decode().split(":", 1)[1]
+    assert fw.at_core == (4, 1, 1, 0) and fw.chip == "ESP32C3" and fw.compile_time == "Jul 23 2025 07:12:44"
+    assert fw.raw.endswith(bin_line.decode())
+    port.assert_all_used()
+
+
+def test_nonos_gmr_without_chip_or_commit_is_parsed():
+    dut, port = driver([(b"AT+GMR\r\n", b"AT version:1.7.4.0(May 11 2020 19:13:04)\r\nSDK version:3.0.4(9532ceb)\r\n"
+                         b"compile time:May 27 2020 10:12:17\r\nBin version(Wroom 02):1.7.4\r\nOK\r\n")])
+    fw = dut.firmware()
+    assert (fw.at_core, fw.chip, fw.version_text, fw.module) == ((1, 7, 4, 0), "", "1.7.4", "Wroom 02")
+    assert fw.compile_time == "May 27 2020 10:12:17"
+    port.assert_all_used()
+
+
+def test_gmr_without_at_version_is_a_protocol_error():
+    dut, port = driver([(b"AT+GMR\r\n", b"Bin version:v4.1.1.0(MINI-1)\r\nOK\r\n")])
+    with pytest.raises(DutProtocolError, match="lacks the 'AT version:' line"):
+        dut.firmware()
+    port.assert_all_used()
+
+
+@pytest.mark.parametrize("mac", [":" * 17, "24:0a:c4:01:02", "24:0a:c4:01:02:0g", "24-0a-c4-01-02-03",
+                                 "24:0a:c4:01:02:03:04", "240a:c4:01:02:03:"])
+def test_mac_that_is_not_six_hex_octets_is_a_protocol_error_naming_what_came_back(mac):
+    answer = f'+CIPSTAMAC:"{mac}"'
+    dut, port = driver([(b"AT+CIPSTAMAC?\r\n", answer.encode() + b"\r\n\r\nOK\r\n")])
+    with pytest.raises(DutProtocolError, match="malformed station MAC") as info:
+        dut.mac()
+    assert info.value.received == answer and answer in str(info.value)
+    port.assert_all_used()
+
+
+@pytest.mark.parametrize("prompt", [b">", b"\r\n>", b"OK\r\n\r\n>", b"OK\r\n>"])
+def test_binary_write_takes_either_prompt_framing(prompt):
+    dut, port = driver([
+        (b'AT+SYSMFG=2,"ayla","public_key",8,4\r\n', prompt),
+        (b"\x00\r\n>", b"\r\nOK\r\n"),
+        (b'AT+SYSMFG=2,"ayla","dsn",7,3\r\n', prompt),
+        (b"abc", b"OK\r\n"),
+    ])
+    dut.mfg_write("ayla", "public_key", NvsType.BINARY, b"\x00\r\n>")
+    dut.mfg_write("ayla", "dsn", NvsType.STRING, "abc")
+    port.assert_all_used()
+
+
+def test_bare_prompt_with_echo_on():
+    dut, port = driver([
+        (b'AT+SYSMFG=2,"ayla","dsn",7,3\r\n', b'AT+SYSMFG=2,"ayla","dsn",7,3\r\n>'),
+        (b"abc", b"OK\r\n"),
+    ])
+    dut.mfg_write("ayla", "dsn", NvsType.STRING, "abc")
+    port.assert_all_used()
+
+
+@pytest.mark.parametrize(
+    ("at_line", "at_core", "chip"),
+    [
+        (b"AT version:2.1.0.0-dev(4f6b92c - Jun 10 2020 10:36:54)", (2, 1, 0, 0), ""),  # 2.1 dev: no chip
+        (b"AT version:3.2.0.0(s-ec2dec2 - ESP32 - Jul 28 2023 07:05:28)", (3, 2, 0, 0), "ESP32"),
+        (b"AT version:5.0.0.0(f6b0e89 - ESP32C61 - Oct 17 2025 08:55:06)", (5, 0, 0, 0), "ESP32C61"),
+    ],
+)
+def test_at_version_line_variants(at_line, at_core, chip):
+    rest = b"\r\nSDK version:v5.0.2\r\nBin version:v3.2.0.0(WROOM-32)\r\nOK\r\n"
+    dut, port = driver([(b"AT+GMR\r\n", at_line + rest)])
+    fw = dut.firmware()
+    assert (fw.at_core, fw.chip, fw.version, fw.module) == (at_core, chip, (3, 2, 0, 0), "WROOM-32")
+    port.assert_all_used()

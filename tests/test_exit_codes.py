@@ -60,13 +60,22 @@ def test_a_serial_given_twice_is_refused(tmp_path):
 def test_sigterm_aborts_the_unit_writes_the_run_summary_and_exits_143(tmp_path):
     own_tmp = tmp_path / "tmp"
     own_tmp.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "linegate", "demo", "--units", "400", "--out", "o"],
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "test_slow.py").write_text("import time\n\n\ndef test_slow(dut, measure):\n    dut.ping()\n"
+                                        "    time.sleep(0.4)\n    measure('ok', True)\n")
+    plan = tmp_path / "slow.yaml"  # a unit is under test nearly all the time: SIGTERM lands inside one
+    plan.write_text("name: slow\nversion: '1'\nstation_tests: tests\nsteps:\n"
+                    "  - name: slow\n    test: test_slow.py::test_slow\n    measurements:\n"
+                    "      - {name: ok, equals: true}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "linegate", "run", "--fixture", str(FIXTURE), "--plan", str(plan),
+                             "--units", "100", "--out", "o"],
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "TMPDIR": str(own_tmp)})
     deadline = time.monotonic() + 60
     while not list((tmp_path / "o").glob("run-*/*.json")) and time.monotonic() < deadline:
         time.sleep(0.1)
-    time.sleep(0.3)
+    time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err

@@ -3,7 +3,8 @@
 The instruments are pyvisa-sim devices (tests/sim/faulty-instruments.yaml), each the project's
 simulated supply with one fault:
     ASRL11 *IDN? answer not ASCII     ASRL12 MEAS:VOLT? answer not ASCII
-    ASRL13 refuses OUTP 0             ASRL14 every SYST:ERR? answer not ASCII
+    ASRL13 refuses OUTP OFF           ASRL14 refuses every setting, error entry not ASCII
+    ASRL15 error queue never empty
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from linegate.fixtures.config import DutPort, FixtureConfig, InstrumentAddress, Instruments, Socket, load_fixture
+import pyvisa
+from linegate.fixtures.config import (
+    DutPort,
+    FixtureConfig,
+    InstrumentAddress,
+    Instruments,
+    Socket,
+    default_sim_instruments,
+    load_fixture,
+)
 from linegate.fixtures.jig import Jig, JigError
 from linegate.plans import load_plan
 from linegate.station.run import run_line
@@ -23,7 +33,8 @@ from linegate.station.run import run_line
 REPO = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).parent / "sim" / "faulty-instruments.yaml"
 PLAN = REPO / "plans" / "esp-at-module.yaml"
-IDN_GARBLED, VOLTAGE_GARBLED, REFUSES_OFF, ERROR_QUEUE_GARBLED = (f"ASRL{n}::INSTR" for n in (11, 12, 13, 14))
+IDN_GARBLED, VOLTAGE_GARBLED, REFUSES_OFF, ERROR_QUEUE_GARBLED, ERROR_QUEUE_STUCK = (
+    f"ASRL{n}::INSTR" for n in (11, 12, 13, 14, 15))
 
 
 def instruments(psu: str) -> Instruments:
@@ -38,7 +49,7 @@ def open_jig(psu: str) -> Jig:
     return Jig.open(config)
 
 
-def fixture_file(tmp_path: Path, psu: str) -> Path:
+def fixture_file(tmp_path: Path, psu: str, bench: Path = BENCH) -> Path:
     """A simulated station (ESP-AT module on a pty) whose supply is ``psu`` of the faulty bench."""
     path = tmp_path / "station.yaml"
     path.write_text(f"""\
@@ -47,8 +58,8 @@ sockets:
   - name: A
     dut: {{port: .sim/socket-A}}
 instruments:
-  psu: {{address: "{psu}", backend: "{BENCH}@sim", timeout_ms: 200}}
-  dmm: {{address: "ASRL2::INSTR", backend: "{BENCH}@sim", timeout_ms: 200}}
+  psu: {{address: "{psu}", backend: "{bench}@sim", timeout_ms: 200}}
+  dmm: {{address: "ASRL2::INSTR", backend: "{bench}@sim", timeout_ms: 200}}
 simulated: {{seed: 1, fail_share: 0}}
 """)
     return path
@@ -77,8 +88,9 @@ def test_safe_state_turns_the_supply_off_and_reports_no_problem():
     try:
         assert jig.psu is not None
         jig.psu.output(True)
+        assert jig.psu.is_output_on()
         assert jig.safe_state() == []
-        assert jig.psu.query("OUTP?") == "0"
+        assert not jig.psu.is_output_on()
     finally:
         jig.close()
 
@@ -91,7 +103,7 @@ def test_refused_output_off_is_returned_and_logged(caplog):
             logged = [(r.levelno, r.getMessage()) for r in caplog.records]
     finally:
         jig.close()
-    expected = 'psu ASRL13::INSTR: OUTP 0: instrument reported -100,"Command error"'
+    expected = 'psu ASRL13::INSTR: OUTP OFF: instrument reported -100,"Command error"'
     assert problems == [expected]
     assert logged == [(logging.WARNING, f"safe state not reached: {expected}")]
 
@@ -100,7 +112,7 @@ def test_garbled_answer_during_safe_state_is_returned_not_raised():
     jig = open_jig(ERROR_QUEUE_GARBLED)
     try:
         assert jig.safe_state() == [
-            r"psu ASRL14::INSTR: OUTP 0; SYST:ERR?: answer is not ASCII text: b'+0,\xc2\xab\xc2\xbb'"]
+            r"psu ASRL14::INSTR: OUTP OFF; SYST:ERR?: answer is not ASCII text: b'+0,\xc2\xab\xc2\xbb'"]
     finally:
         jig.close()
 
@@ -110,10 +122,17 @@ def test_supply_gone_during_safe_state_is_returned_and_close_still_closes():
     assert jig.psu is not None
     jig.psu.resource.close()  # the supply dropped off the bus
     [problem] = jig.safe_state()
-    assert problem.startswith("psu ASRL12::INSTR: OUTP 0: VISA error: ")
+    assert problem.startswith("psu ASRL12::INSTR: OUTP OFF: VISA error: ")
     assert "\n" not in problem
     jig.close()
     assert jig.psu is None and jig.dmm is None
+
+
+def test_jig_open_with_an_error_queue_that_never_empties_is_a_jig_error():
+    with pytest.raises(JigError) as caught:
+        open_jig(ERROR_QUEUE_STUCK)
+    assert str(caught.value) == ('ASRL15::INSTR: *CLS; SYST:ERR?: error queue still not empty after 32 reads, '
+                                 'last -350,"Queue overflow"')
 
 
 # -- through a station run -----------------------------------------------------------------
@@ -149,7 +168,7 @@ def test_run_with_a_garbled_error_queue_keeps_every_record_and_names_the_safe_st
         assert record.failure is not None and record.failure.message.startswith(
             "InstrumentBadAnswer: ASRL14::INSTR: CURR 0.5000; SYST:ERR?: answer is not ASCII text")
         assert record.dut["safe_state"] == (
-            r"psu ASRL14::INSTR: OUTP 0; SYST:ERR?: answer is not ASCII text: b'+0,\xc2\xab\xc2\xbb'")
+            r"psu ASRL14::INSTR: OUTP OFF; SYST:ERR?: answer is not ASCII text: b'+0,\xc2\xab\xc2\xbb'")
     assert len(records(tmp_path / "o")) == 2
 
 
@@ -158,4 +177,21 @@ def test_run_with_a_supply_refusing_output_off_records_it_on_every_unit(tmp_path
     result = run_line(config, load_plan(PLAN), out=tmp_path / "o", units=2)
     assert len(result.records) == 2
     for record in result.records:
-        assert record.dut["safe_state"] == 'psu ASRL13::INSTR: OUTP 0: instrument reported -100,"Command error"'
+        assert record.dut["safe_state"] == 'psu ASRL13::INSTR: OUTP OFF: instrument reported -100,"Command error"'
+
+
+def test_run_after_a_session_that_left_an_error_in_the_supply_passes_its_first_unit(tmp_path, caplog):
+    # pyvisa-sim keeps a bench's state for the whole process, as a real supply keeps its error
+    # queue between sessions: an earlier session's refused command is still queued at open.
+    bench = default_sim_instruments()
+    manager = pyvisa.ResourceManager(f"{bench}@sim")
+    try:
+        earlier = manager.open_resource("ASRL1::INSTR", read_termination="\n", write_termination="\n")
+        earlier.write("OUTP 1")
+    finally:
+        manager.close()
+    config = load_fixture(fixture_file(tmp_path, "ASRL1::INSTR", bench))
+    with caplog.at_level(logging.INFO, logger="linegate.drivers.instruments.scpi"):
+        result = run_line(config, load_plan(PLAN), out=tmp_path / "o", units=1)
+    assert [(r.outcome.value, r.failure) for r in result.records] == [("PASS", None)]
+    assert 'ASRL1::INSTR: stale error cleared on open: -224,"Illegal parameter value"' in caplog.messages

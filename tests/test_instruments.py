@@ -22,15 +22,21 @@ NO_ERROR = ("SYST:ERR?", '+0,"No error"')
 FAULTY_BENCH = Path(__file__).parent / "sim" / "faulty-instruments.yaml"
 
 
+def opened(idn: str, *pairs: tuple[str, str | None]) -> ScriptedResource:
+    """The pairs of opening a driver (identify, clear status, empty error queue), then ``pairs``."""
+    return ScriptedResource([("*IDN?", idn), ("*CLS", None), NO_ERROR, *pairs])
+
+
 def test_psu_pairs():
-    res = ScriptedResource([
-        ("*IDN?", "ACME,PSU,1,1"),
+    res = opened(
+        "ACME,PSU,1,1",
         ("VOLT 3.3000", None), NO_ERROR,
         ("CURR 0.5000", None), NO_ERROR,
-        ("OUTP 1", None), NO_ERROR,
+        ("OUTP ON", None), NO_ERROR,
         ("MEAS:VOLT?", "3.2990"),
         ("MEAS:CURR?", "0.08120"),
-    ])
+        ("OUTP OFF", None), NO_ERROR,
+    )
     psu = PowerSupply(res)
     assert psu.idn == "ACME,PSU,1,1"
     psu.set_voltage(3.3)
@@ -38,15 +44,12 @@ def test_psu_pairs():
     psu.output(True)
     assert psu.measure_voltage() == pytest.approx(3.299)
     assert psu.measure_current() == pytest.approx(0.0812)
+    psu.output(False)
     res.assert_all_used()
 
 
 def test_dmm_pairs_and_non_numeric_answer():
-    res = ScriptedResource([
-        ("*IDN?", "ACME,DMM,2,1"),
-        ("MEAS:VOLT:DC?", "+3.27E+00"),
-        ("MEAS:CURR:DC?", "OVLD"),
-    ])
+    res = opened("ACME,DMM,2,1", ("MEAS:VOLT:DC?", "+3.27E+00"), ("MEAS:CURR:DC?", "OVLD"))
     dmm = Multimeter(res)
     assert dmm.measure_dc_voltage() == pytest.approx(3.27)
     with pytest.raises(Exception, match="SCRIPTED::INSTR: MEAS:CURR:DC\\?: not a number: 'OVLD'"):
@@ -55,7 +58,7 @@ def test_dmm_pairs_and_non_numeric_answer():
 
 
 def test_rejected_setting_names_address_command_and_instrument_error():
-    res = ScriptedResource([("*IDN?", "A,B,C,D"), ("VOLT 99.0000", None), ("SYST:ERR?", '-222,"Data out of range"')])
+    res = opened("A,B,C,D", ("VOLT 99.0000", None), ("SYST:ERR?", '-222,"Data out of range"'))
     psu = PowerSupply(res)
     with pytest.raises(InstrumentRejected, match=r"SCRIPTED::INSTR: VOLT 99.0000: .*-222"):
         psu.set_voltage(99)
@@ -75,10 +78,11 @@ def test_sim_bench_through_real_pyvisa(bench):
     assert psu.idn.startswith("LINEGATE-SIM,PSU") and dmm.idn.startswith("LINEGATE-SIM,DMM")
     psu.set_voltage(3.3)
     psu.output(True)
-    psu.resource.write("SIM:LOAD 0.0812")  # the simulated DUT's load
+    assert psu.is_output_on()
+    psu.write("SIM:LOAD 0.0812")  # the simulated line's back door: one unit's load
     assert psu.measure_voltage() == pytest.approx(3.3)
     assert psu.measure_current() == pytest.approx(0.0812)
-    with pytest.raises(InstrumentRejected, match="-100"):
+    with pytest.raises(InstrumentRejected, match=r"^ASRL1::INSTR: VOLT 99\.0000: instrument reported -224,"):
         psu.set_voltage(99)
     with pytest.raises(InstrumentTimeout, match="ASRL1::INSTR: BOGUS\\?"):
         psu.query("BOGUS?")
@@ -123,7 +127,7 @@ def test_non_ascii_reading_is_a_bad_answer_and_the_instrument_keeps_working(faul
     with pytest.raises(InstrumentBadAnswer, match=r"^ASRL12::INSTR: MEAS:VOLT\?: answer is not ASCII text: "
                                                   r"b'3\.3000\\xc2\\xb5'$"):
         psu.measure_voltage()
-    psu.resource.write("SIM:LOAD 0.05")
+    psu.write("SIM:LOAD 0.05")
     assert psu.measure_current() == pytest.approx(0.05), "the bad answer was read whole: nothing left behind"
 
 
@@ -135,7 +139,7 @@ def test_garbled_error_queue_names_the_command_it_was_checking(faulty_bench):
 
 @pytest.mark.parametrize("answer", ["3.3\u00b5", "3.3\x00", "\x1b[2J", "\u03a9"])
 def test_decoded_answer_that_is_not_printable_ascii_is_a_bad_answer(answer):
-    res = ScriptedResource([("*IDN?", "A,B,C,D"), ("MEAS:VOLT?", answer)])
+    res = opened("A,B,C,D", ("MEAS:VOLT?", answer))
     psu = PowerSupply(res)
     with pytest.raises(InstrumentBadAnswer, match=r"^SCRIPTED::INSTR: MEAS:VOLT\?: answer is not ASCII text: '"):
         psu.measure_voltage()
@@ -144,7 +148,7 @@ def test_decoded_answer_that_is_not_printable_ascii_is_a_bad_answer(answer):
 
 @pytest.mark.parametrize("answer", ["nan", "INF", "-inf", "1_000", "1e999", "3.3 V", "0x10", ""])
 def test_answer_that_is_not_a_scpi_number_is_a_bad_answer(answer):
-    res = ScriptedResource([("*IDN?", "A,B,C,D"), ("MEAS:VOLT:DC?", answer)])
+    res = opened("A,B,C,D", ("MEAS:VOLT:DC?", answer))
     with pytest.raises(InstrumentBadAnswer, match=r"^SCRIPTED::INSTR: MEAS:VOLT:DC\?: not a (finite )?number: '"):
         Multimeter(res).measure_dc_voltage()
     res.assert_all_used()
@@ -152,19 +156,19 @@ def test_answer_that_is_not_a_scpi_number_is_a_bad_answer(answer):
 
 @pytest.mark.parametrize("answer", ["+1.5E+00", "-.5", "42", "3.", "9.9E37"])
 def test_scpi_numbers_are_read(answer):
-    res = ScriptedResource([("*IDN?", "A,B,C,D"), ("MEAS:VOLT:DC?", answer)])
+    res = opened("A,B,C,D", ("MEAS:VOLT:DC?", answer))
     assert Multimeter(res).measure_dc_voltage() == float(answer)
 
 
 def test_error_queue_answer_that_is_no_entry_is_a_bad_answer():
-    res = ScriptedResource([("*IDN?", "A,B,C,D"), ("OUTP 0", None), ("SYST:ERR?", "garbage")])
-    with pytest.raises(InstrumentBadAnswer, match=r"^SCRIPTED::INSTR: OUTP 0; SYST:ERR\?: not an error-queue entry"):
+    res = opened("A,B,C,D", ("OUTP OFF", None), ("SYST:ERR?", "garbage"))
+    with pytest.raises(InstrumentBadAnswer, match=r"^SCRIPTED::INSTR: OUTP OFF; SYST:ERR\?: not an error-queue entry"):
         PowerSupply(res).output(False)
     res.assert_all_used()
 
 
 def test_long_bad_answer_is_cut_short_in_one_line():
-    res = ScriptedResource([("*IDN?", "A,B,C,D"), ("MEAS:CURR?", "\u00ff" * 500 + "\n" + "x" * 500)])
+    res = opened("A,B,C,D", ("MEAS:CURR?", "\u00ff" * 500 + "\n" + "x" * 500))
     with pytest.raises(InstrumentBadAnswer) as caught:
         PowerSupply(res).measure_current()
     text = str(caught.value)

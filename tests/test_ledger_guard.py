@@ -256,3 +256,19 @@ def test_a_damaged_ledger_is_refused_at_open(tmp_path, how):
     done = linegate("ledger", "status", "--ledger", str(path), cwd=tmp_path)
     assert done.returncode == 2
     assert one_line(done.stderr).startswith(f"linegate: error: {path}: the ledger file is damaged: ")
+
+
+def test_the_default_demo_state_is_not_wiped_while_a_station_holds_it(tmp_path):
+    from linegate.station.cloud_setup import fresh_demo_state
+
+    state = tmp_path / "demo"
+    ledger = Ledger(state / "ledger.db")
+    ledger.hold("sim-station-1")
+    try:
+        with pytest.raises(LedgerBusy, match="in use by station sim-station-1"):
+            fresh_demo_state(state)
+        assert (state / "ledger.db").is_file()
+    finally:
+        ledger.close()
+    fresh_demo_state(state)
+    assert not (state / "ledger.db").exists()

@@ -129,10 +129,9 @@ def test_each_channel_is_its_own_instrument_on_one_shared_session(tmp_path):
         assert (core.measure_voltage(), io.measure_voltage()) == (1.8, 3.3)
         core.resource.write("INST:NSEL 3")  # the third output: never set
         assert core.resource.query("MEAS:VOLT?") == "0.0000"
+        assert core.is_output_on() and io.is_output_on()
         assert jig.safe_state() == []
-        for channel in ("1", "2"):
-            core.resource.write(f"INST:NSEL {channel}")
-            assert core.resource.query("OUTP?") in ("0", "OFF"), f"output {channel} still on"
+        assert not core.is_output_on() and not io.is_output_on()
         assert jig.idns == {"core": "LINEGATE-SIM,PSU-3303,SIM-PSU3-0001,1.0.0",
                             "io": "LINEGATE-SIM,PSU-3303,SIM-PSU3-0001,1.0.0"}
     finally:
@@ -237,7 +236,8 @@ def test_a_socket_gets_its_own_instrument_by_a_name_else_the_stations(tmp_path):
         assert set(jig.idns) == {"psu", "dmm", "A/psu"}
         own.output(True)
         shared.output(True)
+        assert own.is_output_on() and shared.is_output_on()
         assert jig.safe_state() == []
-        assert own.resource.query("OUTP?") in ("0", "OFF") and shared.resource.query("OUTP?") in ("0", "OFF")
+        assert not own.is_output_on() and not shared.is_output_on()
     finally:
         jig.close()

@@ -21,6 +21,8 @@ from linegate.drivers.cloud.errors import (
     ServiceFailure,
     Unavailable,
     UnknownOutcome,
+    Unreachable,
+    safe_url,
 )
 from linegate.drivers.cloud.http import CallInfo, RetryPolicy
 from linegate.drivers.cloud.yosmart import YoSmart
@@ -29,5 +31,5 @@ __all__ = [
     "AlreadyDone", "AuthError", "Ayla", "BadResponse", "CallInfo", "CloudError", "Conflict", "EnosDps",
     "EnosMqttRegistrar", "Forbidden", "InvalidRequest", "LimitExceeded", "NotFound", "RateLimited", "Rejected",
     "ReservedDevice", "RetryLater", "RetryPolicy", "ServiceFailure", "SubDevice", "Unavailable", "UnknownOutcome",
-    "YoSmart", "derive_device_key", "format_dom_at", "gateway_login",
+    "Unreachable", "YoSmart", "derive_device_key", "format_dom_at", "gateway_login", "safe_url",
 ]

@@ -19,7 +19,9 @@ from linegate.drivers.cloud.errors import (
     BadResponse,
     Unavailable,
     UnknownOutcome,
+    Unreachable,
     from_code,
+    safe_url,
 )
 
 SERVICE = "enos-mqtt"
@@ -72,10 +74,14 @@ class EnosMqttRegistrar:
     def __init__(self, mqtt_url: str, gw_product_key: str, gw_device_key: str, gw_device_secret: str, *,
                  timeout: float = 10.0) -> None:
         parts = urlsplit(mqtt_url)
-        if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-            raise ValueError(f"{mqtt_url!r}: expected mqtt://host:port")
-        self.url = f"mqtt://{parts.hostname}:{parts.port or 1883}"
-        self._host, self._port = parts.hostname, parts.port or 1883
+        try:
+            port = parts.port or 1883
+        except ValueError:
+            port = 0
+        if parts.scheme not in ("mqtt", "tcp") or not parts.hostname or not port:
+            raise ValueError(f"{safe_url(mqtt_url)!r}: expected mqtt://host:port")
+        self.url = f"mqtt://{parts.hostname}:{port}"
+        self._host, self._port = parts.hostname, port
         self.product_key, self.device_key = gw_product_key, gw_device_key
         self._secret = gw_device_secret
         self.timeout = timeout
@@ -87,9 +93,16 @@ class EnosMqttRegistrar:
         self._connect_rc: Any = None
         self._client: mqtt.Client | None = None
 
-    def connect(self) -> EnosMqttRegistrar:
+    def connect(self, connect_timeout: float | None = None) -> EnosMqttRegistrar:
+        """``connect_timeout`` (default: the registrar's timeout) bounds the TCP connect only; the broker's
+        CONNACK and SUBACK may take the registrar's timeout each."""
+        wait = self.timeout
+        self._connected.clear()
+        self._subscribed.clear()
+        self._connect_rc = None
         client_id, username, password = gateway_login(self.product_key, self.device_key, self._secret)
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        client.connect_timeout = wait if connect_timeout is None else connect_timeout
         client.username_pw_set(username, password)
         client.on_connect = self._on_connect
         client.on_subscribe = lambda *a: self._subscribed.set()
@@ -97,18 +110,18 @@ class EnosMqttRegistrar:
         try:
             client.connect(self._host, self._port, keepalive=30)
         except OSError as e:
-            raise Unavailable(SERVICE, "connect", f"cannot reach the broker: {e.strerror or e}", url=self.url) from e
+            raise Unreachable(SERVICE, "connect", f"cannot reach the broker: {e.strerror or e}", url=self.url) from e
         no_delay(client)
         client.loop_start()
         self._client = client
-        if not self._connected.wait(self.timeout):
+        if not self._connected.wait(wait):
             self.close()
-            raise Unavailable(SERVICE, "connect", "no CONNACK from the broker", url=self.url)
+            raise Unreachable(SERVICE, "connect", f"no CONNACK from the broker within {wait:g} s", url=self.url)
         if self._connect_rc is not None and self._connect_rc.is_failure:
             self.close()
             raise AuthError(SERVICE, "connect", f"broker refused the gateway login: {self._connect_rc}", url=self.url)
         client.subscribe(self.reply_topic, qos=1)
-        if not self._subscribed.wait(self.timeout):
+        if not self._subscribed.wait(wait):
             self.close()
             raise Unavailable(SERVICE, "connect", f"no SUBACK for {self.reply_topic}", url=self.url)
         return self

@@ -9,7 +9,8 @@ the code; they never contain a token, a secret or a key (see ``redact``).
     │   └── Forbidden        valid token, wrong role or scope
     ├── RateLimited          429 / "slow down" codes; ``retry_after`` in seconds
     ├── Unavailable          5xx, transport failure before the request was sent,
-    │                        and the services' "retry later" codes
+    │   │                    and the services' "retry later" codes
+    │   └── Unreachable      no connection at all (refused, timed out, no CONNACK)
     ├── UnknownOutcome       the request was sent but no answer came back: the
     │                        service may have acted (look before you retry)
     ├── BadResponse          not the documented envelope: HTML, truncated, not JSON
@@ -24,6 +25,7 @@ the code; they never contain a token, a secret or a key (see ``redact``).
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit, urlunsplit
 
 
 class CloudError(Exception):
@@ -37,10 +39,10 @@ class CloudError(Exception):
         self.operation = operation
         self.code = None if code is None else str(code)
         self.problem = problem
-        self.url = url
+        self.url = safe_url(url)
         where = f"{service} {operation}"
-        if url:
-            where += f" ({url})"
+        if self.url:
+            where += f" ({self.url})"
         text = f"{where}: {problem}"
         if code is not None:
             text = f"{where}: code {code}: {problem}"
@@ -65,6 +67,10 @@ class RateLimited(CloudError):
 
 class Unavailable(CloudError):
     retryable = True
+
+
+class Unreachable(Unavailable):
+    """No connection to the service at all: refused, connect timeout, no broker answer."""
 
 
 class UnknownOutcome(CloudError):
@@ -183,6 +189,24 @@ def from_code(table: dict[str, tuple[type[CloudError], str]], service: str, oper
     return cls(service, operation, detail, code=code, url=url)
 
 
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:\s]*):[^/@\s]*@")
+
+
+def safe_url(url: str) -> str:
+    """``url`` with any password in it replaced by ``***`` (the user name stays: it says which account)."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not parseable as a URL: fall back to the pattern
+        return _USERINFO.sub(r"\g<scheme>\g<user>:***@", url)
+    if password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
 _PEM = re.compile(r"-----BEGIN [A-Z ]+-----.*?(-----END [A-Z ]+-----|$)", re.S)
 _HEXISH = re.compile(r"\b[0-9A-Fa-f]{32,}\b")
 _SECRET_FIELD = re.compile(
@@ -194,6 +218,7 @@ _SECRET_FIELD = re.compile(
 
 def redact(text: str, limit: int = 200) -> str:
     """Text from a service made safe for a message: keys, tokens and long hex cut out."""
+    text = _USERINFO.sub(r"\g<scheme>\g<user>:***@", text)
     text = _PEM.sub("<redacted key>", text)
     text = _SECRET_FIELD.sub(lambda m: m.group(1) + "<redacted>", text)
     text = _HEXISH.sub("<redacted>", text)

@@ -12,10 +12,12 @@ import email.utils
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 import stamina
@@ -25,13 +27,17 @@ from linegate.drivers.cloud.errors import (
     RateLimited,
     Unavailable,
     UnknownOutcome,
+    Unreachable,
     redact,
 )
 
 T = TypeVar("T")
 
 # Transport failures that prove the request never reached the service.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+_NO_CONNECTION = (httpx.ConnectError, httpx.ConnectTimeout)
+_NOT_SENT = (httpx.PoolTimeout, httpx.UnsupportedProtocol)
+# A start-up check waits this long for a connection (not for the answer: a slow service is not a dead one).
+CHECK_CONNECT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -88,11 +94,14 @@ class HttpService:
         verify: bool | str = True,
         cert: str | tuple[str, str] | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        # ``user:password@`` leaves the URL for an explicit basic auth: httpx logs every request's URL
+        # (and puts it in its errors), so the URL it holds must not carry the password.
+        self.base_url, auth = _split_userinfo(base_url.rstrip("/"))
         self.retry = retry or RetryPolicy()
         self._own_client = client is None
         self._client = client or httpx.Client(
             base_url=self.base_url,
+            auth=auth,
             timeout=timeout,
             verify=_ssl_context(verify, cert) if cert or isinstance(verify, str) else verify,
             headers={"Accept": "application/json", "User-Agent": "linegate"},
@@ -104,7 +113,7 @@ class HttpService:
         if self._own_client:
             self._client.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -113,6 +122,16 @@ class HttpService:
     @property
     def last_call(self) -> CallInfo | None:
         return getattr(self._local, "last_call", None)
+
+    @contextmanager
+    def checking(self, connect_s: float = CHECK_CONNECT_S) -> Iterator[None]:
+        """Calls in this block (this thread only) are tried once, with a ``connect_s`` connect timeout:
+        a station's start-up check fails in seconds instead of retrying for a minute."""
+        self._local.check_connect_s = connect_s
+        try:
+            yield
+        finally:
+            self._local.check_connect_s = None
 
     # -- the one call path -----------------------------------------------
     def _call(
@@ -126,10 +145,11 @@ class HttpService:
         attempts = 0
         started = time.perf_counter()
         policy = self.retry
+        checking = getattr(self._local, "check_connect_s", None) is not None
         try:
             for attempt in stamina.retry_context(
                 on=self._backoff,
-                attempts=policy.attempts,
+                attempts=1 if checking else policy.attempts,
                 timeout=policy.total_timeout,
                 wait_initial=policy.wait_initial,
                 wait_max=policy.wait_max,
@@ -156,8 +176,15 @@ class HttpService:
 
     def _send(self, operation: str, request: httpx.Request, idempotent: bool) -> httpx.Response:
         url = str(request.url.copy_with(query=None))
+        connect_s = getattr(self._local, "check_connect_s", None)
+        if connect_s is not None:
+            request.extensions["timeout"] = {**request.extensions.get("timeout", {}), "connect": connect_s}
         try:
             return self._client.send(request)
+        except _NO_CONNECTION as e:
+            raise Unreachable(self.service, operation,
+                              f"cannot reach the service ({type(e).__name__}: {redact(str(e), 80) or 'no detail'})",
+                              url=url) from e
         except _NOT_SENT as e:
             raise Unavailable(self.service, operation, f"cannot reach the service: {type(e).__name__}",
                               url=url) from e
@@ -204,6 +231,14 @@ class HttpService:
             return BadResponse(self.service, operation, f"unexpected envelope: {what}", url=self.base_url + path)
         return BadResponse(self.service, operation, f"HTTP {response.status_code}: unexpected envelope: {what}",
                            url=self._url(response))
+
+
+def _split_userinfo(url: str) -> tuple[str, httpx.BasicAuth | None]:
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    bare = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return bare, httpx.BasicAuth(unquote(parts.username or ""), unquote(parts.password or ""))
 
 
 def _ssl_context(verify: bool | str, cert: str | tuple[str, str] | None) -> ssl.SSLContext:

@@ -10,8 +10,11 @@ from linegate.drivers.dut.errors import (
     DutProtocolError,
     DutTimeout,
 )
-from linegate.drivers.dut.esp_at import EspAt, FirmwareInfo, NvsType, NvsValue
+from linegate.drivers.dut.esp_at import EspAt
+from linegate.drivers.dut.firmware import FirmwareInfo, parse_gmr
 from linegate.drivers.dut.link import SerialLink
+from linegate.drivers.dut.nvs import NvsType, NvsValue
+from linegate.drivers.dut.reset import ResetLines
 
 __all__ = [
     "DutBusy",
@@ -24,5 +27,7 @@ __all__ = [
     "FirmwareInfo",
     "NvsType",
     "NvsValue",
+    "ResetLines",
     "SerialLink",
+    "parse_gmr",
 ]

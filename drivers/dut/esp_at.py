@@ -10,66 +10,36 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
-from enum import IntEnum
 
 import serial
 from linegate.drivers.dut.errors import (
     DutBusy,
     DutCommandError,
-    DutError,
+    DutPortError,
     DutProtocolError,
     DutTimeout,
 )
+from linegate.drivers.dut.firmware import FirmwareInfo, parse_gmr
 from linegate.drivers.dut.link import SerialLink
+from linegate.drivers.dut.nvs import MfgNvs, NvsType, NvsValue
+from linegate.drivers.dut.reset import ResetLines
+
+# NvsType and NvsValue are imported from here by older callers.
+__all__ = ["EspAt", "FirmwareInfo", "NvsType", "NvsValue"]
 
 _LEADING_NOISE = re.compile(rb"^[^\x20-\x7e]+")
-_MAC = re.compile(r'^\+CIPSTAMAC:"([0-9a-fA-F:]{17})"$')
-_NAMESPACE = re.compile(r'^\+SYSMFG:"([^"]+)"$')
-_VALUE_HEADER = re.compile(rb'^\+SYSMFG:"([^"]*)","([^"]*)",([1-8]),(\d+),')
+_MAC_LINE = "+CIPSTAMAC:"
+_MAC = re.compile(r'^\+CIPSTAMAC:"([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})"$')
 _ERR_CODE = re.compile(r"^ERR CODE:0x([0-9a-fA-F]{8})$")
-_NUMERIC_RANGES = {
-    1: (0, 0xFF),
-    2: (-0x80, 0x7F),
-    3: (0, 0xFFFF),
-    4: (-0x8000, 0x7FFF),
-    5: (0, 0xFFFFFFFF),
-    6: (-0x80000000, 0x7FFFFFFF),
-}
 
 
-class NvsType(IntEnum):
-    U8 = 1
-    I8 = 2
-    U16 = 3
-    I16 = 4
-    U32 = 5
-    I32 = 6
-    STRING = 7
-    BINARY = 8
-
-
-@dataclass(frozen=True, slots=True)
-class NvsValue:
-    namespace: str
-    key: str
-    type: NvsType
-    value: int | bytes
-
-
-@dataclass(frozen=True, slots=True)
-class FirmwareInfo:
-    at_version: str
-    sdk_version: str
-    compile_time: str
-    bin_version: str
-
-
-class EspAt:
+class EspAt(MfgNvs):
     """One ESP-AT module on one serial port.
 
     ``port`` is a pyserial URL (``/dev/ttyUSB0``, a pty path, ``socket://``,
-    ``loop://``) or an already open pyserial object.
+    ``rfc2217://``, ``loop://``) or an already open pyserial object. ``reset_lines`` names the
+    modem lines wired to the module's EN and IO0 pins, if any: ``reset()`` then pulses them
+    instead of sending ``AT+RST``.
     """
 
     def __init__(
@@ -80,8 +50,15 @@ class EspAt:
         timeout: float = 1.0,
         busy_retries: int = 3,
         busy_delay: float = 0.05,
+        reset_lines: ResetLines | None = None,
     ) -> None:
         self.link = port if isinstance(port, SerialLink) else SerialLink(port, baudrate=baudrate)
+        self.reset_lines = reset_lines
+        if reset_lines is not None:
+            # pyserial asserts DTR and RTS on open; let the module run (EN and IO0 high).
+            reset_lines.release(self.link)
+        # The rate the module runs after a reset (AT+UART_CUR is not kept across one).
+        self.default_baudrate = self.link.baudrate
         self.timeout = timeout
         self.busy_retries = busy_retries
         self.busy_delay = busy_delay
@@ -146,6 +123,8 @@ class EspAt:
                     values.append(value)
                     continue
             if prompt and lines == [] and self._prompt_ready(deadline, label):
+                # ``>`` alone (the framing of AT+SYSMFG's reference page): take it off the stream.
+                self.link.read_until_prompt(b">", deadline, label)
                 return ["OK"]
             line = self._clean(self.link.read_line(deadline, label))
             if not line or line == cmd:
@@ -172,33 +151,6 @@ class EspAt:
     @staticmethod
     def _clean(raw: bytes) -> str:
         return _LEADING_NOISE.sub(b"", raw).decode("ascii", errors="replace").strip()
-
-    def _read_value(self, deadline: float, cmd: str) -> NvsValue | None:
-        # +SYSMFG:"ns","key",<type>,<length>,<raw value>: the value may hold any
-        # byte, so it is taken by length, not by line.
-        header = self.link.take_fields(b",", 4, deadline, cmd)
-        if header is None:
-            return None
-        match = _VALUE_HEADER.match(header)
-        if match is None:
-            raise DutProtocolError(self.port, cmd, "malformed +SYSMFG answer", header.decode("latin-1"))
-        ns, key, type_, length = match.groups()
-        raw = self.link.read_exact(int(length), deadline, cmd)
-        rest = self.link.read_line(deadline, cmd)
-        if rest.strip():
-            raise DutProtocolError(
-                self.port, cmd, f"value longer than its declared {int(length)} bytes", rest.decode("latin-1")
-            )
-        nvs_type = NvsType(int(type_))
-        value: int | bytes
-        if nvs_type <= NvsType.I32:
-            try:
-                value = int(raw)
-            except ValueError as e:
-                raise DutProtocolError(self.port, cmd, "numeric value does not parse", raw.decode("latin-1")) from e
-        else:
-            value = raw
-        return NvsValue(ns.decode(), key.decode(), nvs_type, value)
 
     # -- basic commands ------------------------------------------------------
     def ping(self) -> None:
@@ -228,121 +180,87 @@ class EspAt:
         self.set_syslog(True)
 
     def firmware(self) -> FirmwareInfo:
-        fields: dict[str, str] = {}
-        for line in self.command("AT+GMR"):
-            for prefix, name in (
-                ("AT version:", "at_version"),
-                ("SDK version:", "sdk_version"),
-                ("compile time", "compile_time"),
-                ("Bin version:", "bin_version"),
-            ):
-                if line.startswith(prefix):
-                    fields[name] = line[len(prefix):].strip().lstrip(":").strip()
-        missing = {"at_version", "sdk_version", "bin_version"} - fields.keys()
-        if missing:
-            raise DutProtocolError(self.port, "AT+GMR", f"answer lacks {sorted(missing)}")
-        fields.setdefault("compile_time", "")
-        return FirmwareInfo(**fields)
+        """``AT+GMR`` taken apart (every format Espressif has printed: see ``firmware.py``)."""
+        return parse_gmr(self.command("AT+GMR"), self.port)
 
     def mac(self) -> str:
+        """The station MAC, ``"24:0a:c4:01:02:03"``: exactly six hex octets, else DutProtocolError."""
         lines = self.command("AT+CIPSTAMAC?")
         for line in lines:
             match = _MAC.match(line)
             if match:
                 return match.group(1).lower()
+        answered = [line for line in lines if line.startswith(_MAC_LINE)]
+        if answered:
+            raise DutProtocolError(
+                self.port, "AT+CIPSTAMAC?", "malformed station MAC (expected six hex octets aa:bb:cc:dd:ee:ff)",
+                answered[0],
+            )
         raise DutProtocolError(self.port, "AT+CIPSTAMAC?", "no +CIPSTAMAC line", "\n".join(lines))
 
     def reset(self, timeout: float = 5.0) -> None:
-        """``AT+RST``: wait for ``ready`` through boot noise, then restore settings."""
-        self.command("AT+RST")
+        """Restart the module and wait for ``ready`` through boot noise, then restore settings.
+
+        With reset lines declared this is a hard reset (EN pulsed low, IO0 high), which also
+        recovers a module that no longer answers; otherwise ``AT+RST``.
+        """
+        if self.reset_lines is not None:
+            label = f"hard reset (EN on {self.reset_lines.en.upper()})"
+            self.link.discard_input()
+            self.reset_lines.hard_reset(self.link)
+        else:
+            label = "AT+RST"
+            self.command("AT+RST")
+        if self.link.baudrate != self.default_baudrate:
+            self.link.baudrate = self.default_baudrate
         deadline = time.monotonic() + timeout
-        while self._clean(self.link.read_line(deadline, "AT+RST")) != "ready":
+        while self._clean(self.link.read_line(deadline, label)) != "ready":
             pass
         self.echo_on, self.syslog_on = True, False
         self.set_echo(False)
         self.set_syslog(True)
 
-    # -- manufacturing NVS (AT+SYSMFG) --------------------------------------
-    def mfg_namespaces(self) -> list[str]:
-        lines = self.command("AT+SYSMFG?")
-        return [m.group(1) for m in map(_NAMESPACE.match, lines) if m]
+    def switch_baudrate(self, rate: int, *, settle_s: float = 0.02) -> bool:
+        """Move module and host to ``rate`` with ``AT+UART_CUR`` (not saved in flash).
 
-    def mfg_read(
-        self, namespace: str, key: str, offset: int | None = None, length: int | None = None, *,
-        secret: bool = False,
-    ) -> NvsValue:
-        """Read one key; ``secret`` keeps the answer out of the transcript."""
-        cmd = f'AT+SYSMFG=1,"{namespace}","{key}"'
-        if offset is not None or length is not None:
-            cmd += f",{offset or 0},{length or 0}"
-        values: list[NvsValue] = []
-        self.link.hide_reads = secret
+        True once both answer at ``rate``. A refusal, a garbled answer or a module that does not
+        answer at the new rate leaves the link at the old rate and returns False; if the module
+        answers at neither rate, a hard reset (when reset lines are wired) brings it back to its
+        default rate. Only when nothing brings it back is the link lost (DutPortError).
+        """
+        old = self.link.baudrate
+        if rate == old:
+            return True
+        cmd = f"AT+UART_CUR={rate},8,1,0,0"
         try:
-            self._retrying(cmd, self.timeout * 2, values=values)
-        except DutError as e:
-            if secret and e.received and not isinstance(e, DutCommandError):
-                raise DutProtocolError(self.port, cmd, e.problem, "<redacted>") from None
-            raise
-        finally:
-            self.link.hide_reads = False
-        found = [v for v in values if v.namespace == namespace and v.key == key]
-        if len(found) != 1:
-            raise DutProtocolError(self.port, cmd, f"expected one value, got {len(found)}")
-        return found[0]
+            self.command(cmd)
+        except DutCommandError:
+            return False  # refused: the module stays at the old rate
+        except (DutTimeout, DutProtocolError, DutBusy):
+            pass  # unknown whether it switched: ask at the new rate, then at the old one
+        self.link.baudrate = rate
+        time.sleep(settle_s)
+        if self._answers():
+            return True
+        self.link.baudrate = old
+        time.sleep(settle_s)
+        if self._answers():
+            return False
+        if self.reset_lines is not None:
+            self.reset()
+            return False
+        raise DutPortError(
+            self.port, cmd, f"the module answers neither at {rate} nor at {old} baud and no reset lines are wired"
+        )
 
-    def mfg_read_all(self, namespace: str, key: str, chunk: int = 1024, *, secret: bool = False) -> NvsValue:
-        """Read a long value in offset/length pieces (keeps each answer short)."""
-        first = self.mfg_read(namespace, key, 0, chunk, secret=secret)
-        if isinstance(first.value, int) or len(first.value) < chunk:
-            return first
-        parts = [first.value]
-        while len(parts[-1]) == chunk:
-            part = self.mfg_read(namespace, key, chunk * len(parts), chunk, secret=secret).value
-            assert isinstance(part, bytes)
-            parts.append(part)
-        return NvsValue(namespace, key, first.type, b"".join(parts))
-
-    def mfg_write(
-        self,
-        namespace: str,
-        key: str,
-        type_: NvsType,
-        value: int | bytes | str,
-        *,
-        secret: bool = False,
-    ) -> None:
-        """Write one key; ``secret`` keeps the value out of the transcript."""
-        base = f'AT+SYSMFG=2,"{namespace}","{key}",{int(type_)}'
-        if type_ <= NvsType.I32:
-            if not isinstance(value, int):
-                raise TypeError(f"NVS type {type_.name} takes an int, not {type(value).__name__}")
-            low, high = _NUMERIC_RANGES[type_]
-            if not low <= value <= high:
-                raise ValueError(f"{value} is outside {type_.name} range {low}..{high}")
-            cmd = f"{base},{value}"
-            self._retrying(cmd, self.timeout, shown=f"{base},<redacted>" if secret else None)
-            return
-        data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
-        cmd = f"{base},{len(data)}"
-        self._retrying(cmd, self.timeout * 2, prompt=True)
-        shown = f"<redacted {len(data)} bytes>" if secret else None
-        self.link.write(data, command=cmd, shown=shown)
-        deadline = time.monotonic() + self.timeout * 2
-        lines: list[str] = []
-        while True:
-            line = self._clean(self.link.read_line(deadline, cmd))
-            if line == "OK":
-                return
-            if line == "ERROR":
-                raise DutCommandError(self.port, cmd, "\n".join(lines))
-            if line == "ready":
-                raise DutProtocolError(self.port, cmd, "module rebooted during the write")
-            if line:
-                lines.append(line)
-
-    def mfg_erase(self, namespace: str, key: str | None = None) -> None:
-        cmd = f'AT+SYSMFG=0,"{namespace}"' + (f',"{key}"' if key else "")
-        self.command(cmd, timeout=self.timeout * 2)
+    def _answers(self, attempts: int = 2) -> bool:
+        for _ in range(attempts):
+            try:
+                self.command("AT", timeout=min(self.timeout, 0.3))
+                return True
+            except (DutTimeout, DutProtocolError, DutCommandError, DutBusy):
+                continue
+        return False
 
     def close(self) -> None:
         self.link.close()

@@ -23,7 +23,7 @@ POLL_S = 0.05
 @dataclass(frozen=True, slots=True)
 class TranscriptEntry:
     t: float
-    direction: str  # ">" host to module, "<" module to host
+    direction: str  # ">" host to module, "<" module to host, "=" a port setting (baud rate, DTR/RTS)
     text: str
 
 
@@ -39,19 +39,42 @@ class SerialLink:
     ) -> None:
         if isinstance(port, str):
             self.url = port
+            # pyserial's rfc2217 client has no write timeout (it raises NotImplementedError).
+            extra = {} if port.startswith("rfc2217://") else {"write_timeout": open_timeout}
             try:
-                self._serial = serial.serial_for_url(
-                    port, baudrate=baudrate, timeout=POLL_S, write_timeout=open_timeout
-                )
+                self._serial = serial.serial_for_url(port, baudrate=baudrate, timeout=POLL_S, **extra)
             except (serial.SerialException, ValueError, OSError) as e:
                 raise DutPortError(port, None, f"cannot open serial port: {e}") from e
         else:
             self.url = getattr(port, "port", None) or repr(port)
             self._serial = port
             self._serial.timeout = POLL_S
+        self._baudrate = int(getattr(self._serial, "baudrate", None) or baudrate)
         self._buffer = bytearray()
         self.transcript: deque[TranscriptEntry] = deque(maxlen=TRANSCRIPT_LIMIT)
         self.hide_reads = False  # set while a secret is read back: the transcript keeps only its length
+
+    # -- port settings -------------------------------------------------------
+    @property
+    def baudrate(self) -> int:
+        return self._baudrate
+
+    @baudrate.setter
+    def baudrate(self, rate: int) -> None:
+        self.transcript.append(TranscriptEntry(time.time(), "=", f"baud rate {rate}"))
+        try:
+            self._serial.baudrate = rate
+            self._baudrate = rate
+        except (serial.SerialException, ValueError, OSError) as e:
+            raise DutPortError(self.url, None, f"cannot set baud rate {rate}: {e}") from e
+
+    def set_line(self, line: str, asserted: bool) -> None:
+        """Drive a modem control line (``"dtr"`` or ``"rts"``); asserted pulls the wired pin low."""
+        self.transcript.append(TranscriptEntry(time.time(), "=", f"{line.upper()} {'on' if asserted else 'off'}"))
+        try:
+            setattr(self._serial, line, asserted)
+        except (serial.SerialException, ValueError, OSError) as e:
+            raise DutPortError(self.url, None, f"cannot set {line.upper()}: {e}") from e
 
     # -- raw I/O -------------------------------------------------------------
     def write(self, data: bytes, *, command: str | None, shown: str | None = None) -> None:

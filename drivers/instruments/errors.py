@@ -1,9 +1,9 @@
 """Exceptions raised by instrument drivers.
 
     InstrumentError          names the VISA address and the command
-    ├── InstrumentNotFound   the address cannot be opened
+    ├── InstrumentNotFound   the address cannot be opened, or the connection fails at *IDN?
     ├── InstrumentTimeout    no answer in time
-    ├── InstrumentRejected   the instrument's error queue reported an error
+    ├── InstrumentRejected   the instrument's error queue reported an error (or never empties on open)
     └── InstrumentBadAnswer  an answer that is not ASCII text, or not the number expected
 """
 

@@ -1,10 +1,18 @@
-"""Programmable DC power supply (SCPI: VOLT, CURR, OUTP, MEAS:VOLT?, MEAS:CURR?)."""
+"""Programmable DC power supply (SCPI: VOLT, CURR, OUTP, MEAS:VOLT?, MEAS:CURR?).
+
+``OUTP ON`` / ``OUTP OFF``: every supply takes the ON|OFF form of the SCPI boolean, while some
+(Rigol DP800) refuse ``1``/``0`` with -224. The state query answers ``1``/``0`` on most
+supplies (Keysight E36xx) and ``ON``/``OFF`` on others (Rigol DP800); both are read.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from linegate.drivers.instruments.scpi import ScpiInstrument
+from linegate.drivers.instruments.errors import InstrumentBadAnswer
+from linegate.drivers.instruments.scpi import ScpiInstrument, shown
+
+_OUTPUT_STATES = {"1": True, "ON": True, "0": False, "OFF": False}
 
 
 class PowerSupply(ScpiInstrument):
@@ -35,7 +43,15 @@ class PowerSupply(ScpiInstrument):
         self.write(f"CURR {amps:.4f}")
 
     def output(self, on: bool) -> None:
-        self.write(f"OUTP {int(on)}")
+        self.write(f"OUTP {'ON' if on else 'OFF'}")
+
+    def is_output_on(self) -> bool:
+        self._select_channel()
+        answer = self.query("OUTP?")
+        state = _OUTPUT_STATES.get(answer.upper())
+        if state is None:
+            raise InstrumentBadAnswer(self.address, "OUTP?", f"not an output state (1, 0, ON, OFF): {shown(answer)}")
+        return state
 
     def measure_voltage(self) -> float:
         return self.query_float("MEAS:VOLT?")

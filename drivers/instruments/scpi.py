@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from typing import Any
@@ -21,6 +22,10 @@ from linegate.drivers.instruments.errors import (
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _ERROR_CODE = re.compile(r"[+-]?\d+")
 _SHOWN = 40  # characters of a bad answer kept in a message
+ERROR_QUERY = "SYST:ERR?"
+MAX_STALE_ERRORS = 32  # reads of the error queue on open before giving up on emptying it
+
+log = logging.getLogger(__name__)
 
 
 def open_resource(
@@ -60,12 +65,46 @@ class ScpiInstrument:
     """
 
     def __init__(self, resource: Any, *, address: str | None = None, check_errors: bool = True):
+        """Identify the instrument, then (``check_errors``) clear its status and empty its error queue.
+
+        Errors left in the queue by an earlier session are kept in ``stale_errors`` and logged;
+        without this the first setting of the session would be blamed for them.
+        """
         self.resource = resource
         self.address: str = address if address else str(getattr(resource, "resource_name", repr(resource)))
         self.check_errors = check_errors
-        self.idn = self.query("*IDN?")
+        self.stale_errors: tuple[str, ...] = ()
+        try:
+            self.idn = self.query("*IDN?")
+        except InstrumentError as e:
+            if type(e) is not InstrumentError:  # a timeout or a bad answer: something is there
+                raise
+            raise InstrumentNotFound(self.address, "*IDN?", e.problem) from e  # e.g. connection refused
         if not self.idn:
             raise InstrumentNotFound(self.address, "*IDN?", "empty identification: nothing answering there")
+        if check_errors:
+            self._clear_status()
+
+    def _clear_status(self) -> None:
+        """``*CLS``, then read the error queue until it says no error (at most ``MAX_STALE_ERRORS`` reads).
+
+        ``*CLS`` empties the queue on an IEEE 488.2 instrument; reading it out as well covers the
+        ones (and simulators) that keep their queue through ``*CLS``.
+        """
+        self._send("*CLS")
+        stale: list[str] = []
+        for _ in range(MAX_STALE_ERRORS):
+            code, entry = self._read_error_queue("*CLS")
+            if code == 0:
+                break
+            stale.append(entry)
+        else:
+            raise InstrumentRejected(
+                self.address, f"*CLS; {ERROR_QUERY}",
+                f"error queue still not empty after {MAX_STALE_ERRORS} reads, last {entry}")
+        self.stale_errors = tuple(stale)
+        for entry in stale:
+            log.info("%s: stale error cleared on open: %s", self.address, entry)
 
     def query(self, command: str) -> str:
         try:
@@ -94,25 +133,34 @@ class ScpiInstrument:
         return value
 
     def write(self, command: str) -> None:
+        """Send a setting; with ``check_errors`` the error queue must then say no error."""
+        self._send(command)
+        if self.check_errors:
+            self._check_error_queue(command)
+
+    def _send(self, command: str) -> None:
         try:
             self.resource.write(command)
         except (pyvisa.errors.Error, OSError, ValueError) as e:
             raise InstrumentError(self.address, command, f"VISA error: {e}") from e
-        if self.check_errors:
-            self._check_error_queue(command)
 
     def _check_error_queue(self, command: str) -> None:
         """After ``command``: the instrument's error queue must say no error."""
-        query = "SYST:ERR?"
+        code, entry = self._read_error_queue(command)
+        if code != 0:
+            raise InstrumentRejected(self.address, command, f"instrument reported {entry}")
+
+    def _read_error_queue(self, command: str) -> tuple[int, str]:
+        """One entry of the error queue (code, whole entry), read while checking ``command``."""
         try:
-            error = self.query(query)
+            entry = self.query(ERROR_QUERY)
         except InstrumentError as e:  # name the command whose outcome was being checked as well
-            raise type(e)(self.address, f"{command}; {query}", e.problem) from e
-        code = error.split(",", 1)[0].strip()
+            raise type(e)(self.address, f"{command}; {ERROR_QUERY}", e.problem) from e
+        code = entry.split(",", 1)[0].strip()
         if not _ERROR_CODE.fullmatch(code):
-            raise InstrumentBadAnswer(self.address, f"{command}; {query}", f"not an error-queue entry: {shown(error)}")
-        if int(code) != 0:
-            raise InstrumentRejected(self.address, command, f"instrument reported {error}")
+            raise InstrumentBadAnswer(self.address, f"{command}; {ERROR_QUERY}",
+                                      f"not an error-queue entry: {shown(entry)}")
+        return int(code), entry
 
     def close(self) -> None:
         try:

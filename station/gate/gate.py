@@ -17,11 +17,11 @@ from typing import Any
 from linegate.drivers.cloud import AlreadyDone, CloudError, RateLimited, Unavailable, UnknownOutcome
 from linegate.drivers.dut import DutError
 from linegate.drivers.dut.esp_at import EspAt
-from linegate.plans import NvsWrite, ProvisioningRecord, StepOutcome
+from linegate.plans import CommitStatus, NvsWrite, ProvisioningRecord, StepOutcome
 from linegate.plans.provisioning import ProvisioningSpec
 from linegate.station.gate import dut_io
 from linegate.station.gate.pool import Pool, PoolEmpty
-from linegate.station.gate.services import EnosMqttService, Service, UnitFacts
+from linegate.station.gate.service import Service, UnitFacts
 from linegate.station.ledger.journal import Identity, Ledger, LedgerError
 from linegate.station.ledger.schema import (
     ASSIGNED,
@@ -44,15 +44,15 @@ class GateResult:
     ident: Identity | None = None
 
 
-def _status_of(ident: Identity) -> str:
+def _status_of(ident: Identity) -> CommitStatus:
     """A record's commit status for an identity in this ledger state: the record never contradicts it."""
     if ident.state == COMMITTED:
-        return "committed"
+        return CommitStatus.COMMITTED
     if ident.state in (COMMITTING, NEEDS_ATTENTION):
-        return "needs_attention"
+        return CommitStatus.NEEDS_ATTENTION
     if ident.state == FLASHED and ident.queued:
-        return "pending"
-    return "not_attempted"
+        return CommitStatus.PENDING
+    return CommitStatus.NOT_ATTEMPTED
 
 
 @dataclass
@@ -66,7 +66,7 @@ class _Run:
     timings: dict[str, float] = field(default_factory=dict)
     code: str | None = None
 
-    def done(self, outcome: StepOutcome, status: str, message: str = "",
+    def done(self, outcome: StepOutcome, status: CommitStatus, message: str = "",
              ident: Identity | None = None) -> GateResult:
         record = ProvisioningRecord(service=self.service, identity=self.identity, written=tuple(self.written),
                                     readback_ok=self.readback_ok, commit_status=status, reason=message,
@@ -99,7 +99,7 @@ class Gate:
 
     def unidentified(self, why: str) -> GateResult:
         """A unit that passed its steps but whose MAC cannot be read: it fails, nothing is taken."""
-        return _Run(self.service.name).done(StepOutcome.FAIL, "not_attempted", why)
+        return _Run(self.service.name).done(StepOutcome.FAIL, CommitStatus.NOT_ATTEMPTED, why)
 
     def faulted(self, mac: str | None, why: str) -> GateResult:
         """The gate broke on this unit: ERROR, with what the ledger holds for it."""
@@ -113,14 +113,14 @@ class Gate:
                 ident = self.ledger.on_unit(self.service.name, mac)
             except Exception:  # the ledger may be what broke: the record still gets written
                 ident = None
-        status = _status_of(ident) if ident is not None else "not_attempted"
+        status = _status_of(ident) if ident is not None else CommitStatus.NOT_ATTEMPTED
         return ProvisioningRecord(service=self.service.name, identity=ident.identity if ident else "",
                                   commit_status=status, reason=why)
 
-    def _status_in_ledger(self, identity: str) -> str:
+    def _status_in_ledger(self, identity: str) -> CommitStatus:
         """What the record says of an identity the gate was working on when something went wrong."""
         ident = self.ledger.find(self.service.name, identity) if identity else None
-        return _status_of(ident) if ident is not None else "not_attempted"
+        return _status_of(ident) if ident is not None else CommitStatus.NOT_ATTEMPTED
 
     def _held(self, dut: EspAt, facts: UnitFacts, run: _Run) -> tuple[Identity | None, GateResult | None]:
         """What the DUT already holds; a refusal when the ledger does not give it to this unit."""
@@ -140,7 +140,7 @@ class Gate:
             why = f"the ledger has it as {known.state}"
         else:
             return known, None
-        return None, run.done(StepOutcome.FAIL, "not_attempted",
+        return None, run.done(StepOutcome.FAIL, CommitStatus.NOT_ATTEMPTED,
                               f"the DUT already holds {self.service.name} identity {held} and {why}; "
                               "it was not overwritten (check the unit, then erase the "
                               f"'{self.service.namespace}' namespace to re-provision)")
@@ -161,7 +161,7 @@ class Gate:
         if dut_io.erase_and_confirm(dut, items):
             run.identity = ""
             return None, None
-        return None, run.done(StepOutcome.FAIL, "not_attempted",
+        return None, run.done(StepOutcome.FAIL, CommitStatus.NOT_ATTEMPTED,
                               f"the DUT holds a stale copy of {known.identity} (now on unit {known.unit_mac}) "
                               "and erasing it was not confirmed")
 
@@ -178,7 +178,7 @@ class Gate:
         run.identity = ident.identity
         run.timings["take"] = time.perf_counter() - t0
         if ident.state == NEEDS_ATTENTION:
-            return run.done(StepOutcome.ERROR, "needs_attention",
+            return run.done(StepOutcome.ERROR, CommitStatus.NEEDS_ATTENTION,
                             f"{ident.identity} needs attention: {ident.reason}", ident)
         items = self.service.items(ident, self.ledger.secret(ident))
         t1 = time.perf_counter()
@@ -195,13 +195,14 @@ class Gate:
             ident = self.ledger.move(ident, FLASHED)
         if ident.state == COMMITTED:
             run.response = {k: str(v) for k, v in (ident.commit_summary or {}).items()}
-            return run.done(StepOutcome.PASS, "kept", "already committed to this unit: kept, not re-committed",
-                            ident)
+            return run.done(StepOutcome.PASS, CommitStatus.KEPT,
+                            "already committed to this unit: kept, not re-committed", ident)
         if self.spec.commit == "background" and ident.state == FLASHED:
             ident = self.ledger.move(ident, FLASHED, queued=True, reason="commit queued")
             if self.kick is not None:
                 self.kick()
-            return run.done(StepOutcome.PASS, "pending", "commit queued: it follows in the background", ident)
+            return run.done(StepOutcome.PASS, CommitStatus.PENDING, "commit queued: it follows in the background",
+                            ident)
         return self._commit(ident, facts, run)
 
     def _commit(self, ident: Identity, facts: UnitFacts, run: _Run) -> GateResult:
@@ -212,22 +213,22 @@ class Gate:
             run.code = e.code
             ident = self.ledger.find(self.service.name, ident.identity) or ident
             if not ident.queued:
-                return run.done(StepOutcome.ERROR, "failed",
+                return run.done(StepOutcome.ERROR, CommitStatus.FAILED,
                                 f"service unavailable and the commit backlog is full ({self.spec.max_backlog}): {e}",
                                 ident)
             run.timings["commit"] = time.perf_counter() - t0
-            return run.done(StepOutcome.PASS, "pending", f"commit pending: {e.problem}", ident)
+            return run.done(StepOutcome.PASS, CommitStatus.PENDING, f"commit pending: {e.problem}", ident)
         except CloudError as e:
             run.code = e.code
             fresh = self.ledger.find(self.service.name, ident.identity)
-            status = "needs_attention" if fresh and fresh.state == NEEDS_ATTENTION else "failed"
+            status = CommitStatus.NEEDS_ATTENTION if fresh and fresh.state == NEEDS_ATTENTION else CommitStatus.FAILED
             return run.done(StepOutcome.ERROR, status, str(e), fresh)
         finally:
             run.attempts = self.service.attempts()
         run.timings["commit"] = time.perf_counter() - t0
         run.response = {k: str(v) for k, v in summary.items()}
         self._event(ident, facts, "config", 0)
-        return run.done(StepOutcome.PASS, "committed", "", ident)
+        return run.done(StepOutcome.PASS, CommitStatus.COMMITTED, "", ident)
 
     def commit(self, ident: Identity, facts: UnitFacts) -> tuple[Identity, dict[str, Any]]:
         """Journal ``committing``, call the service, journal the answer. Shared with the drain and recovery.
@@ -281,13 +282,13 @@ class Gate:
         """The unit failed with this identity written: erase it, confirm, then release (or quarantine)."""
         self._event(ident, None, "fail", 1)
         if ident.state in (COMMITTED, COMMITTING, NEEDS_ATTENTION):
-            return run.done(StepOutcome.FAIL, "failed", f"{why}; the identity stays with this unit", ident)
+            return run.done(StepOutcome.FAIL, CommitStatus.FAILED, f"{why}; the identity stays with this unit", ident)
         if dut_io.erase_and_confirm(dut, items):
             ident = self.ledger.move(ident, RELEASED, expect=(ASSIGNED, FLASHED), reason=f"released: {why}")
-            return run.done(StepOutcome.FAIL, "not_attempted", f"{why}; erased and released", ident)
+            return run.done(StepOutcome.FAIL, CommitStatus.NOT_ATTEMPTED, f"{why}; erased and released", ident)
         ident = self.ledger.move(ident, QUARANTINED, expect=(ASSIGNED, FLASHED),
                                  reason=f"{why}; erase not confirmed")
-        return run.done(StepOutcome.FAIL, "not_attempted", f"{why}; erase not confirmed: quarantined", ident)
+        return run.done(StepOutcome.FAIL, CommitStatus.NOT_ATTEMPTED, f"{why}; erase not confirmed: quarantined", ident)
 
     def unit_failed(self, dut: EspAt, facts: UnitFacts) -> str:
         """A unit that failed a step may hold an identity from an earlier run: take it back."""
@@ -323,7 +324,6 @@ class Gate:
     # -- EnOS MQTT ---------------------------------------------------------
     def _commit_then_flash(self, dut: EspAt, facts: UnitFacts, run: _Run) -> GateResult:
         svc = self.service
-        assert isinstance(svc, EnosMqttService)
         held, refusal = self._held(dut, facts, run)
         if refusal:
             return refusal
@@ -335,7 +335,7 @@ class Gate:
             if old is not None and old.state == RELEASED:
                 ident = self.ledger.move(old, COMMITTING, unit_mac=facts.mac, unit_serial=facts.serial)
             elif old is not None:
-                return run.done(StepOutcome.ERROR, "needs_attention",
+                return run.done(StepOutcome.ERROR, CommitStatus.NEEDS_ATTENTION,
                                 f"deviceKey {key} is {old.state} for unit {old.unit_mac}")
             else:
                 ident = self.ledger.insert_on_unit(svc.name, key, COMMITTING, facts.mac, facts.serial, {})
@@ -347,18 +347,18 @@ class Gate:
                 ident = self.ledger.move(ident, NEEDS_ATTENTION,
                                          reason=f"{e}; the deviceSecret can only be recovered through the "
                                                 "connection service")
-                return run.done(StepOutcome.ERROR, "needs_attention", str(e), ident)
+                return run.done(StepOutcome.ERROR, CommitStatus.NEEDS_ATTENTION, str(e), ident)
             except CloudError as e:
                 run.code = e.code
                 ident = self.ledger.move(ident, RELEASED, reason=f"not registered: {e}")
-                return run.done(StepOutcome.ERROR, "failed", f"service unavailable: {e}"
+                return run.done(StepOutcome.ERROR, CommitStatus.FAILED, f"service unavailable: {e}"
                                 if isinstance(e, Unavailable) else str(e), ident)
             finally:
                 run.attempts = 1
             run.timings["commit"] = time.perf_counter() - t0
         run.identity = ident.identity
         if ident.state != COMMITTED:
-            return run.done(StepOutcome.ERROR, "needs_attention",
+            return run.done(StepOutcome.ERROR, CommitStatus.NEEDS_ATTENTION,
                             f"{ident.identity} is {ident.state}: {ident.reason}", ident)
         items = svc.items(ident, self.ledger.secret(ident))
         t1 = time.perf_counter()
@@ -366,21 +366,20 @@ class Gate:
         try:
             ok, run.written = dut_io.ensure(dut, items, maybe_there=held is not None)
         except DutError as e:
-            return run.done(StepOutcome.FAIL, "committed", f"DUT failed during the write: {e}; the registration "
-                            "stays with this unit and is written again on re-test", ident)
+            return run.done(StepOutcome.FAIL, CommitStatus.COMMITTED, f"DUT failed during the write: {e}; the "
+                            "registration stays with this unit and is written again on re-test", ident)
         run.readback_ok = ok
         run.timings["flash"] = time.perf_counter() - t1
         if not ok:
-            return run.done(StepOutcome.FAIL, "committed", "read-back differs from what was written; the "
+            return run.done(StepOutcome.FAIL, CommitStatus.COMMITTED, "read-back differs from what was written; the "
                             "registration stays with this unit and is written again on re-test", ident)
         if not ident.payload.get("flashed"):
             ident = self.ledger.update_fields(ident, payload={**ident.payload, "flashed": True})
-            return run.done(StepOutcome.PASS, "committed", "", ident)
-        return run.done(StepOutcome.PASS, "kept", "already registered to this unit: kept", ident)
+            return run.done(StepOutcome.PASS, CommitStatus.COMMITTED, "", ident)
+        return run.done(StepOutcome.PASS, CommitStatus.KEPT, "already registered to this unit: kept", ident)
 
     def register(self, ident: Identity, facts: UnitFacts, how: str = "200") -> Identity:
         """EnOS MQTT: register the sub-device; its secret is in the ledger before anything else happens."""
-        assert isinstance(self.service, EnosMqttService)
         payload, secret = self.service.register(ident, facts)
         return self.ledger.move(ident, COMMITTED, secret=secret, payload={**payload, "flashed": False},
                                 commit_summary={"register": how, **payload})

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from linegate.drivers.cloud import AlreadyDone, CloudError, RateLimited, Unavailable, UnknownOutcome
 from linegate.station.gate.gate import Gate
-from linegate.station.gate.services import EnosMqttService, UnitFacts
+from linegate.station.gate.service import UnitFacts
 from linegate.station.gate.worker import Worker
 from linegate.station.ledger.journal import Identity
 from linegate.station.ledger.schema import ASSIGNED, COMMITTING, FLASHED, NEEDS_ATTENTION, RELEASED
@@ -77,7 +77,7 @@ def _assigned(gate: Gate, ident: Identity, probe: DutProbe | None, report: Recov
 
 def _committing(gate: Gate, ident: Identity, report: RecoveryReport) -> None:
     facts = UnitFacts(mac=ident.unit_mac or "", serial=ident.unit_serial)
-    if isinstance(gate.service, EnosMqttService):
+    if not gate.service.flash_first:
         _registering(gate, ident, facts, report)
         return
     try:

@@ -1,16 +1,10 @@
-"""One small interface per provisioning service; the gate knows only this.
-
-A service says how to reserve identities, what to write into the DUT for
-one, how to commit it for a unit, and how to look up whether a commit whose
-answer was lost took effect.
-"""
+"""The four provisioning services behind the one interface of ``service.py`` (re-exported here)."""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
+from urllib.parse import urlsplit
 
 from linegate.drivers.cloud import (
     AlreadyDone,
@@ -22,96 +16,31 @@ from linegate.drivers.cloud import (
     YoSmart,
     derive_device_key,
 )
-from linegate.drivers.cloud.http import HttpService
+from linegate.drivers.cloud.http import CHECK_CONNECT_S, HttpService
 from linegate.drivers.dut.esp_at import NvsType
 from linegate.fixtures.cloud_account import CloudAccount
 from linegate.plans.provisioning import EnosDpsSpec, EnosMqttSpec, ProvisioningSpec
+from linegate.station.gate.service import (
+    Lookup,
+    NvsItem,
+    Reserved,
+    Service,
+    ServiceConfigError,
+    UnitFacts,
+)
 from linegate.station.ledger.journal import Identity
 
-Lookup = Literal["committed", "not_committed", "unknown"]
+__all__ = ["Lookup", "NvsItem", "Reserved", "Service", "ServiceConfigError", "UnitFacts", "make_service"]
 
 
-class ServiceConfigError(Exception):
-    """The plan names a service the station's cloud account does not configure."""
-
-
-@dataclass(frozen=True)
-class UnitFacts:
-    mac: str  # aa:bb:cc:dd:ee:ff
-    serial: str | None = None
-    firmware: str | None = None
-
-    @property
-    def mac_hex(self) -> str:
-        return self.mac.replace(":", "").lower()
-
-    @property
-    def chip_id(self) -> str:
-        """ESP-AT reports the eFuse base MAC as the station MAC; it is the chip's unique id."""
-        return self.mac_hex.upper()
-
-    @property
-    def hwsig(self) -> str:
-        return f"mac-{self.mac_hex}"
-
-
-@dataclass(frozen=True)
-class NvsItem:
-    namespace: str
-    key: str
-    type: NvsType
-    value: bytes
-    secret: bool = False
-
-
-@dataclass(frozen=True)
-class Reserved:
-    identity: str
-    payload: dict[str, Any]
-    secret: bytes | None = None
-
-
-class Service(ABC):
-    name: str
-    namespace: str
-    id_key: str
-    flash_first = True
-    batch_max = 1000
-
-    def __init__(self, spec: ProvisioningSpec) -> None:
-        self.spec = spec
-        self._clients: list[HttpService] = []
-        if spec.namespace:
-            self.namespace = spec.namespace
-
-    def reserve(self, count: int) -> list[Reserved]:
-        raise NotImplementedError(f"{self.name} identities are not reserved ahead")
-
-    @abstractmethod
-    def items(self, ident: Identity, secret: bytes | None) -> list[NvsItem]:
-        """What to write into the DUT, identity key first."""
-
-    @abstractmethod
-    def commit(self, ident: Identity, unit: UnitFacts) -> dict[str, Any]:
-        """Report the unit to the service; returns a summary safe to show (no secrets)."""
-
-    def lookup(self, ident: Identity, unit: UnitFacts) -> Lookup:
-        """Whether a commit whose answer was lost took effect. Services without a read call say
-        "unknown" and rely on their commit being safe to repeat (AFS-606 for our DSN counts as done;
-        YoSmart answers a repeated activate/bind for the same pair the same way)."""
-        return "unknown"
-
-    def attempts(self) -> int:
-        """HTTP attempts of this thread's last call of each client (retries included)."""
-        calls = [c.last_call for c in self._clients]
-        return sum(c.attempts for c in calls if c is not None)
-
-    def close(self) -> None:
-        for client in self._clients:
-            client.close()
-
-    def _str(self, key: str, value: str, secret: bool = False) -> NvsItem:
-        return NvsItem(self.namespace, key, NvsType.STRING, value.encode(), secret)
+def _no_userinfo(service: str, base_url: str) -> None:
+    """httpx turns ``user:password@`` in a URL into HTTP basic auth, which replaces the Authorization
+    header these services take their token in: every call would be refused as unauthorised."""
+    parts = urlsplit(base_url)
+    if parts.username is not None or parts.password is not None:
+        raise ServiceConfigError(f"service {service}: cloud.base_url carries 'user:password@', but {service} takes "
+                                 "its token in the Authorization header, which basic auth would replace; "
+                                 "remove it from the URL")
 
 
 class AylaService(Service):
@@ -121,6 +50,7 @@ class AylaService(Service):
         super().__init__(spec)
         if account.ayla is None or spec.ayla is None:
             raise ServiceConfigError("service ayla: the fixture's cloud section has no 'ayla' account")
+        _no_userinfo(self.name, account.base_url)
         acc = account.ayla
         cert = (acc.client_cert, acc.client_key) if acc.client_cert and acc.client_key else acc.client_cert
         kw = dict(ca_bundle=acc.ca_bundle, client_cert=cert, timeout=account.timeout_s, **http)
@@ -130,6 +60,15 @@ class AylaService(Service):
         if self.settings.provision and self.oem is None:
             raise ServiceConfigError("service ayla: the plan asks for provision but the account has no oem_token")
         self._clients = [c for c in (self.client, self.oem) if c is not None]
+
+    def _probe(self, client: HttpService) -> None:
+        # AFS checks the token before the body: count 0 is refused with AFS-602, a bad token with 401.
+        # The OEM token may not reserve (403), so it tries a provision of a DSN that cannot exist (404).
+        assert isinstance(client, Ayla)
+        if client is self.oem:
+            client.provision("LINEGATE-STARTUP-CHECK", model=self.settings.model)
+        else:
+            client.reserve(self.settings.model, 0)
 
     def reserve(self, count: int) -> list[Reserved]:
         return [Reserved(d.dsn, {"public_key": d.public_key}, d.private_key.encode() if d.private_key else None)
@@ -165,10 +104,15 @@ class YoSmartService(Service):
         super().__init__(spec)
         if account.yosmart is None or spec.yosmart is None:
             raise ServiceConfigError("service yosmart: the fixture's cloud section has no 'yosmart' account")
+        _no_userinfo(self.name, account.base_url)
         self.settings = spec.yosmart
         self.client = YoSmart(account.base_url, account.yosmart.token.get_secret_value(),
                               timeout=account.timeout_s, **http)
         self._clients = [self.client]
+
+    def _probe(self, client: HttpService) -> None:
+        # The token is checked before the params: size 0 is refused with 010204 and uses no licence.
+        self.client.request_device_ids(0)
 
     def reserve(self, count: int) -> list[Reserved]:
         ids = self.client.request_device_ids(count)
@@ -194,13 +138,17 @@ class EnosDpsService(Service):
             raise ServiceConfigError("service enos-dps: the fixture's cloud section has no 'enos' account")
         acc = account.enos
         self.settings = spec.enos_dps or EnosDpsSpec()
-        self.group_id = self.settings.group_id or acc.group_id
-        if not self.group_id:
+        group_id = self.settings.group_id or acc.group_id
+        if not group_id:
             raise ServiceConfigError("service enos-dps: no group_id in the plan or the account")
+        self.group_id: str = group_id
         self.product_key = acc.product_key or ""
         self.client = EnosDps(account.base_url, acc.app_key, acc.app_secret.get_secret_value(), acc.org_id,
                               timeout=account.timeout_s, **http)
         self._clients = [self.client]
+
+    def _probe(self, client: HttpService) -> None:
+        self.client.access_token()  # the gateway token: the app key and secret
 
     def reserve(self, count: int) -> list[Reserved]:
         return [Reserved(sn, {"group_id": self.group_id}) for sn in self.client.create(self.group_id, count)]
@@ -251,6 +199,16 @@ class EnosMqttService(Service):
                                            acc.gateway.device_secret.get_secret_value(), timeout=account.timeout_s)
         self._connected = False
 
+    @property
+    def url(self) -> str:
+        return self.registrar.url
+
+    def check(self, connect_s: float = CHECK_CONNECT_S) -> None:
+        """Log the gateway in to the broker; the session is kept for the units."""
+        if not self._connected:
+            self.registrar.connect(connect_timeout=connect_s)
+            self._connected = True
+
     def device_key(self, unit: UnitFacts) -> str:
         return derive_device_key(self.settings.device_key_prefix, unit.mac)
 
@@ -280,6 +238,6 @@ class EnosMqttService(Service):
 def make_service(spec: ProvisioningSpec, account: CloudAccount | None, **http: Any) -> Service:
     if account is None:
         raise ServiceConfigError(f"the plan provisions with {spec.service} but the fixture has no 'cloud' section")
-    classes = {"ayla": AylaService, "yosmart": YoSmartService, "enos-dps": EnosDpsService,
-               "enos-mqtt": EnosMqttService}
+    classes: dict[str, type[AylaService | YoSmartService | EnosDpsService | EnosMqttService]] = {
+        "ayla": AylaService, "yosmart": YoSmartService, "enos-dps": EnosDpsService, "enos-mqtt": EnosMqttService}
     return classes[spec.service](spec, account, **http)

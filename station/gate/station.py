@@ -6,7 +6,7 @@ import logging
 import threading
 from pathlib import Path
 
-from linegate.drivers.cloud import CloudError, RetryPolicy
+from linegate.drivers.cloud import AuthError, CloudError, RetryPolicy, Unreachable, safe_url
 from linegate.fixtures.cloud_account import CloudAccount
 from linegate.plans import ProvisioningRecord, UnitRecord
 from linegate.plans.provisioning import ProvisioningSpec
@@ -20,6 +20,21 @@ from linegate.station.ledger.journal import Identity, Ledger
 from linegate.station.output import write_unit_files
 
 log = logging.getLogger(__name__)
+
+
+class CloudUnavailable(Exception):
+    """The provisioning service cannot be used at all (unreachable, or it refuses the station's
+    credentials), found before the first unit. One line naming service and URL, no password."""
+
+    @classmethod
+    def from_error(cls, service: str, url: str, error: CloudError) -> CloudUnavailable:
+        """``url`` is the service's address as configured (its base URL or broker)."""
+        if isinstance(error, AuthError):  # a Forbidden's detail says it is the role or scope
+            what, hint = "refuses the station's credentials", "check the token / key in the fixture's cloud section"
+        else:
+            what, hint = "is unreachable", "check the URL in the fixture's cloud section and the network"
+        detail = f"code {error.code}: {error.problem}" if error.code else error.problem
+        return cls(f"{service} at {safe_url(url or error.url)} {what} ({error.operation}: {detail}); {hint}")
 
 
 class Provisioning:
@@ -39,6 +54,13 @@ class Provisioning:
         self.recovered: RecoveryReport | None = None
 
     def start(self) -> Provisioning:
+        """Check the service, finish what a crash interrupted, fill the pool; raises ``CloudUnavailable``
+        (nothing left running) when the service cannot be reached or refuses the credentials."""
+        try:
+            self._check()
+        except CloudUnavailable:
+            self.service.close()
+            raise
         self.ledger.set_meta(f"spec:{self.spec.service}", self.spec.model_dump(mode="json"))
         self.recovered = recover(self.gate, self.probe)
         if self.pool is not None:
@@ -49,6 +71,17 @@ class Provisioning:
             self.pool.start()
         self.drain.start()
         return self
+
+    def _check(self) -> None:
+        """One quick call per client (once, short connect timeout): a dead service or wrong credentials
+        stop the station in seconds. A service that answers but is unwell (5xx, slow) is left to the
+        pool and the commit queue, as an outage after the start is."""
+        try:
+            self.service.check()
+        except (Unreachable, AuthError) as e:
+            raise CloudUnavailable.from_error(self.service.name, self.service.url, e) from e
+        except CloudError as e:
+            log.warning("%s start-up check: %s", self.service.name, e)
 
     def set_run_dir(self, run_dir: Path) -> None:
         if self.factory_log is not None:
