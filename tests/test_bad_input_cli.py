@@ -52,7 +52,7 @@ CASES = {
     "not utf-8": (lambda t: (FIXTURE, plan_with(t, "version:", "# caf\u00e9\nversion:", "latin-1")),
                   "line 5: not UTF-8 text (byte 0xe9)"),
     "unknown fault": (lambda t: (fixture_with(t, "  faults: [smoke]\n"), PLAN),
-                      "simulated.faults: unknown fault 'smoke'; known: bad-mac, busy"),
+                      "simulated.faults: unknown fault 'smoke'; known: bad-mac, baud-garble"),
 }
 
 

@@ -201,3 +201,31 @@ def test_io0_held_low_at_release_enters_download_mode_and_a_hard_reset_leaves_it
         assert not server.download_mode
         dut.ping()
         dut.close()
+
+
+def test_fixture_file_reset_wiring_reaches_the_driver(tmp_path: Path):
+    """`dut.reset: {en: rts, boot: dtr}` in a fixture file: the jig's driver resets through the lines."""
+    from linegate.fixtures.jig import Jig
+
+    with SimEspAt(sim()) as server:
+        fixture = tmp_path / "station.yaml"
+        fixture.write_text(f"station: s\nsockets:\n  - name: A\n    dut: {{port: '{server.rfc2217()}', timeout_s: 0.5, "
+                           "reset: {en: rts, boot: dtr}}\n")
+        jig = Jig.open(load_fixture(fixture))
+        try:
+            before = server.resets
+            jig.duts["A"].reset()
+            assert server.resets == before + 1
+            jig.duts["A"].ping()
+        finally:
+            jig.close()
+
+
+def test_reset_wiring_on_one_line_twice_is_refused(tmp_path: Path):
+    from linegate.fixtures.config import FixtureError
+
+    fixture = tmp_path / "station.yaml"
+    fixture.write_text("station: s\nsockets:\n  - name: A\n"
+                       "    dut: {port: /dev/ttyUSB0, reset: {en: rts, boot: rts}}\n")
+    with pytest.raises(FixtureError, match=r"sockets\[0\].*reset.*both wired to rts"):
+        load_fixture(fixture)
