@@ -92,9 +92,6 @@ def test_a_service_url_beats_the_fallback(tmp_path):
 @pytest.mark.parametrize(("cloud", "expected"), [
     ({"enos": ENOS}, "cloud: enos: no URL for the EnOS API gateway (there is no public default: "
                      "https://{apigw-address} is per deployment); set cloud.enos.base_url"),
-    ({"enos": {**ENOS, "base_url": "https://apigw.example",
-               "gateway": {"product_key": "gp", "device_key": "gd", "device_secret": "gw-secret-value"}}},
-     "cloud: enos.gateway: no URL for the EnOS MQTT broker (no public default); set cloud.enos.mqtt_url"),
     ({"ayla": {"token": "t", "base_url": "https://afs.example", "environment": "dev"}},
      "cloud.ayla: base_url and environment both given; environment only choose the default host when there "
      "is no base_url"),
@@ -117,6 +114,18 @@ def test_a_missing_or_conflicting_service_url_is_refused_with_one_line(tmp_path,
     assert message == expected
     for secret in ("url-password", "enos-secret-value", "gw-secret-value"):
         assert secret not in message
+
+
+def test_a_gateway_without_a_broker_url_is_refused_when_the_plan_registers_over_mqtt(emulator, tmp_path, capsys):
+    # an emulator without a broker (mqtt_url None) still gives a usable account for the HTTP services
+    cloud = cloud_of(emulator, mqtt_url=None)
+    assert CloudAccount.from_emulator(cloud).url_for("enos-mqtt") is None
+    code, _ = run_cli(tmp_path, write_fixture(tmp_path, cloud), "enos-mqtt")
+    assert code == 2
+    line = one_line(capsys.readouterr().err)
+    assert line.endswith("service enos-mqtt: the fixture's cloud section needs an enos gateway and the broker's "
+                         "URL (cloud.enos.mqtt_url)")
+    assert_no_secret(line, emulator)
 
 
 def test_every_url_password_is_masked_in_the_repr(tmp_path):
