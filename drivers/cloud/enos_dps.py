@@ -17,7 +17,7 @@ from linegate.drivers.cloud.errors import (
     CloudError,
     from_code,
 )
-from linegate.drivers.cloud.http import HttpService
+from linegate.drivers.cloud.http import HttpService, split_userinfo
 
 TOKEN_PATH = "/apim-token-service/v2.0/token/get"
 DPS_PATH = "/dps-service/v2.5/pvs/device"
@@ -50,9 +50,17 @@ class EnosDps(HttpService):
     service = "enos-dps"
 
     def __init__(self, base_url: str, app_key: str, app_secret: str, org_id: str, *,
-                 clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
-        """``clock`` measures the token's lifetime only; timestamps are always wall-clock time."""
+                 token_url: str | None = None, clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
+        """``base_url`` is the API gateway DPS is behind; ``token_url`` the apim token service when it
+        is elsewhere (its own ``user:password@``, never the gateway's, is sent to it).
+        ``clock`` measures the token's lifetime only; timestamps are always wall-clock time."""
         super().__init__(base_url, **kwargs)
+        self.token_url = self.base_url
+        self._token_auth: httpx.Auth | None = None
+        if token_url is not None:
+            bare, auth = split_userinfo(token_url.rstrip("/"))
+            if bare != self.base_url or auth is not None:
+                self.token_url, self._token_auth = bare, auth or httpx.Auth()
         self.app_key = app_key
         self._app_secret = app_secret
         self.org_id = org_id
@@ -101,7 +109,7 @@ class EnosDps(HttpService):
             ts = _ms()
             payload = {"appKey": self.app_key, "encryption": token_encryption(self.app_key, ts, self._app_secret),
                        "timestamp": ts}
-            return self._client.build_request("POST", TOKEN_PATH, json=payload)
+            return self._client.build_request("POST", self.token_url + TOKEN_PATH, json=payload)
 
         def parse(response: httpx.Response) -> tuple[str, float]:
             body = self._gateway_body(operation, response)
@@ -114,7 +122,7 @@ class EnosDps(HttpService):
                 raise self._bad(operation, "no data.accessToken", response)
             return data["accessToken"], float(data.get("expire", 7200))
 
-        token, expire = self._call(operation, build, parse, idempotent=True)
+        token, expire = self._call(operation, build, parse, idempotent=True, auth=self._token_auth)
         self.token_fetches += 1
         self._token, self._token_expires = token, self._clock() + expire
 

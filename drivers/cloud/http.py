@@ -96,7 +96,7 @@ class HttpService:
     ) -> None:
         # ``user:password@`` leaves the URL for an explicit basic auth: httpx logs every request's URL
         # (and puts it in its errors), so the URL it holds must not carry the password.
-        self.base_url, auth = _split_userinfo(base_url.rstrip("/"))
+        self.base_url, auth = split_userinfo(base_url.rstrip("/"))
         self.retry = retry or RetryPolicy()
         self._own_client = client is None
         self._client = client or httpx.Client(
@@ -141,7 +141,10 @@ class HttpService:
         parse: Callable[[httpx.Response], T],
         *,
         idempotent: bool,
+        auth: httpx.Auth | None = None,
     ) -> T:
+        """``auth`` replaces the client's for a request to another host than ``base_url`` (whose basic
+        auth it must not get); ``httpx.Auth()`` sends none."""
         attempts = 0
         started = time.perf_counter()
         policy = self.retry
@@ -158,7 +161,7 @@ class HttpService:
                 with attempt:
                     attempts += 1
                     request = build()
-                    response = self._send(operation, request, idempotent)
+                    response = self._send(operation, request, idempotent, auth)
                     result = parse(response)
         except CloudError as e:
             self._local.last_call = CallInfo(self.service, operation, attempts,
@@ -174,13 +177,14 @@ class HttpService:
             return min(exc.retry_after, self.retry.max_retry_after)
         return isinstance(exc, CloudError) and exc.retryable
 
-    def _send(self, operation: str, request: httpx.Request, idempotent: bool) -> httpx.Response:
+    def _send(self, operation: str, request: httpx.Request, idempotent: bool,
+              auth: httpx.Auth | None = None) -> httpx.Response:
         url = str(request.url.copy_with(query=None))
         connect_s = getattr(self._local, "check_connect_s", None)
         if connect_s is not None:
             request.extensions["timeout"] = {**request.extensions.get("timeout", {}), "connect": connect_s}
         try:
-            return self._client.send(request)
+            return self._client.send(request, auth=httpx.USE_CLIENT_DEFAULT if auth is None else auth)
         except _NO_CONNECTION as e:
             raise Unreachable(self.service, operation,
                               f"cannot reach the service ({type(e).__name__}: {redact(str(e), 80) or 'no detail'})",
@@ -233,7 +237,7 @@ class HttpService:
                            url=self._url(response))
 
 
-def _split_userinfo(url: str) -> tuple[str, httpx.BasicAuth | None]:
+def split_userinfo(url: str) -> tuple[str, httpx.BasicAuth | None]:
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
         return url, None

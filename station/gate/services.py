@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from linegate.drivers.cloud import (
@@ -18,7 +18,7 @@ from linegate.drivers.cloud import (
 )
 from linegate.drivers.cloud.http import CHECK_CONNECT_S, HttpService
 from linegate.drivers.dut.esp_at import NvsType
-from linegate.fixtures.cloud_account import CloudAccount
+from linegate.fixtures.cloud_account import CloudAccount, Endpoint, ServiceName
 from linegate.plans.provisioning import EnosDpsSpec, EnosMqttSpec, ProvisioningSpec
 from linegate.station.gate.service import (
     Lookup,
@@ -33,14 +33,23 @@ from linegate.station.ledger.journal import Identity
 __all__ = ["Lookup", "NvsItem", "Reserved", "Service", "ServiceConfigError", "UnitFacts", "make_service"]
 
 
-def _no_userinfo(service: str, base_url: str) -> None:
+def _endpoint(account: CloudAccount, service: str, which: ServiceName) -> Endpoint:
+    endpoint = account.url_for(which)
+    if endpoint is None:  # the fixture loader refuses an account like this; a hand-made one may be
+        raise ServiceConfigError(f"service {service}: the fixture's cloud section gives no URL for it")
+    return endpoint
+
+
+def _header_token_url(account: CloudAccount, service: Literal["ayla", "yosmart"]) -> str:
     """httpx turns ``user:password@`` in a URL into HTTP basic auth, which replaces the Authorization
     header these services take their token in: every call would be refused as unauthorised."""
-    parts = urlsplit(base_url)
+    endpoint = _endpoint(account, service, service)
+    parts = urlsplit(endpoint.url)
     if parts.username is not None or parts.password is not None:
-        raise ServiceConfigError(f"service {service}: cloud.base_url carries 'user:password@', but {service} takes "
-                                 "its token in the Authorization header, which basic auth would replace; "
+        raise ServiceConfigError(f"service {service}: {endpoint.source} carries 'user:password@', but {service} "
+                                 "takes its token in the Authorization header, which basic auth would replace; "
                                  "remove it from the URL")
+    return endpoint.url
 
 
 class AylaService(Service):
@@ -50,13 +59,13 @@ class AylaService(Service):
         super().__init__(spec)
         if account.ayla is None or spec.ayla is None:
             raise ServiceConfigError("service ayla: the fixture's cloud section has no 'ayla' account")
-        _no_userinfo(self.name, account.base_url)
+        url = _header_token_url(account, "ayla")
         acc = account.ayla
         cert = (acc.client_cert, acc.client_key) if acc.client_cert and acc.client_key else acc.client_cert
         kw = dict(ca_bundle=acc.ca_bundle, client_cert=cert, timeout=account.timeout_s, **http)
         self.settings = spec.ayla
-        self.client = Ayla(account.base_url, acc.token.get_secret_value(), **kw)
-        self.oem = Ayla(account.base_url, acc.oem_token.get_secret_value(), **kw) if acc.oem_token else None
+        self.client = Ayla(url, acc.token.get_secret_value(), **kw)
+        self.oem = Ayla(url, acc.oem_token.get_secret_value(), **kw) if acc.oem_token else None
         if self.settings.provision and self.oem is None:
             raise ServiceConfigError("service ayla: the plan asks for provision but the account has no oem_token")
         self._clients = [c for c in (self.client, self.oem) if c is not None]
@@ -104,9 +113,9 @@ class YoSmartService(Service):
         super().__init__(spec)
         if account.yosmart is None or spec.yosmart is None:
             raise ServiceConfigError("service yosmart: the fixture's cloud section has no 'yosmart' account")
-        _no_userinfo(self.name, account.base_url)
+        url = _header_token_url(account, "yosmart")
         self.settings = spec.yosmart
-        self.client = YoSmart(account.base_url, account.yosmart.token.get_secret_value(),
+        self.client = YoSmart(url, account.yosmart.token.get_secret_value(),
                               timeout=account.timeout_s, **http)
         self._clients = [self.client]
 
@@ -143,9 +152,16 @@ class EnosDpsService(Service):
             raise ServiceConfigError("service enos-dps: no group_id in the plan or the account")
         self.group_id: str = group_id
         self.product_key = acc.product_key or ""
-        self.client = EnosDps(account.base_url, acc.app_key, acc.app_secret.get_secret_value(), acc.org_id,
-                              timeout=account.timeout_s, **http)
+        dps, token = _endpoint(account, self.name, "enos-dps"), _endpoint(account, self.name, "enos-token")
+        self.client = EnosDps(dps.url, acc.app_key, acc.app_secret.get_secret_value(), acc.org_id,
+                              token_url=token.url, timeout=account.timeout_s, **http)
         self._clients = [self.client]
+
+    @property
+    def url(self) -> str:
+        """The start-up check only fetches a token: name the token service (the gateway unless
+        cloud.enos.token_url puts it elsewhere)."""
+        return self.client.token_url
 
     def _probe(self, client: HttpService) -> None:
         self.client.access_token()  # the gateway token: the app key and secret
@@ -188,14 +204,15 @@ class EnosMqttService(Service):
     def __init__(self, spec: ProvisioningSpec, account: CloudAccount, **http: Any) -> None:
         super().__init__(spec)
         acc = account.enos
-        if acc is None or acc.gateway is None or not account.mqtt_url:
-            raise ServiceConfigError("service enos-mqtt: the fixture's cloud section needs mqtt_url and an "
-                                     "enos gateway")
+        broker = account.url_for("enos-mqtt")
+        if acc is None or acc.gateway is None or broker is None:
+            raise ServiceConfigError("service enos-mqtt: the fixture's cloud section needs an enos gateway and "
+                                     "the broker's URL (cloud.enos.mqtt_url)")
         self.settings = spec.enos_mqtt or EnosMqttSpec()
         self.product_key = self.settings.product_key or acc.sub_product_key or ""
         if not self.product_key:
             raise ServiceConfigError("service enos-mqtt: no sub-device product_key in the plan or the account")
-        self.registrar = EnosMqttRegistrar(account.mqtt_url, acc.gateway.product_key, acc.gateway.device_key,
+        self.registrar = EnosMqttRegistrar(broker.url, acc.gateway.product_key, acc.gateway.device_key,
                                            acc.gateway.device_secret.get_secret_value(), timeout=account.timeout_s)
         self._connected = False
 
