@@ -125,8 +125,6 @@ def _validate_in(folder: Path, doc: dict) -> CloudAccount:
         return CloudAccount.model_validate(doc)
 
 
-@pytest.mark.xfail(strict=True, reason="needs load_fixture to validate inside fixture_folder(path.parent) "
-                                       "(fixtures/config.py, wired outside this branch)")
 def test_load_fixture_takes_a_relative_secrets_file_from_the_fixtures_folder(emulator, tmp_path, monkeypatch):
     cloud, secrets = _secrets_apart(emulator)
     _write_secrets(tmp_path, secrets)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from linegate.drivers.cloud import AuthError, CloudError, RetryPolicy, Unreachable, safe_url
 from linegate.fixtures.cloud_account import CloudAccount
-from linegate.plans import ProvisioningRecord, UnitRecord
+from linegate.plans import CommitStatus, ProvisioningRecord, UnitRecord
 from linegate.plans.provisioning import ProvisioningSpec
+from linegate.plans.record import LATER
 from linegate.reports import UnitReportRenderer
 from linegate.station.gate.factory_log import FactoryLog
 from linegate.station.gate.gate import Gate
@@ -109,10 +110,11 @@ class Provisioning:
         except (OSError, ValueError) as e:
             log.warning("cannot update %s after its commit: %s", path, e)
             return
-        if record.provisioning is None:
-            return
-        prov: ProvisioningRecord = record.provisioning.model_copy(update={
-            "commit_status": "committed", "reason": "committed later, when the service answered again",
+        before = record.provisioning
+        if before is None or CommitStatus.COMMITTED not in LATER.get(before.commit_status, frozenset()):
+            return  # only a pending commit becomes committed later
+        prov: ProvisioningRecord = before.model_copy(update={
+            "commit_status": CommitStatus.COMMITTED, "reason": "committed later, when the service answered again",
             "response": {k: str(v) for k, v in (ident.commit_summary or {}).items()}})
         write_unit_files(path.parent, record.model_copy(update={"provisioning": prov}), self._renderer)
 
