@@ -8,7 +8,6 @@ setup; instead the station collects the plan's station tests once and drives
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,12 +16,11 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
-from linegate.drivers.dut import DutError, EspAt, SerialLink
+from linegate.drivers.dut import SerialLink
 from linegate.fixtures.context import STATE, StationState, UnitUnderTest
 from linegate.plans import (
     CommitStatus,
     Failure,
-    MeasurementRecord,
     Outcome,
     ProvisioningRecord,
     StepOutcome,
@@ -30,32 +28,22 @@ from linegate.plans import (
     UnitRecord,
 )
 from linegate.station.capture import StepCapture
+from linegate.station.events import (
+    EventSink,
+    MeasurementTaken,
+    RecordWritten,
+    StepFinished,
+    StepStarted,
+    UnitStarted,
+    Verdict,
+)
 from linegate.station.faults import StationFault, fault_from
 from linegate.station.gate.gate import GateResult
-from linegate.station.gate.services import UnitFacts
+from linegate.station.gate.identify import identify, unit_facts
 from linegate.station.gate.station import Provisioning
 from linegate.station.handler import UnitStart
 from linegate.station.record import build_record, provision_step, skipped_step
-
-_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
-
-
-def format_transcript(link: SerialLink) -> str:
-    """The unit's serial traffic; secret writes were already redacted by the driver."""
-    if not link.transcript:
-        return ""
-    t0 = link.transcript[0].t
-    merged: list[tuple[float, str, str]] = []  # reads arrive in fragments: join runs of one direction
-    for e in link.transcript:
-        if merged and merged[-1][1] == e.direction:
-            t, d, text = merged[-1]
-            merged[-1] = (t, d, text + e.text)
-        else:
-            merged.append((e.t, e.direction, e.text))
-    return "\n".join(f"{t - t0:9.4f} {d} {text}" for t, d, text in merged)
-
-
-SKIP_REASON = "not run: an earlier step did not pass"
+from linegate.station.steps import SKIP_REASON, format_transcript, step_record
 
 
 class RecordSink(Protocol):
@@ -89,8 +77,10 @@ class StationLoop:
         units: Iterator[UnitStart],
         on_record: RecordSink,
         provisioning: Provisioning | None = None,
+        events: EventSink | None = None,
     ) -> None:
         self.state = state
+        self.events = events
         self.units = units
         self.on_record = on_record
         self.provisioning = provisioning
@@ -102,6 +92,7 @@ class StationLoop:
         self._capture = StepCapture()
         self._boundaries: dict[pytest.Collector, pytest.Item] = {}
         self.fault: StationFault | None = None  # the station broke: the run stops after this unit
+        self._current: UnitStart | None = None
 
     # -- pytest hooks ----------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -148,12 +139,26 @@ class StationLoop:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self._phases.setdefault(report.nodeid, []).append(report)
         if report.when == "teardown":
-            self._steps.append(self._step_record(self._phases.pop(report.nodeid)))
+            self._step_done(step_record(self._phases.pop(report.nodeid), self.state.plan, self._capture.take()))
+
+    def _step_done(self, step: StepRecord) -> None:
+        self._steps.append(step)
+        if self.events is None or self._current is None:
+            return
+        socket, index = self._current.socket, self._current.index
+        for m in step.measurements:
+            self.events(MeasurementTaken(socket, index=index, step=step.name, name=m.name, value=m.value,
+                                         units=m.units, limit=m.limit, status=m.status.value))
+        self.events(StepFinished(socket, index=index, step=step.name, outcome=step.outcome.value,
+                                 duration_s=step.duration_s, message=step.message))
 
     # -- one unit --------------------------------------------------------
     def _run_unit(self, session: pytest.Session, items: list[pytest.Item], start: UnitStart) -> None:
         state = self.state
         unit = state.load_unit(start.socket, start.index, start.serial)
+        self._current = start
+        if self.events is not None:
+            self.events(UnitStarted(start.socket, index=start.index, serial=start.serial, steps=len(items)))
         link = state.jig.duts[start.socket].link if state.jig else None
         if link is not None:
             link.transcript.clear()
@@ -166,6 +171,9 @@ class StationLoop:
         self._capture.start()
         try:
             for i, item in enumerate(items):
+                if self.events is not None:
+                    self.events(StepStarted(start.socket, index=start.index, step=self._plan_step(item)[0],
+                                            number=i + 1, of=len(items)))
                 item.config.hook.pytest_runtest_protocol(item=item, nextitem=self._next_item(items, i))
                 if stop_on_failure and self._steps and self._steps[-1].outcome in (
                     StepOutcome.FAIL,
@@ -204,6 +212,10 @@ class StationLoop:
         provisioning = gate.result.record if gate.result else gate.interrupted
         record = build_record(state, unit, self._steps, started, aborted=aborted, provisioning=provisioning)
         self.records += 1
+        if self.events is not None:
+            self.events(Verdict(unit.socket, index=unit.index, outcome=record.outcome.value,
+                                failure=record.failure.message if record.failure else "",
+                                commit_status=record.provisioning.commit_status.value if record.provisioning else None))
         try:
             path = self.on_record(record)
         except Exception as e:  # the unit is ERROR: the station could not record it
@@ -215,6 +227,8 @@ class StationLoop:
             self.on_record.salvage(failed)
             return
         self._journal_unit(unit, record, gate.result, path)
+        if self.events is not None and path is not None:
+            self.events(RecordWritten(unit.socket, index=unit.index, record_id=record.record_id, path=str(path)))
 
     def _fault(self, exc: BaseException, where: str) -> None:
         if self.fault is None:
@@ -252,18 +266,18 @@ class StationLoop:
         started_at, t0 = datetime.now(UTC), time.perf_counter()
         out.ran = True
         try:
-            mac, why = self._identify(unit, dut)
+            mac, why = identify(unit, dut)
             if mac is None:
                 if failed:
                     return
                 result = prov.gate.unidentified(why)
             elif failed:
-                note = prov.gate.unit_failed(dut, self._facts(unit, mac))
+                note = prov.gate.unit_failed(dut, unit_facts(unit, mac))
                 if note:
                     unit.facts["identity_taken_back"] = note
                 return
             else:
-                result = prov.gate.provision(dut, self._facts(unit, mac))
+                result = prov.gate.provision(dut, unit_facts(unit, mac))
         except Exception as e:
             self._fault(e, f"provisioning gate ({prov.service.name})")
             assert self.fault is not None
@@ -273,25 +287,7 @@ class StationLoop:
         out.result = result
         if result.record.identity:
             unit.identity[prov.service.id_key] = result.record.identity
-        self._steps.append(provision_step(result, started_at, time.perf_counter() - t0, output=self._capture.take()))
-
-    @staticmethod
-    def _facts(unit: UnitUnderTest, mac: str) -> UnitFacts:
-        return UnitFacts(mac=mac, serial=unit.identity.get("serial"), firmware=unit.facts.get("at_version"))
-
-    @staticmethod
-    def _identify(unit: UnitUnderTest, dut: EspAt) -> tuple[str | None, str]:
-        """The unit's MAC: as a step recorded it, else read from the DUT. None and why when neither works."""
-        mac = unit.identity.get("mac")
-        if not mac:
-            try:
-                mac = dut.mac()
-            except DutError as e:
-                return None, f"the unit cannot be identified: reading its MAC failed: {e}"
-            unit.identity["mac"] = mac
-        if problem := _mac_problem(mac):
-            return None, f"the unit cannot be identified: its MAC {mac} {problem}"
-        return mac, ""
+        self._step_done(provision_step(result, started_at, time.perf_counter() - t0, output=self._capture.take()))
 
     def _journal_unit(self, unit: UnitUnderTest, record: UnitRecord, result: GateResult | None,
                       path: Path | None) -> None:
@@ -313,66 +309,3 @@ class StationLoop:
         name = item.stash.get(STEP, item.name)
         test = self.state.plan.step(name).test if self.state.plan else item.nodeid
         return name, test
-
-    def _step_record(self, phases: list[pytest.TestReport]) -> StepRecord:
-        setup = phases[0]
-        item_name = setup.nodeid.rsplit("::", 1)[-1]
-        name = getattr(setup, "lg_step", None) or item_name
-        outcome = StepOutcome.PASS
-        message = ""
-        measurements: tuple[MeasurementRecord, ...] = ()
-        output: list[str] = []
-        for report in phases:
-            kind = getattr(report, "lg_outcome", "pass")
-            if report.when == "call":
-                measurements = tuple(getattr(report, "lg_measurements", ()))
-            if kind == "skipped" and outcome is StepOutcome.PASS:
-                outcome = StepOutcome.SKIPPED
-                message = _skip_reason(report)
-            elif kind == "fail" and outcome in (StepOutcome.PASS, StepOutcome.SKIPPED):
-                outcome, message = StepOutcome.FAIL, getattr(report, "lg_message", "")
-            elif kind in ("error", "failed") and outcome is not StepOutcome.ERROR:
-                outcome, message = StepOutcome.ERROR, getattr(report, "lg_message", "") or report.longreprtext
-            for title, content in report.sections:
-                output.append(f"--- {title} ---\n{content}")
-            if (report.failed and report.longreprtext and report.when != "call") or kind == "error":
-                output.append(report.longreprtext)
-        if captured := self._capture.take():
-            output.append(captured)
-        return StepRecord(
-            name=name,
-            test=self._test_of(name, setup.nodeid),
-            outcome=outcome,
-            started_at=datetime.fromtimestamp(setup.start, UTC),
-            duration_s=sum(r.duration for r in phases),
-            measurements=measurements,
-            message=message,
-            output="\n".join(output),
-        )
-
-    def _test_of(self, name: str, nodeid: str) -> str:
-        plan = self.state.plan
-        if plan is not None:
-            try:
-                return plan.step(name).test
-            except KeyError:
-                pass
-        return nodeid
-
-
-def _mac_problem(mac: str) -> str:
-    """Why ``mac`` cannot identify a unit ('' when it can): the ledger keys identities by it."""
-    if not _MAC.fullmatch(mac):
-        return "is not six hex octets"
-    if mac == "00:00:00:00:00:00":
-        return "is all zero"
-    if int(mac[:2], 16) & 0x01:
-        return "is a multicast address"
-    return ""
-
-
-def _skip_reason(report: pytest.TestReport) -> str:
-    longrepr = report.longrepr
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        return str(longrepr[2]).removeprefix("Skipped: ")
-    return SKIP_REASON

@@ -17,6 +17,7 @@ from linegate.fixtures.jig import Jig
 from linegate.fixtures.sim.jig import SimulatedLine, dut_probe
 from linegate.plans import Plan, UnitRecord
 from linegate.reports import IndexRow
+from linegate.station.events import EventSink
 from linegate.station.faults import StationFault, fault_from, write_log
 from linegate.station.gate.services import ServiceConfigError
 from linegate.station.gate.station import Provisioning
@@ -81,12 +82,14 @@ def run_line(
     ledger: Ledger | None = None,
     retry: RetryPolicy | None = None,
     keep_records: bool = True,
+    events: EventSink | None = None,
 ) -> RunResult:
     """Test ``units`` units (or one per serial). Raises JigError / LineError before any unit.
 
     A plan with ``provisioning`` needs a ``ledger``; with ``state_dir`` a simulated line continues
     after a stop with the units not yet done (``units`` counts the whole line). The result holds
-    every unit's record unless ``keep_records`` is false (the rows are always there).
+    every unit's record unless ``keep_records`` is false (the rows are always there). ``events`` receives
+    the typed event stream (station/events.py) as the units run.
     """
     args = pytest_args(plan)
     if plan.provisioning is not None and ledger is None:
@@ -133,7 +136,7 @@ def run_line(
             stack.callback(jig.close)
             unit_starts = operator_units([s.name for s in config.sockets], units, serials)
         state = StationState(config=config, plan=plan, jig=jig)
-        loop = StationLoop(state, unit_starts, writer, provisioning)
+        loop = StationLoop(state, unit_starts, writer, provisioning, events=events)
         try:
             code = pytest.main(args, plugins=[loop])
         except KeyboardInterrupt:

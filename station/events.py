@@ -1,0 +1,149 @@
+"""The station's typed event stream: what a socket's worker tells the supervisor, and every view shows.
+
+Each event is a frozen dataclass; its wire form is one line of JSON, ``{"v": 1, "kind": ..., ...}``
+with the dataclass's fields (times as ISO 8601 UTC). ``to_wire``/``from_wire`` convert; an unknown
+kind, a missing field or a newer version is refused (``EventError``). The stream is documented in
+docs/events.md; the console and the operator panel are views of it. Nothing here formats output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+WIRE_VERSION = 1
+
+
+class EventError(ValueError):
+    """A line that is not an event of this version: names the problem, never echoes the whole line."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: ClassVar[str]
+    socket: str
+    at: datetime = field(default_factory=_now, kw_only=True)
+
+
+@dataclass(frozen=True)
+class UnitStarted(Event):
+    kind: ClassVar[str] = "unit_started"
+    index: int
+    serial: str | None
+    steps: int
+
+
+@dataclass(frozen=True)
+class StepStarted(Event):
+    kind: ClassVar[str] = "step_started"
+    index: int
+    step: str
+    number: int  # 1-based position in the plan
+    of: int
+
+
+@dataclass(frozen=True)
+class MeasurementTaken(Event):
+    kind: ClassVar[str] = "measurement"
+    index: int
+    step: str
+    name: str
+    value: Any
+    units: str | None
+    limit: str
+    status: str  # pass | marginal | fail
+
+
+@dataclass(frozen=True)
+class StepFinished(Event):
+    kind: ClassVar[str] = "step_finished"
+    index: int
+    step: str
+    outcome: str  # pass | fail | error | skipped
+    duration_s: float
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Prompt(Event):
+    kind: ClassVar[str] = "prompt"
+    index: int
+    prompt_id: str
+    text: str
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Verdict(Event):
+    kind: ClassVar[str] = "verdict"
+    index: int
+    outcome: str  # PASS | FAIL | ERROR | ABORTED
+    failure: str = ""  # the first failure, one sentence
+    commit_status: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordWritten(Event):
+    kind: ClassVar[str] = "record_written"
+    index: int
+    record_id: str
+    path: str
+
+
+@dataclass(frozen=True)
+class WorkerDied(Event):
+    kind: ClassVar[str] = "worker_died"
+    reason: str
+
+
+KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (UnitStarted, StepStarted, MeasurementTaken, StepFinished,
+                                                         Prompt, Verdict, RecordWritten, WorkerDied)}
+
+EventSink = Callable[[Event], None]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="microseconds")
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def to_wire(event: Event) -> str:
+    body = {f.name: _plain(getattr(event, f.name)) for f in dataclasses.fields(event)}
+    return json.dumps({"v": WIRE_VERSION, "kind": event.kind, **body}, separators=(",", ":"), default=str)
+
+
+def from_wire(line: str) -> Event:
+    try:
+        doc = json.loads(line)
+    except ValueError as e:
+        raise EventError(f"not JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise EventError("not a JSON object")
+    if doc.pop("v", None) != WIRE_VERSION:
+        raise EventError(f"wire version is not {WIRE_VERSION}")
+    kind = doc.pop("kind", None)
+    cls = KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise EventError(f"unknown kind {kind!r}; known: {', '.join(sorted(KINDS))}")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    if unknown := sorted(set(doc) - set(names)):
+        raise EventError(f"{kind}: unknown field(s) {unknown}")
+    try:
+        if "at" in doc:
+            doc["at"] = datetime.fromisoformat(doc["at"])
+        if "options" in doc:
+            doc["options"] = tuple(doc["options"])
+        return cls(**doc)
+    except (TypeError, ValueError) as e:
+        raise EventError(f"{kind}: {e}") from None
