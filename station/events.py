@@ -88,6 +88,8 @@ class Verdict(Event):
     outcome: str  # PASS | FAIL | ERROR | ABORTED
     failure: str = ""  # the first failure, one sentence
     commit_status: str | None = None
+    serial: str | None = None
+    mac: str = ""
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,8 @@ class StationLoop:
         if self.events is not None:
             self.events(Verdict(unit.socket, index=unit.index, outcome=record.outcome.value,
                                 failure=record.failure.message if record.failure else "",
-                                commit_status=record.provisioning.commit_status.value if record.provisioning else None))
+                                commit_status=record.provisioning.commit_status.value if record.provisioning else None,
+                                serial=record.unit.get("serial"), mac=record.unit.get("mac", "")))
         try:
             path = self.on_record(record)
         except Exception as e:  # the unit is ERROR: the station could not record it

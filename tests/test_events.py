@@ -38,7 +38,8 @@ SAMPLES: list[Event] = [
                      limit="3.25 <= x <= 3.35", status="pass", at=AT),
     StepFinished("A", index=1, step="power_on", outcome="pass", duration_s=0.012, at=AT),
     Prompt("B", index=4, prompt_id="p1", text="Is the LED green?", options=("yes", "no"), at=AT),
-    Verdict("A", index=1, outcome="FAIL", failure="supply_current = 0.24 A (limit <= 0.1)", commit_status=None, at=AT),
+    Verdict("A", index=1, outcome="FAIL", failure="supply_current = 0.24 A (limit <= 0.1)", commit_status=None,
+            serial="LG1", mac="24:0a:c4:00:00:01", at=AT),
     RecordWritten("A", index=1, record_id="0b5e", path="out/run-1/LG1.json", at=AT),
     WorkerDied("C", reason="killed by SIGKILL", at=AT),
 ]

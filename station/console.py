@@ -1,0 +1,100 @@
+"""The console: a view of the event stream.
+
+On a terminal, one line per socket (unit, step k/n and its name, elapsed, verdict) redrawn live,
+with each finished unit printed above it. Elsewhere (CI, a log file) plain appended lines: one per
+finished unit. Lines fit the console's width: below 100 columns a unit's line leaves out its MAC,
+and the failure text is cut to what is left (the report has it whole).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from types import TracebackType
+
+from linegate.station.events import Event, StepStarted, UnitStarted, Verdict
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+STYLE = {"PASS": "green", "FAIL": "red", "ERROR": "magenta", "ABORTED": "bright_black"}
+REFRESH_PER_SECOND = 4
+WIDE = 100  # columns from which a unit's line also shows its MAC
+
+
+@dataclass
+class _Socket:
+    name: str
+    index: int | None = None
+    serial: str | None = None
+    step: str = ""
+    number: int = 0
+    of: int = 0
+    since: float | None = None
+    verdict: str = ""
+
+
+class LiveConsole:
+    """An event sink; ``with`` it around the run. ``live=None`` redraws only on a terminal.
+
+    The console is bound to the output it had when made: a unit's own output is captured while it
+    runs (station/capture.py), the console's is not."""
+
+    def __init__(self, console: Console, sockets: list[str], total: int | None = None,
+                 live: bool | None = None) -> None:
+        self.console = console
+        self.total = total
+        self.sockets = {name: _Socket(name) for name in sockets}
+        self.show_socket = len(sockets) > 1
+        self._live = Live(self, console=console, refresh_per_second=REFRESH_PER_SECOND, transient=True,
+                          auto_refresh=True) if (console.is_terminal if live is None else live) else None
+
+    def __enter__(self) -> LiveConsole:
+        if self._live is not None:
+            self._live.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._live is not None:
+            self._live.stop()
+
+    # -- the sink -----------------------------------------------------------
+    def __call__(self, event: Event) -> None:
+        socket = self.sockets.setdefault(event.socket, _Socket(event.socket))
+        if isinstance(event, UnitStarted):
+            socket.index, socket.serial, socket.since, socket.verdict = event.index, event.serial, time.monotonic(), ""
+            socket.step, socket.number, socket.of = "", 0, event.steps
+        elif isinstance(event, StepStarted):
+            socket.step, socket.number, socket.of = event.step, event.number, event.of
+        elif isinstance(event, Verdict):
+            socket.verdict = event.outcome
+            socket.since = None
+            self.console.print(self.unit_line(event))
+
+    # -- what is shown -------------------------------------------------------
+    def unit_line(self, verdict: Verdict) -> Text:
+        """One finished unit: number, socket, serial, MAC, verdict, the first failure (cut to fit)."""
+        of = f"/{self.total}" if self.total else ""
+        where = f"{verdict.socket} " if self.show_socket else ""
+        mac = f"{verdict.mac or '-':<17} " if self.console.width >= WIDE else ""  # narrow: the failure needs room
+        line = Text(f"  [{verdict.index:>3}{of}] {where}{verdict.serial or '-':<12} {mac}")
+        line.append(f"{verdict.outcome:<7}", style=STYLE.get(verdict.outcome, ""))
+        if verdict.failure:
+            room = max(10, self.console.width - len(line) - 2)
+            failure = verdict.failure if len(verdict.failure) <= room else verdict.failure[: room - 1] + "…"
+            line.append(f"  {failure}")
+        return line
+
+    def __rich__(self) -> Table:
+        """The live part: one row per socket, its elapsed time as of this redraw."""
+        table = Table(box=None, show_header=True, header_style="bold", expand=False, pad_edge=False)
+        for column, width in (("socket", 8), ("unit", 14), ("step", None), ("elapsed", 8), ("verdict", 8)):
+            table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=width)
+        now = time.monotonic()
+        for s in self.sockets.values():
+            unit = f"{s.index} {s.serial or ''}".strip() if s.index is not None else "waiting"
+            step = f"{s.number}/{s.of} {s.step}" if s.number else ""
+            elapsed = f"{now - s.since:6.1f} s" if s.since is not None else ""
+            table.add_row(s.name, unit, step, elapsed, Text(s.verdict, style=STYLE.get(s.verdict, "")))
+        return table
