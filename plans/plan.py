@@ -39,6 +39,7 @@ class StepSpec(BaseModel):
     test: str = Field(description="station test as 'file.py::function'")
     description: str = ""
     measurements: tuple[MeasurementSpec, ...] = ()
+    timeout_s: float | None = Field(None, gt=0, le=86400, description="the step's deadline; default the plan's")
 
     @field_validator("test")
     @classmethod
@@ -71,6 +72,7 @@ class Plan(BaseModel):
     description: str = ""
     station_tests: str = Field("../station_tests", description="folder of the station tests, relative to the plan file")
     stop_on_failure: bool = True
+    step_timeout_s: float | None = Field(None, gt=0, le=86400, description="deadline of a step that sets none")
     steps: tuple[StepSpec, ...]
     steps_from: str | None = Field(None, description="take steps and station_tests from this plan file")
     provisioning: ProvisioningSpec | None = None
@@ -94,6 +96,9 @@ class Plan(BaseModel):
     def tests_dir(self) -> Path:
         base = self.path.parent if self.path else Path.cwd()
         return (base / self.station_tests).resolve()
+
+    def timeout_of(self, step: StepSpec) -> float | None:
+        return step.timeout_s if step.timeout_s is not None else self.step_timeout_s
 
     def step(self, name: str) -> StepSpec:
         for step in self.steps:
