@@ -25,7 +25,6 @@ the code; they never contain a token, a secret or a key (see ``redact``).
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
 
 
 class CloudError(Exception):
@@ -189,22 +188,25 @@ def from_code(table: dict[str, tuple[type[CloudError], str]], service: str, oper
     return cls(service, operation, detail, code=code, url=url)
 
 
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:\s]*):[^/@\s]*@")
+# Everything between "scheme://" and the last "@" of a run of non-space characters is user information:
+# a password may hold "#", "/", "?" or ":", which end a URL's authority for a parser but not for a leak.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>\S*)@")
+_QUERY_SECRET = re.compile(r"([?&;](?:token|access_token|key|secret|password|signature|sig)=)[^&#\s]*", re.I)
+
+
+def _mask_userinfo(match: re.Match[str]) -> str:
+    user, colon, _ = match["info"].partition(":")
+    plain = colon and user and not any(c in user for c in "/?#")
+    return f"{match['scheme']}{user}:***@" if plain else f"{match['scheme']}***@"
 
 
 def safe_url(url: str) -> str:
-    """``url`` with any password in it replaced by ``***`` (the user name stays: it says which account)."""
+    """``url`` with its password (or user information that may be a token, or a secret query value)
+    replaced by ``***``. The user name of ``user:password@`` stays: it says which account. Works on
+    text that does not parse as a URL too: that is where a mistyped password is printed."""
     if not url:
         return url
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:  # not parseable as a URL: fall back to the pattern
-        return _USERINFO.sub(r"\g<scheme>\g<user>:***@", url)
-    if password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    return _QUERY_SECRET.sub(r"\1***", _USERINFO.sub(_mask_userinfo, url))
 
 
 _PEM = re.compile(r"-----BEGIN [A-Z ]+-----.*?(-----END [A-Z ]+-----|$)", re.S)
@@ -218,7 +220,7 @@ _SECRET_FIELD = re.compile(
 
 def redact(text: str, limit: int = 200) -> str:
     """Text from a service made safe for a message: keys, tokens and long hex cut out."""
-    text = _USERINFO.sub(r"\g<scheme>\g<user>:***@", text)
+    text = safe_url(text)
     text = _PEM.sub("<redacted key>", text)
     text = _SECRET_FIELD.sub(lambda m: m.group(1) + "<redacted>", text)
     text = _HEXISH.sub("<redacted>", text)
