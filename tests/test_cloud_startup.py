@@ -178,3 +178,18 @@ def test_a_service_briefly_down_at_the_start_is_not_fatal(emulator, tmp_path, ca
         assert any(i.state == COMMITTED for i in ledger.all())
     finally:
         ledger.close()
+
+
+@pytest.mark.parametrize("service", ["ayla", "yosmart", "enos-dps"])
+def test_a_service_that_gives_no_identity_with_an_empty_pool_exits_3(emulator, tmp_path, capsys, service):
+    """Every call answers 5xx: no unit could be provisioned, so the station stops before the first."""
+    emulator.faults.queue("5xx", service=service, times=1000)
+    fixture = write_fixture(tmp_path, cloud_of(emulator))
+    t0 = time.monotonic()
+    code, _ = run_cli(tmp_path, fixture, service, units=2)
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert time.monotonic() - t0 < 30
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(f"linegate: cloud: {service} at http://127.0.0.1:") and "the pool is empty" in line
+    assert not list((tmp_path).rglob("LG*.json")), "no unit was tested"

@@ -68,6 +68,11 @@ class Provisioning:
             try:  # fill the pool before the first unit, so no unit waits for a reservation
                 self.pool.refill_once()
             except CloudError as e:
+                if self.ledger.pool_size(self.service.name) == 0:  # no unit could be provisioned
+                    self.service.close()
+                    raise CloudUnavailable(f"{self.service.name} at {safe_url(self.service.url)} gives no "
+                                           f"identities ({e.operation}: {e.problem}) and the pool is empty, so "
+                                           "no unit could be provisioned; check the service and its URL") from e
                 log.warning("pool %s: %s", self.service.name, e)
             self.pool.start()
         self.drain.start()
