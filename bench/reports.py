@@ -1,5 +1,6 @@
 """Report rendering time: one unit report at 20 and 200 measurements, the lot summary at 1,000 and
-10,000 units (synthetic records, the same ones the report tests use).
+10,000 units (synthetic records, the same ones the report tests use, spread over four sockets so that
+the yield-per-socket table has its four rows and its Fisher tests to compute).
 
     python bench/reports.py [--repeat 20] [--lots 1000 10000]
 """
@@ -42,7 +43,8 @@ def main() -> None:
         print(f"unit report, {n} measurements: {seconds * 1000:.1f} ms (target <= 30 ms at 20)")
     lot_renderer = LotRenderer()
     for units in args.lots:
-        records = [make_record(i, fail=i % 9 == 0, error=i % 97 == 0) for i in range(1, units + 1)]
+        records = [make_record(i, fail=i % 9 == 0, error=i % 97 == 0, socket="ABCD"[i % 4])
+                   for i in range(1, units + 1)]
         t = time.perf_counter()
         html = lot_renderer.render(summarize(records, title=f"lot of {units}"))
         seconds = time.perf_counter() - t

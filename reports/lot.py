@@ -18,6 +18,7 @@ from pathlib import Path
 import jinja2
 from linegate.plans import Outcome, UnitRecord
 from linegate.reports.histogram import histogram_svg
+from linegate.reports.sockets import SocketTally, SocketYield
 
 _OURS = Path(str(resources.files("linegate.reports") / "templates"))
 
@@ -68,6 +69,7 @@ class LotSummary:
     measurements: list[MeasurementStats]
     provisioning: Counter[str]
     rows: list[dict[str, str]]
+    sockets: SocketYield
     started: str = ""
     ended: str = ""
     plans: list[str] = field(default_factory=list)
@@ -94,7 +96,9 @@ def summarize(records: Iterable[UnitRecord], title: str = "lot") -> LotSummary:
     stats: dict[tuple[str, str], MeasurementStats] = {}
     provisioning: Counter[str] = Counter()
     rows = []
+    tally = SocketTally()
     for i, r in enumerate(ordered, 1):
+        tally.add(_unit_key(r), r)
         if r.failure is not None:
             failures[f"{r.failure.step}: {r.failure.measurement or r.failure.message[:60]}"] += 1
         for step, m in r.measurements():
@@ -109,7 +113,8 @@ def summarize(records: Iterable[UnitRecord], title: str = "lot") -> LotSummary:
             s.failed += m.status.value == "fail"
         if r.provisioning is not None:
             provisioning[r.provisioning.commit_status] += 1
-        rows.append({"index": str(i), "serial": r.unit.get("serial", ""), "mac": r.unit.get("mac", ""),
+        rows.append({"index": str(i), "socket": r.station.socket, "serial": r.unit.get("serial", ""),
+                     "mac": r.unit.get("mac", ""),
                      "outcome": r.outcome.value, "failure": r.failure.message[:100] if r.failure else "",
                      "identity": r.provisioning.identity if r.provisioning else "",
                      "commit": r.provisioning.commit_status if r.provisioning else "",
@@ -131,6 +136,7 @@ def summarize(records: Iterable[UnitRecord], title: str = "lot") -> LotSummary:
         measurements=sorted(stats.values(), key=lambda s: (s.step, s.name)),
         provisioning=provisioning,
         rows=rows,
+        sockets=tally.result(),
         started=ordered[0].started_at.isoformat(timespec="seconds") if ordered else "",
         ended=ordered[-1].ended_at.isoformat(timespec="seconds") if ordered else "",
         plans=sorted({f"{r.plan.name} v{r.plan.version} (sha256 {r.plan.sha256[:12]})" for r in ordered}),

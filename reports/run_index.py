@@ -23,6 +23,7 @@ class IndexRow:
     failure: str
     duration_s: float
     report: str
+    socket: str = ""
 
     @classmethod
     def of(cls, index: int, r: UnitRecord) -> IndexRow:
@@ -37,6 +38,7 @@ class IndexRow:
             failure=failure,
             duration_s=r.duration_s,
             report=f"{r.stem}.html",
+            socket=r.station.socket,
         )
 
 
@@ -49,4 +51,6 @@ class RunIndexRenderer:
 
     def render(self, title: str, meta: dict[str, str], rows: Sequence[IndexRow]) -> str:
         counts = Counter(row.outcome for row in rows)
-        return self._page.render(title=title, meta=meta, rows=rows, counts=counts, total=len(rows))
+        sockets = len({row.socket for row in rows})
+        return self._page.render(title=title, meta=meta, rows=rows, counts=counts, total=len(rows),
+                                 sockets=sockets)

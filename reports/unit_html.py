@@ -86,7 +86,8 @@ class UnitReportRenderer:
             "title": f"{r.outcome.value} {r.unit.get('serial') or r.unit.get('mac', '')}",
         }
         return self._page.render(
-            title=f"{r.outcome.value} — unit {r.unit.get('serial') or r.unit.get('mac', '?')} — {r.plan.name}",
+            title=f"{r.outcome.value} — unit {r.unit.get('serial') or r.unit.get('mac', '?')} — socket "
+            f"{r.station.socket} — {r.plan.name}",
             date=r.ended_at.strftime("%d-%b-%Y"),
             time=r.ended_at.strftime("%H:%M:%S"),
             version=self._version,

@@ -250,12 +250,53 @@ def _execute(
 
 
 def _summary(result: RunResult, console: Console, elapsed: float) -> None:
-    table = Table(title=f"Units (reports in {result.run_dir})", show_lines=False)
-    for column in ("#", "unit", "MAC", "outcome", "failing step: measurement", "report"):
-        table.add_column(column, overflow="ellipsis", no_wrap=column != "failing step: measurement")
-    for row in result.rows:
-        table.add_row(str(row.index), row.serial, row.mac,
-                      f"[{STYLE[row.outcome]}]{row.outcome}[/]", row.failure[:70], row.report)
+    """The run's units as a table that fits the console (80 columns included).
+
+    No cell is cut by the table: a long cell folds onto the next line. A failure longer than 100
+    characters ends in "…" (the unit's report has it whole). The serial and the MAC show only when the
+    failure column keeps at least 24 characters with them (the report's name starts with the serial,
+    else the MAC). When even that leaves the failure column under 24 characters (80 columns), the
+    report's name and the failure share one column, the failure on the lines under the name. A socket
+    column shows when the run used several sockets.
+    """
+    from rich.text import Text
+
+    failure_chars, failure_min = 100, 24
+    rows = result.rows
+    failures = [r.failure if len(r.failure) <= failure_chars else r.failure[:failure_chars - 1] + "…" for r in rows]
+    values = {"#": [str(r.index) for r in rows], "socket": [r.socket for r in rows], "unit": [r.serial for r in rows],
+              "MAC": [r.mac for r in rows], "outcome": [r.outcome for r in rows], "report": [r.report for r in rows]}
+
+    def width(name: str) -> int:
+        return max([len(name), *(len(cell) for cell in values[name])])
+
+    def left_for_failure(names: list[str]) -> int:
+        n = len(names) + 1  # and the failure column; each column costs 2 of padding and 1 of border
+        return console.width - sum(width(name) for name in names) - 3 * n - 1
+
+    names = ["#", *(["socket"] if len(set(values["socket"])) > 1 else []), "outcome", "report"]
+    together = left_for_failure(names) < failure_min
+    if together:
+        names.remove("report")
+    else:
+        for name in ("unit", "MAC"):
+            if left_for_failure([*names, name]) >= failure_min:
+                names.insert(-2, name)
+    table = Table(title=f"Units (reports in {result.run_dir})", show_lines=together)
+    for name in names:
+        if name == "report":
+            table.add_column("failing step: measurement", overflow="fold")
+        table.add_column(name, overflow="fold", width=width(name))  # fixed: rich narrows the failure column
+    if together:
+        table.add_column("report / failing step: measurement", overflow="fold")
+    for i, row in enumerate(rows):
+        # Text, not markup: a failure such as "[Errno 5] ..." is shown as it is
+        cells = [Text(values[name][i], style=STYLE[row.outcome] if name == "outcome" else "") for name in names]
+        if together:
+            cells.append(Text(row.report + (f"\n{failures[i]}" if failures[i] else "")))
+        else:
+            cells.insert(-1, Text(failures[i]))
+        table.add_row(*cells)
     console.print(table)
     counts = {o: sum(1 for r in result.rows if r.outcome == o) for o in STYLE}
     passed = counts["PASS"]

@@ -96,3 +96,28 @@ def test_the_run_index_is_rewritten_with_bounded_cost_and_complete_at_the_end(tm
     assert len(json.loads((writer.run_dir / "run.json").read_text())["units"]) == 30
     index = (writer.run_dir / "index.html").read_text()
     assert all(f'href="{record.stem}.html"' in index for record in writer.records)
+
+
+def test_report_names_the_socket_next_to_station_and_fixture():
+    r = record().model_copy(update={"station": StationRef(name="line3-st2", fixture="quad.yaml", socket="C",
+                                                          linegate_version="0.1.0")})
+    html = UnitReportRenderer().render(r)
+    where = html[html.index('id="lg-where"'):]
+    where = where[:where.index("</div>")]
+    assert 'id="lg-socket">C<' in where and "<b>line3-st2</b>" in where and "<b>quad.yaml</b>" in where
+    assert html.index('id="lg-where"') < html.index('class="lg-facts"')  # under the verdict, above the details
+    assert ">FAIL — unit LG0001 — socket C — p</title>" in html
+
+
+def test_run_index_has_a_socket_column():
+    from linegate.reports import IndexRow, RunIndexRenderer
+    from synthetic import make_record
+
+    rows = [IndexRow.of(i, make_record(i, socket="AB"[i % 2])) for i in range(1, 5)]
+    assert [row.socket for row in rows] == ["B", "A", "B", "A"]
+    html = RunIndexRenderer().render("run-x", {"station": "s"}, rows)
+    assert "<th>#</th><th>Socket</th><th>Serial</th>" in html
+    assert html.count('<td class="socket">A</td>') == 2 and html.count('<td class="socket">B</td>') == 2
+    assert '2 sockets (<a href="lot.html#sockets">yield per socket</a>)' in html
+    single = RunIndexRenderer().render("run-y", {"station": "s"}, rows[:1])
+    assert '<td class="socket">B</td>' in single and "yield per socket" not in single

@@ -28,7 +28,7 @@ def rendered(page: Path, name: str) -> tuple[str, Path]:
     shot = SHOTS / f"{name}.png"
     taken = chromium(page, f"--screenshot={shot}", "--window-size=1280,1600")
     assert taken.returncode == 0 and shot.stat().st_size > 10_000, taken.stderr[-1000:]
-    dom = chromium(page, "--dump-dom")
+    dom = chromium(page, "--dump-dom", "--window-size=1280,1600")
     assert dom.returncode == 0, dom.stderr[-1000:]
     return dom.stdout, shot
 
@@ -59,6 +59,41 @@ def test_lot_summary_on_screen(tmp_path):
     assert dom.count('class="lg-hist"') == 20 and 'class="lg-limit"' in dom
     assert 'id="pareto"' in dom and "step_1: current_1_0" in dom
     assert shot.exists()
+
+
+PROBE = """<script>window.addEventListener("load", () => {
+  const box = (el) => { const r = el.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; };
+  const table = document.getElementById("sockets"), style = getComputedStyle(table);
+  document.body.setAttribute("data-probe", JSON.stringify({table: box(table), display: style.display,
+    visibility: style.visibility, flagged: box(document.querySelector("tr.socket-flagged")),
+    rows: document.querySelectorAll("#sockets tbody tr").length}));
+});</script>"""
+
+
+def test_yield_per_socket_on_screen(tmp_path):
+    """Four sockets, D failing a third of its units: the table is on the first screen, D's row pink, its flag red."""
+    import json
+    import re
+
+    from PIL import Image
+
+    records = [make_record(i, socket="ABCD"[i % 4], fail=(i % 4 == 3 and i % 3 == 0) or i == 10)
+               for i in range(1, 121)]
+    lot = summarize(records, title="lot-4up")
+    assert [s.socket for s in lot.sockets.flagged] == ["D"]
+    page = tmp_path / "lot.html"
+    page.write_text(LotRenderer().render(lot).replace("</body>", PROBE + "</body>"))
+    dom, shot = rendered(page, "lot-yield-per-socket")
+    probe = json.loads(re.search(r'data-probe="([^"]+)"', dom).group(1).replace("&quot;", '"'))
+    _, y, w, h = probe["table"]
+    assert probe["display"] == "table" and probe["visibility"] == "visible" and probe["rows"] == 4
+    assert w > 400 and h > 60 and 0 <= y and y + h < 1600  # laid out, on the first screen of the screenshot
+    assert 'data-socket="D"' in dom and "BELOW THE OTHERS" in dom and 'id="socket-alert"' in dom
+    pixels = Image.open(shot).convert("RGB")
+    fx, fy, fw, fh = probe["flagged"]
+    inside = [(int(fx + dx), int(fy + dy)) for dx in range(2, int(fw) - 2, 3) for dy in range(2, int(fh) - 2, 2)]
+    assert sum(_near(pixels.getpixel(xy), (255, 235, 233)) for xy in inside) > 100, "D's row is pink on screen"
+    assert sum(_near(pixels.getpixel(xy), (207, 34, 46)) for xy in inside) > 10, "its red flag is on screen"
 
 
 def _near(pixel: tuple[int, int, int], colour: tuple[int, int, int]) -> bool:
