@@ -67,3 +67,14 @@ def test_writer_refuses(entry, problem):
 def test_parser_refuses(line, problem):
     with pytest.raises(FactoryLogError, match=problem):
         parse_line(line)
+
+
+def test_a_station_run_logs_each_units_firmware_release(emulator, tmp_path):
+    """mfg_sw_version is the module's release (Bin version), not the AT core's build line cut short."""
+    from linekit import run_service
+
+    result, _ = run_service(emulator, "ayla", tmp_path, units=2, fail_share=0.0)
+    assert result.run_dir is not None
+    lines = (result.run_dir / "ayla-factory-log.csv").read_text().splitlines()
+    entries = [parse_line(line) for line in lines if line.strip()]
+    assert entries and {e.mfg_sw_version for e in entries} == {"v4.1.1.0(MINI-1)"}

@@ -12,7 +12,10 @@ _MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
 
 
 def unit_facts(unit: UnitUnderTest, mac: str) -> UnitFacts:
-    return UnitFacts(mac=mac, serial=unit.identity.get("serial"), firmware=unit.facts.get("at_version"))
+    """The firmware a unit reports to the cloud is its release (``Bin version``, e.g. v4.1.1.0(MINI-1)),
+    not the AT core's build line, which is long and carries a date."""
+    firmware = unit.facts.get("bin_version") or unit.facts.get("at_version")
+    return UnitFacts(mac=mac, serial=unit.identity.get("serial"), firmware=firmware)
 
 
 def identify(unit: UnitUnderTest, dut: EspAt) -> tuple[str | None, str]:
