@@ -48,7 +48,8 @@ def check_against_ledger(records: list[UnitRecord], ledger: Ledger, service: str
         if prov.commit_status in ("committed", "kept"):
             assert ident.state == "committed", (prov, ident.state)
         elif prov.commit_status == "pending":
-            assert ident.state == "committed" or (ident.state == "flashed" and ident.queued), (prov, ident.state)
+            assert ident.state in ("committed", "committing") or (ident.state == "flashed" and ident.queued), \
+                (prov, ident.state)
         elif prov.commit_status == "not_attempted":
             assert ident.state != "committed", (record.unit, prov, ident.state)
 
@@ -154,3 +155,23 @@ def test_a_dut_that_reboots_during_the_identity_write_is_recorded_as_the_ledger_
         expected = "committed" if service == "enos-mqtt" else "not_attempted"
         assert prov.commit_status == expected, (prov.commit_status, prov.reason)
     check_against_ledger(result.records, ledger, service)
+
+
+@pytest.mark.parametrize("service", ["ayla", "yosmart", "enos-dps"])
+def test_a_unit_stopped_during_its_commit_says_pending_and_the_next_start_commits_it(emulator, tmp_path, service,
+                                                                                   monkeypatch):
+    def stopped(self, ident, facts):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(Gate, "_call_resolving", stopped)
+        result, ledger = run_service(emulator, service, tmp_path, units=2, fail_share=0.0)
+    record = result.records[0]
+    assert result.aborted and record.outcome is Outcome.ABORTED
+    prov = record.provisioning
+    assert prov is not None and prov.commit_status == "pending" and prov.readback_ok
+    assert "resolved at the next start" in prov.reason
+    assert ledger.find(prov.service, prov.identity).state == "committing"
+    ledger.close()
+    _again, ledger = run_service(emulator, service, tmp_path, units=2, fail_share=0.0)
+    assert ledger.find(prov.service, prov.identity).state == "committed"

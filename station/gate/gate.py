@@ -48,10 +48,10 @@ def _status_of(ident: Identity) -> CommitStatus:
     """A record's commit status for an identity in this ledger state: the record never contradicts it."""
     if ident.state == COMMITTED:
         return CommitStatus.COMMITTED
-    if ident.state in (COMMITTING, NEEDS_ATTENTION):
+    if ident.state == NEEDS_ATTENTION:
         return CommitStatus.NEEDS_ATTENTION
-    if ident.state == FLASHED and ident.queued:
-        return CommitStatus.PENDING
+    if ident.state == COMMITTING or (ident.state == FLASHED and ident.queued):
+        return CommitStatus.PENDING  # an interrupted commit is finished (or queued) by the next start's recovery
     return CommitStatus.NOT_ATTEMPTED
 
 
@@ -113,9 +113,16 @@ class Gate:
                 ident = self.ledger.on_unit(self.service.name, mac)
             except Exception:  # the ledger may be what broke: the record still gets written
                 ident = None
-        status = _status_of(ident) if ident is not None else CommitStatus.NOT_ATTEMPTED
-        return ProvisioningRecord(service=self.service.name, identity=ident.identity if ident else "",
-                                  commit_status=status, reason=why)
+        if ident is None:
+            return ProvisioningRecord(service=self.service.name, identity="", commit_status=CommitStatus.NOT_ATTEMPTED,
+                                      reason=why)
+        status = _status_of(ident)
+        if ident.state == COMMITTING:
+            why = f"{why}; the interrupted commit is resolved at the next start"
+        on_dut = ident.state in (FLASHED, COMMITTING, COMMITTED) if self.service.flash_first else \
+            bool(ident.payload.get("flashed"))
+        return ProvisioningRecord(service=self.service.name, identity=ident.identity, commit_status=status,
+                                  readback_ok=on_dut, reason=why)
 
     def _status_in_ledger(self, identity: str) -> CommitStatus:
         """What the record says of an identity the gate was working on when something went wrong."""
