@@ -11,6 +11,7 @@ the station's credentials, found by a quick check before the first unit);
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -75,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
     dut = sim_sub.add_parser("dut", help="a simulated ESP-AT module on a pseudo-terminal")
     dut.add_argument("--link", type=Path, help="also create a symlink to the device at PATH")
+    dut.add_argument("--rfc2217", action="store_true",
+                     help="also serve the module over RFC 2217 (modem lines for reset wiring); prints its URL second")
     dut.add_argument("--state", type=Path, help="keep the module's NVS in this file across restarts")
     dut.add_argument("--seed", type=int, default=1, help="seed of the unit's MAC and behaviour")
     dut.add_argument("--fail", nargs="+", default=[], metavar="MODE", choices=sorted(FAULTS),
@@ -311,6 +314,16 @@ def _summary(result: RunResult, console: Console, elapsed: float) -> None:
         console.print(f"lot summary: {result.run_dir / 'lot.html'}  JUnit: {result.run_dir / 'junit.xml'}")
 
 
+def _check_link(link: Path) -> None:
+    """A link another simulated module serves is not taken over; a stale one (its pty gone) is."""
+    if link.is_symlink() and Path(os.readlink(link)).exists():
+        raise LineError(f"--link {link}: already the link of a running simulated module ({os.readlink(link)})")
+    if link.exists() and not link.is_symlink():
+        raise LineError(f"--link {link}: a file is there; give a new path")
+    if not link.parent.is_dir():
+        raise LineError(f"--link {link}: {link.parent} is not a folder")
+
+
 def _sim_dut(args: argparse.Namespace, console: Console) -> int:
     import random
 
@@ -329,8 +342,12 @@ def _sim_dut(args: argparse.Namespace, console: Console) -> int:
         if args.state is not None:
             unit.state_file = args.state
             unit.save()
+    if args.link is not None:
+        _check_link(args.link)
     server = SimEspAt(unit, link=args.link, seed=args.seed).start()
     print(server.path, flush=True)
+    if args.rfc2217:
+        print(server.rfc2217(), flush=True)
     stop = False
 
     def _stop(*_: object) -> None:

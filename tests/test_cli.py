@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from linegate.drivers.dut import EspAt
+from linegate.drivers.dut import EspAt, ResetLines
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -159,3 +159,29 @@ def test_station_tests_without_a_fixture_file_say_so(tmp_path):
     assert done.returncode == 4  # pytest's usage error
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "station tests need a fixture file: pass --lg-fixture FILE" in lines[0]
+
+
+def test_sim_dut_does_not_take_over_a_running_modules_link_and_serves_rfc2217(tmp_path):
+    link = tmp_path / "ttyDUT"
+    first = subprocess.Popen([sys.executable, "-m", "linegate", "sim", "dut", "--link", str(link), "--rfc2217"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout is not None
+        assert first.stdout.readline().strip() == str(link)
+        url = first.stdout.readline().strip()
+        assert url.startswith("rfc2217://127.0.0.1:")
+        second = subprocess.run([sys.executable, "-m", "linegate", "sim", "dut", "--link", str(link)],
+                                capture_output=True, text=True, timeout=30)
+        assert second.returncode == 2 and "already the link of a running simulated module" in second.stderr
+        assert link.is_symlink(), "the running module keeps its link"
+        dut = EspAt(url, timeout=0.5, reset_lines=ResetLines(en="rts", boot="dtr"))
+        dut.sync()
+        dut.reset()
+        dut.ping()
+        dut.close()
+    finally:
+        first.terminate()
+        assert first.wait(timeout=10) == 0
+    bad = subprocess.run([sys.executable, "-m", "linegate", "sim", "dut", "--link", str(tmp_path / "f" / "x")],
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "is not a folder" in bad.stderr
