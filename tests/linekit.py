@@ -27,7 +27,7 @@ def run_service(emu: CloudEmulator, service: str, state_dir: Path, units: int, *
     plan = load_plan(REPO / "plans" / f"esp-at-{service}.yaml")
     ledger = Ledger(state_dir / "ledger.db")
     result = run_fixture(config, plan, out=state_dir / "out", units=units, state_dir=state_dir, ledger=ledger,
-                      retry=FAST_RETRY)
+                         retry=FAST_RETRY)
     return result, ledger
 
 
