@@ -23,8 +23,8 @@ from linegate.fixtures.config import load_fixture
 from linegate.fixtures.sim.cloud.faults import FaultOptions
 from linegate.fixtures.sim.cloud.server import CloudEmulator
 from linegate.plans import Outcome, load_plan
+from linegate.station.compose import run_fixture
 from linegate.station.ledger.journal import Ledger
-from linegate.station.run import run_line
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -42,8 +42,8 @@ def per_unit(latency_ms: float, units: int, commit: str) -> tuple[float, int, in
             "commit": commit, "pool": plan.provisioning.pool.model_copy(update={"low": 10, "high": 40})})
         plan = plan.model_copy(update={"provisioning": spec})
         ledger = Ledger(state / "ledger.db")
-        result = run_line(config, plan, out=state / "out", units=units, state_dir=state, ledger=ledger,
-                          retry=RetryPolicy(attempts=3, wait_initial=0.05, wait_jitter=0.0))
+        result = run_fixture(config, plan, out=state / "out", units=units, state_dir=state, ledger=ledger,
+                             retry=RetryPolicy(attempts=3, wait_initial=0.05, wait_jitter=0.0))
         records = result.records
         span = (max(r.ended_at for r in records) - min(r.started_at for r in records)).total_seconds()
         committed = sum(1 for i in ledger.all() if i.state == "committed")

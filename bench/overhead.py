@@ -26,7 +26,7 @@ from linegate.fixtures.sim.esp_at import SimEspAt
 from linegate.fixtures.sim.unit import make_unit
 from linegate.plans import load_plan
 from linegate.reports import UnitReportRenderer
-from linegate.station.run import run_line
+from linegate.station.compose import run_fixture
 
 STEPS = 20
 
@@ -129,7 +129,7 @@ def run_side_by_side(folder: Path, units: int, block: int, htf: OpenHtfUnits) ->
     output.RunWriter.__call__ = timed
     try:
         previous_end[0] = time.perf_counter()
-        run_line(config, plan, out=folder / "out", units=blocks * block)
+        run_fixture(config, plan, out=folder / "out", units=blocks * block)
     finally:
         output.RunWriter.__call__ = original
     times["records"] = records  # type: ignore[assignment]

@@ -11,7 +11,6 @@ the station's credentials, found by a quick check before the first unit);
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time
@@ -20,18 +19,18 @@ from pathlib import Path
 
 from linegate.fixtures.config import FixtureConfig, FixtureError, Simulation, load_fixture
 from linegate.fixtures.jig import JigError
-from linegate.fixtures.sim.unit import FAULTS
 from linegate.plans import Plan, PlanError, load_plan
 from linegate.plans.provisioning import SERVICES
 from linegate.reports import IndexRow
-from linegate.station import ledger_cli, report_cli, sim_cloud
+from linegate.station import ledger_cli, report_cli, sim_cloud, sim_dut
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account, fresh_demo_state
+from linegate.station.compose import run_fixture
 from linegate.station.faults import StationFault, Terminated, fault_from, write_log
 from linegate.station.gate.station import CloudUnavailable
 from linegate.station.ledger.crypto import LedgerKeyError
 from linegate.station.ledger.journal import Ledger, LedgerError
 from linegate.station.output import OutputError, check_writable
-from linegate.station.run import LineError, RunResult, run_line
+from linegate.station.run import LineError, RunResult
 from rich.console import Console
 from rich.table import Table
 
@@ -74,14 +73,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("sim", help="simulators")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
-    dut = sim_sub.add_parser("dut", help="a simulated ESP-AT module on a pseudo-terminal")
-    dut.add_argument("--link", type=Path, help="also create a symlink to the device at PATH")
-    dut.add_argument("--rfc2217", action="store_true",
-                     help="also serve the module over RFC 2217 (modem lines for reset wiring); prints its URL second")
-    dut.add_argument("--state", type=Path, help="keep the module's NVS in this file across restarts")
-    dut.add_argument("--seed", type=int, default=1, help="seed of the unit's MAC and behaviour")
-    dut.add_argument("--fail", nargs="+", default=[], metavar="MODE", choices=sorted(FAULTS),
-                     help="faults: " + ", ".join(sorted(FAULTS)))
+    sim_dut.add_parser(sim_sub)
     sim_cloud.add_parser(sim_sub)
     ledger_cli.add_parser(sub)
     report_cli.add_parser(sub)
@@ -119,7 +111,7 @@ def _main(args: argparse.Namespace, console: Console) -> int:
         if args.command == "run":
             return _run(args, console)
         if args.command == "sim" and args.sim_command == "dut":
-            return _sim_dut(args, console)
+            return sim_dut.run(args)
         if args.command == "sim" and args.sim_command == "cloud":
             return sim_cloud.run(args)
         if args.command == "ledger":
@@ -238,8 +230,8 @@ def _execute(
         console.print(f"  [{row.index:>3}{of}] {row.serial or '-':<12} {row.mac or '-':<17} "
                       f"[{STYLE[row.outcome]}]{row.outcome:<7}[/]{reason}", markup=True)
 
-    result = run_line(config, plan, out=out, units=units, serials=serials, on_unit=progress, state_dir=state_dir,
-                      ledger=ledger, keep_records=False)  # the records are on disk; a line may run for days
+    result = run_fixture(config, plan, out=out, units=units, serials=serials, on_unit=progress, state_dir=state_dir,
+                         ledger=ledger, keep_records=False)  # the records are on disk; a line may run for days
     _summary(result, console, time.perf_counter() - started)
     if ledger is not None:
         ledger_cli.print_status(ledger, console)
@@ -312,57 +304,6 @@ def _summary(result: RunResult, console: Console, elapsed: float) -> None:
     if result.run_dir is not None:
         console.print(f"run index: {result.run_dir / 'index.html'}")
         console.print(f"lot summary: {result.run_dir / 'lot.html'}  JUnit: {result.run_dir / 'junit.xml'}")
-
-
-def _check_link(link: Path) -> None:
-    """A link another simulated module serves is not taken over; a stale one (its pty gone) is."""
-    if link.is_symlink() and Path(os.readlink(link)).exists():
-        raise LineError(f"--link {link}: already the link of a running simulated module ({os.readlink(link)})")
-    if link.exists() and not link.is_symlink():
-        raise LineError(f"--link {link}: a file is there; give a new path")
-    if not link.parent.is_dir():
-        raise LineError(f"--link {link}: {link.parent} is not a folder")
-
-
-def _sim_dut(args: argparse.Namespace, console: Console) -> int:
-    import random
-
-    from linegate.fixtures.sim.esp_at import SimEspAt
-    from linegate.fixtures.sim.unit import SimUnit, make_unit
-
-    if args.state is not None and args.state.exists():
-        try:
-            unit = SimUnit.load(args.state)
-        except (OSError, ValueError, KeyError) as e:
-            raise LineError(f"{args.state}: not a simulated DUT state file: {e}") from e
-        unit.faults = frozenset(args.fail) or unit.faults
-    else:
-        unit = make_unit(random.Random(args.seed), frozenset(args.fail))
-        unit.serial = f"SIM{args.seed:06d}"
-        if args.state is not None:
-            unit.state_file = args.state
-            unit.save()
-    if args.link is not None:
-        _check_link(args.link)
-    server = SimEspAt(unit, link=args.link, seed=args.seed).start()
-    print(server.path, flush=True)
-    if args.rfc2217:
-        print(server.rfc2217(), flush=True)
-    stop = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    try:
-        while not stop:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    return 0
 
 
 if __name__ == "__main__":

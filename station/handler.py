@@ -1,47 +1,41 @@
-"""Who puts the next unit in the socket: the simulated line, or an operator."""
+"""Real fixtures: an operator (or a robot handler) puts the next unit in the socket."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from itertools import count
+from collections.abc import Sequence
 
 from linegate.fixtures.jig import Jig
-from linegate.fixtures.sim.jig import SimulatedLine
+from linegate.station.engine.sources import UnitStart
+
+__all__ = ["OperatorUnits", "UnitStart"]
 
 
-@dataclass(frozen=True)
-class UnitStart:
-    socket: str
-    index: int
-    serial: str | None = None
-
-
-def simulated_units(line: SimulatedLine, jig: Jig, total: int) -> Iterator[UnitStart]:
-    """Insert ``total`` fresh units, socket after socket (the first ones are already in)."""
-    sockets = [s.name for s in line.config.sockets]
-    for index in range(total):
-        socket = sockets[index % len(sockets)]
-        unit = line.insert(socket, jig, fresh=index >= len(sockets))
-        yield UnitStart(socket=socket, index=index + 1, serial=unit.serial)
-
-
-def operator_units(
-    sockets: Sequence[str], total: int | None, serials: Sequence[str] | None
-) -> Iterator[UnitStart]:
-    """Real fixtures: the operator (or a robot handler) loads each unit.
+class OperatorUnits:
+    """``total`` units, or one per serial (``--sn``), loaded by hand.
 
     With a terminal the operator confirms each unit; without one (a robot
     handler, CI) the station proceeds as soon as the previous unit is done.
     """
-    planned: Iterator[str | None] = iter(serials) if serials else (None for _ in range(total or 1))
-    for index, serial in zip(count(1), planned, strict=False):
-        socket = sockets[(index - 1) % len(sockets)]
+
+    def __init__(self, total: int | None, serials: Sequence[str] | None) -> None:
+        self._serials = list(serials or ())
+        self._total = len(self._serials) or total or 1
+        self._index = 0
+
+    def prepare(self, jig: Jig) -> None:
+        """Nothing to drive: the operator loads the unit."""
+
+    def next_unit(self, socket: str) -> UnitStart | None:
+        if self._index >= self._total:
+            return None
+        serial = self._serials[self._index] if self._serials else None
         if sys.stdin.isatty():
             label = f" {serial}" if serial else ""
             try:
                 input(f"Load unit{label} into socket {socket} and press Enter (Ctrl-C to stop) ")
-            except EOFError:
-                return
-        yield UnitStart(socket=socket, index=index, serial=serial)
+            except EOFError:  # the operator's input ended: no more units
+                self._total = self._index
+                return None
+        self._index += 1
+        return UnitStart(socket=socket, index=self._index, serial=serial)

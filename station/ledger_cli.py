@@ -12,9 +12,10 @@ import httpx
 from linegate.drivers.cloud.errors import redact, safe_url
 from linegate.fixtures.cloud_account import CloudAccount
 from linegate.fixtures.config import load_fixture
-from linegate.fixtures.sim.jig import dut_probe
 from linegate.plans.provisioning import ProvisioningSpec
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account
+from linegate.station.compose import simulated_cloud_state, simulated_duts
+from linegate.station.engine.sources import DutProbe
 from linegate.station.gate.recovery import recover
 from linegate.station.gate.station import Provisioning
 from linegate.station.ledger.audit import audit, status
@@ -56,11 +57,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
             return 0
         state_dir = args.state_dir or (Path(target).parent if "://" not in target else None)
         if args.ledger_command == "recover":
-            for line in recover_all(ledger, args.cloud, args.fixture, state_dir):
+            for line in recover_all(ledger, args.cloud, args.fixture, state_dir, simulated_duts(state_dir)):
                 console.print(line)
             return 0
         cloud = _cloud_state(args.cloud, state_dir)
-        result = audit(ledger, cloud, state_dir)
+        result = audit(ledger, cloud, simulated_duts(state_dir))
         if args.json:
             print(json.dumps(result, indent=1))
         else:
@@ -91,19 +92,20 @@ def _account(cloud_url: str | None, fixture: Path | None, state_dir: Path | None
         yield None
 
 
-def recover_all(ledger: Ledger, cloud_url: str | None, fixture: Path | None, state_dir: Path | None) -> list[str]:
+def recover_all(ledger: Ledger, cloud_url: str | None, fixture: Path | None, state_dir: Path | None,
+                duts: DutProbe | None) -> list[str]:
     with _account(cloud_url, fixture, state_dir) as account:
-        return _recover(ledger, account, state_dir)
+        return _recover(ledger, account, duts)
 
 
-def _recover(ledger: Ledger, account: CloudAccount | None, state_dir: Path | None) -> list[str]:
+def _recover(ledger: Ledger, account: CloudAccount | None, duts: DutProbe | None) -> list[str]:
     lines = []
     for service in ("ayla", "yosmart", "enos-dps", "enos-mqtt"):
         spec = ledger.get_meta(f"spec:{service}")
         if spec is None:
             continue
         prov = Provisioning(ProvisioningSpec.model_validate(spec), account, ledger,
-                            probe=dut_probe(state_dir) if state_dir else None)
+                            probe=duts.probe if duts is not None else None)
         try:
             report = recover(prov.gate, prov.probe)
             prov.drain.drain_once()
@@ -116,18 +118,7 @@ def _recover(ledger: Ledger, account: CloudAccount | None, state_dir: Path | Non
 def _cloud_state(url: str | None, state_dir: Path | None) -> dict | None:
     """The emulator's whole state: over HTTP, or read from the demo's state file."""
     if not url:
-        path = state_dir / "cloud.sqlite" if state_dir else None
-        if path is None or not path.exists():
-            return None
-        from linegate.fixtures.sim.cloud.app import Services
-        from linegate.fixtures.sim.cloud.faults import Faults
-        from linegate.fixtures.sim.cloud.store import Store
-
-        store = Store(path)
-        try:
-            return Services.create(store, Faults()).state()
-        finally:
-            store.close()
+        return simulated_cloud_state(state_dir)
     try:
         return httpx.get(f"{url.rstrip('/')}/_sim/state", timeout=30).json()
     except (httpx.HTTPError, ValueError) as e:

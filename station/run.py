@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,14 +12,13 @@ from linegate.drivers.cloud import RetryPolicy
 from linegate.fixtures.config import FixtureConfig
 from linegate.fixtures.context import StationState
 from linegate.fixtures.jig import Jig
-from linegate.fixtures.sim.jig import SimulatedLine, dut_probe
 from linegate.plans import Plan, UnitRecord
 from linegate.reports import IndexRow
+from linegate.station.engine.sources import DutProbe, UnitSource, unit_starts
 from linegate.station.events import EventSink
 from linegate.station.faults import StationFault, fault_from, write_log
 from linegate.station.gate.services import ServiceConfigError
 from linegate.station.gate.station import Provisioning
-from linegate.station.handler import UnitStart, operator_units, simulated_units
 from linegate.station.ledger.journal import Ledger
 from linegate.station.loop import StationLoop
 from linegate.station.output import OutputError, RunWriter, check_writable
@@ -74,9 +71,9 @@ def run_line(
     config: FixtureConfig,
     plan: Plan,
     *,
+    units: UnitSource,
+    probe: DutProbe | None,
     out: Path,
-    units: int | None = None,
-    serials: Sequence[str] | None = None,
     on_unit: Callable[[IndexRow, Path], None] | None = None,
     state_dir: Path | None = None,
     ledger: Ledger | None = None,
@@ -84,12 +81,13 @@ def run_line(
     keep_records: bool = True,
     events: EventSink | None = None,
 ) -> RunResult:
-    """Test ``units`` units (or one per serial). Raises JigError / LineError before any unit.
+    """Test the units ``units`` puts in the sockets of ``config``'s jig. Raises JigError / LineError
+    before any unit.
 
-    A plan with ``provisioning`` needs a ``ledger``; with ``state_dir`` a simulated line continues
-    after a stop with the units not yet done (``units`` counts the whole line). The result holds
-    every unit's record unless ``keep_records`` is false (the rows are always there). ``events`` receives
-    the typed event stream (station/events.py) as the units run.
+    A plan with ``provisioning`` needs a ``ledger``; ``probe`` lets recovery look at a DUT that a
+    stop left with an identity half written. ``state_dir`` also gets the log of a station fault.
+    The result holds every unit's record unless ``keep_records`` is false (the rows are always there).
+    ``events`` receives the typed event stream (station/events.py) as the units run.
     """
     args = pytest_args(plan)
     if plan.provisioning is not None and ledger is None:
@@ -106,14 +104,12 @@ def run_line(
     }
     writer = RunWriter(out, meta, on_unit, keep_records=keep_records)
     aborted = False
-    finished = frozenset(ledger.finished_units()) if ledger is not None and state_dir is not None else frozenset()
     with ExitStack() as stack:
-        unit_starts: Iterator[UnitStart]
         provisioning: Provisioning | None = None
         if plan.provisioning is not None and ledger is not None:
-            probe = dut_probe(state_dir) if config.simulated is not None and state_dir is not None else None
             try:
-                provisioning = Provisioning(plan.provisioning, config.cloud, ledger, retry=retry, probe=probe)
+                provisioning = Provisioning(plan.provisioning, config.cloud, ledger, retry=retry,
+                                            probe=probe.probe if probe is not None else None)
             except ServiceConfigError as e:
                 raise LineError(f"{config.path or 'fixture'}: {e}") from e
             provisioning.start()
@@ -122,21 +118,11 @@ def run_line(
             meta["provisioning"] = plan.provisioning.service
             if provisioning.recovered and provisioning.recovered.summary() != "nothing to recover":
                 meta["recovered at start"] = provisioning.recovered.summary()
-        if config.simulated is not None:
-            pty_dir = Path(tempfile.mkdtemp(prefix="linegate-sim-"))
-            stack.callback(shutil.rmtree, pty_dir, True)
-            line = stack.enter_context(SimulatedLine(config, base=pty_dir, state_dir=state_dir, skip=finished))
-            config = line.config
-            jig = Jig.open(config)
-            stack.callback(jig.close)
-            total = units if units is not None else len(serials or ()) or 1
-            unit_starts = simulated_units(line, jig, max(0, total - len(finished)))
-        else:
-            jig = Jig.open(config)
-            stack.callback(jig.close)
-            unit_starts = operator_units([s.name for s in config.sockets], units, serials)
+        jig = Jig.open(config)
+        stack.callback(jig.close)
         state = StationState(config=config, plan=plan, jig=jig)
-        loop = StationLoop(state, unit_starts, writer, provisioning, events=events)
+        loop = StationLoop(state, unit_starts(units, jig, [s.name for s in config.sockets]), writer, provisioning,
+                           events=events)
         try:
             code = pytest.main(args, plugins=[loop])
         except KeyboardInterrupt:

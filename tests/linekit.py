@@ -8,10 +8,12 @@ from cloudkit import FAST_RETRY
 from linegate.fixtures.cloud_account import CloudAccount
 from linegate.fixtures.config import load_fixture
 from linegate.fixtures.sim.cloud.server import CloudEmulator
+from linegate.fixtures.sim.jig import SimulatedDuts
 from linegate.plans import load_plan
+from linegate.station.compose import run_fixture
 from linegate.station.ledger.audit import audit
 from linegate.station.ledger.journal import Ledger
-from linegate.station.run import RunResult, run_line
+from linegate.station.run import RunResult
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -24,13 +26,13 @@ def run_service(emu: CloudEmulator, service: str, state_dir: Path, units: int, *
     config = config.model_copy(update={"cloud": CloudAccount.from_emulator(emu.info()), "simulated": sim})
     plan = load_plan(REPO / "plans" / f"esp-at-{service}.yaml")
     ledger = Ledger(state_dir / "ledger.db")
-    result = run_line(config, plan, out=state_dir / "out", units=units, state_dir=state_dir, ledger=ledger,
-                      retry=FAST_RETRY)
+    result = run_fixture(config, plan, out=state_dir / "out", units=units, state_dir=state_dir, ledger=ledger,
+                         retry=FAST_RETRY)
     return result, ledger
 
 
 def invariants(ledger: Ledger, emu: CloudEmulator, state_dir: Path) -> dict:
     from cloudkit import sim_state
 
-    result = audit(ledger, sim_state(emu), state_dir)
+    result = audit(ledger, sim_state(emu), SimulatedDuts(state_dir))
     return {k: result[k] for k in ("lost", "duplicated", "double_committed")} | {"details": result["details"]}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from linegate.fixtures.config import load_fixture
 from linegate.plans import load_plan
+from linegate.station.compose import run_fixture
 from linegate.station.console import LiveConsole
 from linegate.station.events import StepStarted, UnitStarted, Verdict
-from linegate.station.run import run_line
 from rich.console import Console
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,7 +60,7 @@ def test_a_station_run_through_the_view_prints_one_line_per_unit(tmp_path):
     console, out = _console()
     plan = load_plan(REPO / "plans" / "esp-at-module.yaml")
     with LiveConsole(console, ["A"], total=4) as view:
-        result = run_line(load_fixture(REPO / "fixtures" / "sim-station.yaml"), plan, out=tmp_path, units=4,
+        result = run_fixture(load_fixture(REPO / "fixtures" / "sim-station.yaml"), plan, out=tmp_path, units=4,
                           events=view)
     lines = out.getvalue().splitlines()
     assert len(lines) == 4

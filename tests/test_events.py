@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from linegate.fixtures.config import load_fixture
 from linegate.plans import load_plan
+from linegate.station.compose import run_fixture
 from linegate.station.events import (
     KINDS,
     Event,
@@ -24,7 +25,6 @@ from linegate.station.events import (
     from_wire,
     to_wire,
 )
-from linegate.station.run import run_line
 from linekit import run_service
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,7 +76,7 @@ def test_what_is_not_an_event_is_refused(line, problem):
 def test_a_station_run_tells_each_unit_step_by_step(tmp_path):
     seen: list[Event] = []
     plan = load_plan(REPO / "plans" / "esp-at-module.yaml")
-    result = run_line(load_fixture(FIXTURE), plan, out=tmp_path, units=3, events=seen.append)
+    result = run_fixture(load_fixture(FIXTURE), plan, out=tmp_path, units=3, events=seen.append)
     index_of = {e.record_id: e.index for e in seen if isinstance(e, RecordWritten)}
     assert len(index_of) == 3
     for record in result.records:
@@ -100,12 +100,12 @@ def test_a_station_run_tells_each_unit_step_by_step(tmp_path):
 
 def test_the_gate_is_a_step_of_the_stream_and_the_verdict_carries_the_commit(emulator, tmp_path, monkeypatch):
     seen: list[Event] = []
-    real = run_line
+    real = run_fixture
 
     def with_events(*args, **kwargs):
         return real(*args, **kwargs, events=seen.append)
 
-    monkeypatch.setattr("linekit.run_line", with_events)
+    monkeypatch.setattr("linekit.run_fixture", with_events)
     result, _ = run_service(emulator, "ayla", tmp_path, units=2, fail_share=0.0)
     assert [r.outcome.value for r in result.records] == ["PASS", "PASS"]
     provisions = [e for e in seen if isinstance(e, StepFinished) and e.step == "provision"]

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from linegate.fixtures.config import load_fixture
 from linegate.plans import load_plan
+from linegate.station.compose import run_fixture
 from linegate.station.faults import StationFault
-from linegate.station.run import run_line
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "fixtures" / "sim-station.yaml"
@@ -163,7 +163,7 @@ def test_a_failing_write_stops_the_run_and_leaves_no_temporary_file(tmp_path, mo
     monkeypatch.setattr(Path, "write_text", filling)
     out = tmp_path / f"out-{uuid.uuid4().hex[:6]}"
     with pytest.raises(StationFault) as caught:
-        run_line(load_fixture(FIXTURE), load_plan(REPO / "plans" / "esp-at-module.yaml"), out=out, units=8)
+        run_fixture(load_fixture(FIXTURE), load_plan(REPO / "plans" / "esp-at-module.yaml"), out=out, units=8)
     assert str(caught.value).startswith(f"no space left on device: {writes[2]}")
     assert not _leftovers(out)
     run_dir = next(out.glob("run-*"))

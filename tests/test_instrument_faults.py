@@ -28,7 +28,7 @@ from linegate.fixtures.config import (
 )
 from linegate.fixtures.jig import Jig, JigError
 from linegate.plans import load_plan
-from linegate.station.run import run_line
+from linegate.station.compose import run_fixture
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).parent / "sim" / "faulty-instruments.yaml"
@@ -162,7 +162,7 @@ def test_cli_non_ascii_reading_mid_run_makes_each_unit_error_with_its_record(tmp
 
 def test_run_with_a_garbled_error_queue_keeps_every_record_and_names_the_safe_state_problem(tmp_path):
     config = load_fixture(fixture_file(tmp_path, ERROR_QUEUE_GARBLED))
-    result = run_line(config, load_plan(PLAN), out=tmp_path / "o", units=2)
+    result = run_fixture(config, load_plan(PLAN), out=tmp_path / "o", units=2)
     assert [r.outcome.value for r in result.records] == ["ERROR", "ERROR"]
     for record in result.records:
         assert record.failure is not None and record.failure.message.startswith(
@@ -174,7 +174,7 @@ def test_run_with_a_garbled_error_queue_keeps_every_record_and_names_the_safe_st
 
 def test_run_with_a_supply_refusing_output_off_records_it_on_every_unit(tmp_path):
     config = load_fixture(fixture_file(tmp_path, REFUSES_OFF))
-    result = run_line(config, load_plan(PLAN), out=tmp_path / "o", units=2)
+    result = run_fixture(config, load_plan(PLAN), out=tmp_path / "o", units=2)
     assert len(result.records) == 2
     for record in result.records:
         assert record.dut["safe_state"] == 'psu ASRL13::INSTR: OUTP OFF: instrument reported -100,"Command error"'
@@ -192,6 +192,6 @@ def test_run_after_a_session_that_left_an_error_in_the_supply_passes_its_first_u
         manager.close()
     config = load_fixture(fixture_file(tmp_path, "ASRL1::INSTR", bench))
     with caplog.at_level(logging.INFO, logger="linegate.drivers.instruments.scpi"):
-        result = run_line(config, load_plan(PLAN), out=tmp_path / "o", units=1)
+        result = run_fixture(config, load_plan(PLAN), out=tmp_path / "o", units=1)
     assert [(r.outcome.value, r.failure) for r in result.records] == [("PASS", None)]
     assert 'ASRL1::INSTR: stale error cleared on open: -224,"Illegal parameter value"' in caplog.messages

@@ -10,7 +10,8 @@ import pytest
 from linegate.fixtures.config import load_fixture
 from linegate.fixtures.jig import Jig
 from linegate.plans import UnitRecord, load_plan
-from linegate.station.run import LineError, run_line
+from linegate.station.compose import run_fixture
+from linegate.station.run import LineError
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "fixtures" / "sim-station.yaml"
@@ -30,7 +31,7 @@ def line_run(tmp_path_factory):
 
     Jig.open = classmethod(counting_open)
     try:
-        result = run_line(load_fixture(FIXTURE), load_plan(PLAN), out=out, units=16)
+        result = run_fixture(load_fixture(FIXTURE), load_plan(PLAN), out=out, units=16)
     finally:
         Jig.open = classmethod(original)
     return result, opened
@@ -88,7 +89,7 @@ def test_two_sockets_each_unit_is_tested_through_its_own_socket(tmp_path):
         update={"name": "B", "dut": config.sockets[0].dut.model_copy(update={"port": ".sim/socket-B"})})
     config = config.model_copy(update={"sockets": [config.sockets[0], second],
                                        "simulated": config.simulated.model_copy(update={"fail_share": 0.0})})
-    result = run_line(config, load_plan(PLAN), out=tmp_path, units=6)
+    result = run_fixture(config, load_plan(PLAN), out=tmp_path, units=6)
     assert [r.station.socket for r in result.records] == ["A", "B"] * 3
     assert all(r.outcome.value == "PASS" for r in result.records)
     macs = [r.unit["mac"] for r in result.records]
@@ -127,7 +128,7 @@ def test_measurement_without_limit_and_declared_but_not_recorded_fail_the_unit(t
         "  - name: extra\n    test: test_unplanned.py::test_extra\n    measurements:\n"
         "      - {name: planned, low: 0, high: 2}\n",
     )
-    result = run_line(load_fixture(FIXTURE), load_plan(plan), out=tmp_path / "out", units=1)
+    result = run_fixture(load_fixture(FIXTURE), load_plan(plan), out=tmp_path / "out", units=1)
     record = result.records[0]
     assert record.outcome.value == "FAIL"
     message = record.steps[0].message
@@ -137,7 +138,7 @@ def test_measurement_without_limit_and_declared_but_not_recorded_fail_the_unit(t
 def test_unknown_station_test_is_refused_before_any_unit(tmp_path):
     plan = plan_with(tmp_path, "  - name: ghost\n    test: test_esp_at_module.py::test_ghost\n")
     with pytest.raises(LineError, match=r"steps\[6\]\(ghost\)"):
-        run_line(load_fixture(FIXTURE), load_plan(plan), out=tmp_path / "out", units=1)
+        run_fixture(load_fixture(FIXTURE), load_plan(plan), out=tmp_path / "out", units=1)
     assert not (tmp_path / "out").exists()
 
 
@@ -149,7 +150,7 @@ def test_instrument_error_is_error_not_fail(tmp_path):
     )
     fixture = tmp_path / "f.yaml"
     fixture.write_text(FIXTURE.read_text().replace('backend: "@sim"}', 'backend: "@sim", timeout_ms: 100}'))
-    record = run_line(load_fixture(fixture), load_plan(plan), out=tmp_path / "out", units=1).records[0]
+    record = run_fixture(load_fixture(fixture), load_plan(plan), out=tmp_path / "out", units=1).records[0]
     assert record.outcome.value == "ERROR"
     assert "InstrumentTimeout" in record.failure.message and "NOPE?" in record.failure.message
 
@@ -169,7 +170,7 @@ def test_a_steps_log_records_and_output_go_into_its_step(tmp_path, capsys):
         "  - name: one\n    test: test_logs.py::test_one\n    measurements: [{name: v, low: 0, high: 2}]\n"
         "  - name: two\n    test: test_logs.py::test_two\n    measurements: [{name: v2, low: 0, high: 2}]\n",
     )
-    result = run_line(load_fixture(FIXTURE), load_plan(plan), out=tmp_path / "out", units=2)
+    result = run_fixture(load_fixture(FIXTURE), load_plan(plan), out=tmp_path / "out", units=2)
     for record in result.records:
         one, two = record.steps
         assert "--- Captured log ---" in one.output

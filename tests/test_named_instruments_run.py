@@ -13,7 +13,7 @@ from pathlib import Path
 
 from linegate.fixtures.config import load_fixture
 from linegate.plans import load_plan
-from linegate.station.run import run_line
+from linegate.station.compose import run_fixture
 
 BENCH = Path(__file__).parent / "sim" / "named-instruments.yaml"
 K2000_IDN = "KEITHLEY INSTRUMENTS INC.,MODEL 2000,1234567,A20 /A02"
@@ -55,7 +55,7 @@ def test_a_pymeasure_instrument_is_a_fixture_by_its_name_and_the_plan_judges_its
                     "  - name: rail\n    test: test_pymeasure_rail_pass.py::test_rail\n    measurements:\n"
                     "      - {name: rail_voltage, units: V, low: 3.2, high: 3.4}\n")
     config = load_fixture(simulated_station(tmp_path, *METER_STATION))
-    result = run_line(config, load_plan(plan), out=tmp_path / "out", units=2)
+    result = run_fixture(config, load_plan(plan), out=tmp_path / "out", units=2)
     assert [r.outcome.value for r in result.records] == ["PASS", "PASS"]
     for record in result.records:
         assert record.instruments == {"meter": K2000_IDN}
@@ -69,7 +69,7 @@ def test_a_pymeasure_reading_outside_the_plans_limit_fails_the_unit(tmp_path):
                     "  - name: rail\n    test: test_pymeasure_rail_fail.py::test_rail\n    measurements:\n"
                     "      - {name: rail_voltage, units: V, low: 3.3, high: 3.4}\n")
     config = load_fixture(simulated_station(tmp_path, *METER_STATION))
-    [record] = run_line(config, load_plan(plan), out=tmp_path / "out", units=1).records
+    [record] = run_fixture(config, load_plan(plan), out=tmp_path / "out", units=1).records
     assert record.outcome.value == "FAIL"
     assert record.failure is not None and record.failure.measurement == "rail_voltage"
     assert record.steps[0].measurements[0].status.value == "fail"
@@ -86,7 +86,7 @@ def test_each_socket_gets_its_own_instrument_by_a_name_else_the_stations(tmp_pat
         f"      psu: {{address: ASRL23::INSTR, backend: '{BENCH}@sim', channel: 1}}\n"
         "  - name: B\n    dut: {port: .sim/socket-B}\n",
         "  psu: {address: ASRL1::INSTR, backend: '@sim'}\n"))
-    result = run_line(config, load_plan(plan), out=tmp_path / "out", units=4)
+    result = run_fixture(config, load_plan(plan), out=tmp_path / "out", units=4)
     seen = [(r.station.socket, r.outcome.value, r.steps[0].measurements[0].value) for r in result.records]
     assert sorted(seen) == sorted([
         ("A", "PASS", "LINEGATE-SIM,PSU-3303,SIM-PSU3-0001,1.0.0"),

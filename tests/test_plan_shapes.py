@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from linegate.fixtures.config import load_fixture
 from linegate.plans import load_plan
-from linegate.station.run import LineError, run_line
+from linegate.station.compose import run_fixture
+from linegate.station.run import LineError
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "fixtures" / "sim-station.yaml"
@@ -86,7 +87,7 @@ def _sockets(count: int):
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_every_unit_of_every_plan_shape_runs_every_step(tmp_path, shape, sockets):
     plan = load_plan(_plan(tmp_path, shape, f"_{sockets}"))
-    result = run_line(_sockets(sockets), plan, out=tmp_path / "out", units=4)
+    result = run_fixture(_sockets(sockets), plan, out=tmp_path / "out", units=4)
     assert len(result.records) == 4
     for record in result.records:
         assert [s.name for s in record.steps] == [f"step{i}" for i in range(len(SHAPES[shape]))]
@@ -98,4 +99,4 @@ def test_a_station_test_named_by_two_steps_is_refused(tmp_path):
     text = plan.read_text().replace("::test_psu_only", "::test_dut_only")
     plan.write_text(text)
     with pytest.raises(LineError, match=r"steps\[1\]\(step1\)\.test: .*already the test of step step0"):
-        run_line(_sockets(1), load_plan(plan), out=tmp_path / "out", units=1)
+        run_fixture(_sockets(1), load_plan(plan), out=tmp_path / "out", units=1)

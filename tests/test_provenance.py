@@ -7,7 +7,7 @@ from pathlib import Path
 
 from linegate.fixtures.config import load_fixture
 from linegate.plans import load_plan
-from linegate.station.run import run_line
+from linegate.station.compose import run_fixture
 
 from linegate import __version__
 
@@ -38,7 +38,7 @@ def test_editing_a_station_test_changes_the_provenance_the_plan_file_does_not(tm
 
 def test_the_record_and_its_reports_carry_it(tmp_path):
     plan = load_plan(REPO / "plans" / "esp-at-module.yaml")
-    result = run_line(load_fixture(FIXTURE), plan, out=tmp_path, units=1)
+    result = run_fixture(load_fixture(FIXTURE), plan, out=tmp_path, units=1)
     record = result.records[0]
     assert record.plan.tests_sha256 == plan.tests_sha256 and record.station.linegate_version == __version__
     assert result.run_dir is not None

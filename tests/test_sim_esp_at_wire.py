@@ -14,7 +14,7 @@ from linegate.fixtures.sim.esp_at import SimEspAt
 from linegate.fixtures.sim.unit import SimUnit, make_unit
 from linegate.fixtures.sim.wire import BITS_PER_BYTE
 from linegate.plans import load_plan
-from linegate.station.run import run_line
+from linegate.station.compose import run_fixture
 
 REPO = Path(__file__).resolve().parent.parent
 # pyserial's rfc2217 client still calls Thread.setDaemon/setName.
@@ -83,7 +83,7 @@ def test_garbled_mac_unit_is_fail_naming_what_came_back(tmp_path: Path):
     config = load_fixture(REPO / "fixtures" / "sim-station.yaml")
     sim_cfg = config.simulated.model_copy(update={"fail_share": 0.0, "faults": ("garbled-mac",)})
     config = config.model_copy(update={"simulated": sim_cfg})
-    result = run_line(config, load_plan(REPO / "plans" / "esp-at-module.yaml"), out=tmp_path / "out", units=1)
+    result = run_fixture(config, load_plan(REPO / "plans" / "esp-at-module.yaml"), out=tmp_path / "out", units=1)
     record = result.records[0]
     assert record.outcome.value == "FAIL"
     step = next(s for s in record.steps if s.name == "mac")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from linegate.fixtures.config import load_fixture
 from linegate.plans import PlanError, load_plan
-from linegate.station.run import run_line
+from linegate.station.compose import run_fixture
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "fixtures" / "sim-station.yaml"
@@ -64,7 +64,7 @@ def test_a_step_past_its_deadline_is_error_its_fixture_tears_down_and_the_next_s
              + STEP.format(name="quick", test="test_quick", timeout=""))
     plan = _plan(tmp_path, "deadline_steps", steps)
     t0 = time.monotonic()
-    result = run_line(load_fixture(FIXTURE), load_plan(plan), out=tmp_path / "out", units=2)
+    result = run_fixture(load_fixture(FIXTURE), load_plan(plan), out=tmp_path / "out", units=2)
     assert time.monotonic() - t0 < 10, "the 30 s sleep and the endless loop were cut short"
     for record in result.records:
         by_name = {s.name: s for s in record.steps}
@@ -80,7 +80,7 @@ def test_a_step_past_its_deadline_is_error_its_fixture_tears_down_and_the_next_s
 def test_the_plan_default_applies_to_steps_without_their_own(tmp_path):
     steps = STEP.format(name="sleeps", test="test_sleeps", timeout="")
     plan = _plan(tmp_path, "deadline_default", steps, extra="step_timeout_s: 0.2\n")
-    result = run_line(load_fixture(FIXTURE), load_plan(plan), out=tmp_path / "out", units=1)
+    result = run_fixture(load_fixture(FIXTURE), load_plan(plan), out=tmp_path / "out", units=1)
     assert result.records[0].steps[0].message == "StepTimeout: step sleeps exceeded 0.2 s"
 
 

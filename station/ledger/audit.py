@@ -2,7 +2,7 @@
 
 - lost: identities the service issued that the ledger neither pools, puts on a unit, committed nor
   accounts for (quarantined, needs attention, or an interrupted reserve call);
-- duplicated: one identity on two units (ledger or DUT state), or two identities on one unit;
+- duplicated: one identity on two units (ledger or DUTs), or two identities on one unit;
 - double_committed: one unit committed twice at the cloud, or a cloud commit the ledger does not
   hold as committed (it could be handed out again);
 - wasted: identities used up without reaching a passing unit, with the reason.
@@ -11,9 +11,9 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from pathlib import Path
 from typing import Any
 
+from linegate.station.engine.sources import DutProbe
 from linegate.station.ledger.journal import Identity, Ledger
 from linegate.station.ledger.schema import COMMITTED, COMMITTING, NEEDS_ATTENTION, ON_UNIT, QUARANTINED
 
@@ -47,23 +47,22 @@ def cloud_view(state: dict[str, Any], service: str) -> tuple[set[str], dict[str,
     return issued, committed
 
 
-def dut_holdings(state_dir: Path | None, service: str) -> dict[str, list[str]]:
-    """identity -> MACs of the simulated DUTs whose NVS holds it."""
-    from linegate.fixtures.sim.unit import SimUnit
-
+def dut_holdings(duts: DutProbe | None, service: str) -> dict[str, list[str]]:
+    """identity -> MACs (without colons) of the DUTs at hand whose NVS holds it."""
     held: dict[str, list[str]] = defaultdict(list)
-    if state_dir is None:
+    if duts is None:
         return held
     ns, key = NAMESPACE[service]
-    for path in sorted(state_dir.glob("dut-*.json")):
-        unit = SimUnit.load(path)
-        value = unit.nvs.get(ns, {}).get(key)
-        if value is not None and isinstance(value[1], bytes):
-            held[value[1].decode(errors="replace")].append(unit.mac.replace(":", ""))
+    for mac in duts.at_hand():
+        value = (duts.probe(mac) or {}).get(ns, {}).get(key)
+        if value is not None:
+            held[value.decode(errors="replace")].append(mac.replace(":", ""))
     return held
 
 
-def audit(ledger: Ledger, cloud_state: dict[str, Any] | None, state_dir: Path | None = None) -> dict[str, Any]:
+def audit(ledger: Ledger, cloud_state: dict[str, Any] | None, duts: DutProbe | None = None) -> dict[str, Any]:
+    """The invariant counts. ``cloud_state`` is the cloud's own view (as ``/_sim/state`` gives it) and
+    ``duts`` looks at the DUTs at hand; either view is left unchecked when it is ``None``."""
     rows = ledger.all()
     services = sorted({r.service for r in rows} | {s for s in NAMESPACE if ledger.get_meta(f"spec:{s}") is not None})
     result: dict[str, Any] = {"lost": 0, "duplicated": 0, "double_committed": 0, "wasted": 0, "needs_attention": 0,
@@ -83,7 +82,7 @@ def audit(ledger: Ledger, cloud_state: dict[str, Any] | None, state_dir: Path | 
         dup_units = [m for m, n in per_unit.items() if n > 1]
         result["duplicated"] += len(dup_units)
         result["details"] += [f"{service}: unit {m} holds {per_unit[m]} identities" for m in dup_units]
-        for ident, macs in dut_holdings(state_dir, service).items():
+        for ident, macs in dut_holdings(duts, service).items():
             row = by_id.get(ident)
             owner = (row.unit_mac or "").replace(":", "") if row else None
             if len(set(macs)) > 1:

@@ -1,0 +1,129 @@
+"""The outermost layer: what a fixture file's station is made of.
+
+A fixture with a ``simulated:`` section gets the simulated line as its source of units and its
+DUTs' state files as the DUT probe; any other fixture gets an operator (or ``--sn``) and no probe.
+This is the one module of the station that knows the simulator (besides the simulator's own
+commands); the engine is only given a ``UnitSource`` and a ``DutProbe``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from linegate.drivers.cloud import RetryPolicy
+from linegate.fixtures.config import FixtureConfig
+from linegate.fixtures.jig import Jig
+from linegate.fixtures.sim.jig import SimulatedDuts, SimulatedLine
+from linegate.plans import Plan
+from linegate.reports import IndexRow
+from linegate.station.engine.sources import DutProbe, UnitSource, UnitStart
+from linegate.station.events import EventSink
+from linegate.station.handler import OperatorUnits
+from linegate.station.ledger.journal import Ledger
+from linegate.station.run import RunResult, run_line
+
+
+class SimulatedUnits:
+    """The simulated line as a source of units: a fresh module goes into each socket that frees up
+    (the first unit of each socket is the one the line started with)."""
+
+    def __init__(self, line: SimulatedLine, total: int, serials: Sequence[str] | None = None) -> None:
+        self.line = line
+        self.total = total
+        self.serials = list(serials or ())  # --sn on a simulated line: these serials, in order
+        self._jig: Jig | None = None
+        self._used: set[str] = set()
+        self._handed = 0
+
+    def prepare(self, jig: Jig) -> None:
+        self._jig = jig
+
+    def next_unit(self, socket: str) -> UnitStart | None:
+        if self._handed >= self.total:
+            return None
+        unit = self.line.insert(socket, self._jig, fresh=socket in self._used)
+        self._used.add(socket)
+        self._handed += 1
+        serial = self.serials[self._handed - 1] if self._handed <= len(self.serials) else unit.serial
+        return UnitStart(socket=socket, index=self._handed, serial=serial)
+
+
+@dataclass
+class Station:
+    config: FixtureConfig  # the one to open the jig with (a simulated line's sockets are its ptys)
+    units: UnitSource
+    probe: DutProbe | None
+
+
+@contextmanager
+def station(config: FixtureConfig, *, units: int | None = None, serials: Sequence[str] | None = None,
+            state_dir: Path | None = None, ledger: Ledger | None = None) -> Iterator[Station]:
+    """The unit source and DUT probe of ``config``'s station, for the length of a run.
+
+    A simulated line with ``state_dir`` and a ``ledger`` continues after a stop: ``units`` counts the
+    whole line, the units the ledger has finished are skipped.
+    """
+    if config.simulated is None:
+        yield Station(config, OperatorUnits(units, serials), None)
+        return
+    finished = frozenset(ledger.finished_units()) if ledger is not None and state_dir is not None else frozenset()
+    total = units if units is not None else len(serials or ()) or 1
+    if state_dir is not None:
+        state_dir.mkdir(parents=True, exist_ok=True)  # the simulated DUTs keep their state there
+    pty_dir = Path(tempfile.mkdtemp(prefix="linegate-sim-"))
+    try:
+        with SimulatedLine(config, base=pty_dir, state_dir=state_dir, skip=finished) as line:
+            source = SimulatedUnits(line, max(0, total - len(finished)), serials)
+            yield Station(line.config, source, simulated_duts(state_dir))
+    finally:
+        shutil.rmtree(pty_dir, ignore_errors=True)
+
+
+def run_fixture(
+    config: FixtureConfig,
+    plan: Plan,
+    *,
+    out: Path,
+    units: int | None = None,
+    serials: Sequence[str] | None = None,
+    on_unit: Callable[[IndexRow, Path], None] | None = None,
+    state_dir: Path | None = None,
+    ledger: Ledger | None = None,
+    retry: RetryPolicy | None = None,
+    keep_records: bool = True,
+    events: EventSink | None = None,
+) -> RunResult:
+    """Test ``units`` units (or one per serial) on ``config``'s station: ``run_line`` given its unit
+    source and DUT probe. Raises JigError / LineError before any unit."""
+    with station(config, units=units, serials=serials, state_dir=state_dir, ledger=ledger) as composed:
+        return run_line(composed.config, plan, units=composed.units, probe=composed.probe, out=out,
+                        on_unit=on_unit, state_dir=state_dir, ledger=ledger, retry=retry,
+                        keep_records=keep_records, events=events)
+
+
+def simulated_duts(state_dir: Path | None) -> DutProbe | None:
+    """The simulated DUTs whose state files are in ``state_dir``."""
+    return SimulatedDuts(state_dir) if state_dir is not None else None
+
+
+def simulated_cloud_state(state_dir: Path | None) -> dict[str, Any] | None:
+    """The in-process emulators' whole state (as ``/_sim/state`` gives it), read from ``state_dir/cloud.sqlite``."""
+    path = state_dir / "cloud.sqlite" if state_dir else None
+    if path is None or not path.exists():
+        return None
+    from linegate.fixtures.sim.cloud.app import Services
+    from linegate.fixtures.sim.cloud.faults import Faults
+    from linegate.fixtures.sim.cloud.store import Store
+
+    store = Store(path)
+    try:
+        state: dict[str, Any] = Services.create(store, Faults()).state()
+    finally:
+        store.close()
+    return state
