@@ -21,10 +21,10 @@ from linegate.fixtures.config import FixtureConfig, FixtureError, Simulation, lo
 from linegate.fixtures.jig import JigError
 from linegate.plans import Plan, PlanError, load_plan
 from linegate.plans.provisioning import SERVICES
-from linegate.reports import IndexRow
 from linegate.station import ledger_cli, report_cli, sim_cloud, sim_dut
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account, fresh_demo_state
 from linegate.station.compose import run_fixture
+from linegate.station.console import STYLE, LiveConsole
 from linegate.station.faults import StationFault, Terminated, fault_from, write_log
 from linegate.station.gate.station import CloudUnavailable
 from linegate.station.ledger.crypto import LedgerKeyError
@@ -33,6 +33,7 @@ from linegate.station.output import OutputError, check_writable
 from linegate.station.run import LineError, RunResult
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from linegate import __version__
 
@@ -41,7 +42,6 @@ EXIT_BAD_INPUT = 2
 EXIT_JIG = 3
 EXIT_ABORTED = 130
 EXIT_TERMINATED = 143
-STYLE = {"PASS": "green", "FAIL": "red", "ERROR": "magenta", "ABORTED": "bright_black"}
 
 
 def packaged(package: str, name: str) -> Path:
@@ -95,7 +95,10 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    # Serials, MACs, plan names and failure texts are data: no markup, no emoji codes (':ab:' is in MACs).
+    # Bound to this stdout: a unit's own output is captured while it runs, the console's is not.
+    console = Console(file=sys.stdout, highlight=False, markup=False, emoji=False,
+                      width=None if sys.stdout.isatty() else 160)
     previous = signal.signal(signal.SIGTERM, _terminate) if args.command in ("demo", "run") else None
     try:
         return _main(args, console)
@@ -219,19 +222,13 @@ def _execute(
     state_dir: Path | None = None,
     ledger: Ledger | None = None,
 ) -> int:
-    console.print(f"[bold]linegate[/] {config.station}: plan {plan.name} v{plan.version} "
-                  f"(sha256 {plan.sha256[:12]})")
+    console.print(Text.assemble(("linegate", "bold"), f" {config.station}: plan {plan.name} v{plan.version} "
+                                f"(sha256 {plan.sha256[:12]})"))
     total = units or (len(serials) if serials else None)
     started = time.perf_counter()
-
-    def progress(row: IndexRow, path: Path) -> None:
-        of = f"/{total}" if total else ""
-        reason = f"  {row.failure[:90]}" if row.failure else ""
-        console.print(f"  [{row.index:>3}{of}] {row.serial or '-':<12} {row.mac or '-':<17} "
-                      f"[{STYLE[row.outcome]}]{row.outcome:<7}[/]{reason}", markup=True)
-
-    result = run_fixture(config, plan, out=out, units=units, serials=serials, on_unit=progress, state_dir=state_dir,
-                         ledger=ledger, keep_records=False)  # the records are on disk; a line may run for days
+    with LiveConsole(console, [s.name for s in config.sockets], total=total) as view:
+        result = run_fixture(config, plan, out=out, units=units, serials=serials, state_dir=state_dir, ledger=ledger,
+                             keep_records=False, events=view)  # the records are on disk; a line may run for days
     _summary(result, console, time.perf_counter() - started)
     if ledger is not None:
         ledger_cli.print_status(ledger, console)
@@ -254,8 +251,10 @@ def _summary(result: RunResult, console: Console, elapsed: float) -> None:
     report's name and the failure share one column, the failure on the lines under the name. A socket
     column shows when the run used several sockets.
     """
-    from rich.text import Text
-
+    if not result.rows:
+        console.print(f"no unit tested in {elapsed:.2f} s: the line is already complete for the units asked "
+                      "(a --state-dir run continues to --units in all), or none was loaded")
+        return
     failure_chars, failure_min = 100, 24
     rows = result.rows
     failures = [r.failure if len(r.failure) <= failure_chars else r.failure[:failure_chars - 1] + "…" for r in rows]
@@ -297,10 +296,8 @@ def _summary(result: RunResult, console: Console, elapsed: float) -> None:
     passed = counts["PASS"]
     total = len(result.rows)
     yield_pct = f"{passed / total * 100:.1f}%" if total else "-"
-    console.print(
-        f"{total} units in {elapsed:.2f} s: " + ", ".join(f"{v} {k}" for k, v in counts.items()) +
-        f"; yield {yield_pct}"
-    )
+    outcomes = ", ".join(f"{v} {k}" for k, v in counts.items())
+    console.print(f"{total} unit{'s' if total != 1 else ''} in {elapsed:.2f} s: {outcomes}; yield {yield_pct}")
     if result.run_dir is not None:
         console.print(f"run index: {result.run_dir / 'index.html'}")
         console.print(f"lot summary: {result.run_dir / 'lot.html'}  JUnit: {result.run_dir / 'junit.xml'}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -185,3 +186,31 @@ def test_sim_dut_does_not_take_over_a_running_modules_link_and_serves_rfc2217(tm
     bad = subprocess.run([sys.executable, "-m", "linegate", "sim", "dut", "--link", str(tmp_path / "f" / "x")],
                          capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2 and "is not a folder" in bad.stderr
+
+
+def test_brackets_and_emoji_codes_in_data_are_printed_as_they_are(tmp_path):
+    """A failure, serial or plan name is data: '[/dev/x]' is no markup tag, ':ab:' in a MAC no emoji."""
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "test_brackets.py").write_text(
+        "def test_port(measure):\n    measure('ok', True)\n"
+        "    assert False, 'port [/dev/ttyUSB0] did not answer :ab:'\n")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("name: 'one[/x] [bold]'\nversion: '1'\nstation_tests: tests\nsteps:\n"
+                    "  - name: port\n    test: test_brackets.py::test_port\n    measurements:\n"
+                    "      - {name: ok, equals: true}\n")
+    done = linegate("run", "--fixture", str(REPO / "fixtures" / "sim-station.yaml"), "--plan", str(plan),
+                    "--sn", "LG[/]1", "LG[bold]2", "--out", "o", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "plan one[/x] [bold] v1" in done.stdout
+    assert "LG[/]1" in done.stdout and "LG[bold]2" in done.stdout
+    assert "[/dev/ttyUSB0]" in done.stdout and ":ab:" in done.stdout and "\U0001f18e" not in done.stdout
+    records = [json.loads(p.read_text()) for p in (tmp_path / "o").glob("run-*/LG*.json")]
+    assert sorted(r["outcome"] for r in records) == ["FAIL", "FAIL"]
+
+
+def test_a_line_already_complete_says_so(tmp_path):
+    first = linegate("demo", "--units", "2", "--state-dir", "s", "--out", "o", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    again = linegate("demo", "--units", "2", "--state-dir", "s", "--out", "o", cwd=tmp_path)
+    assert again.returncode == 0 and "already complete" in again.stdout and "None" not in again.stdout
