@@ -202,6 +202,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     state_dir = args.state_dir or Path(".linegate") / config.station
     if args.cloud:
         config = config.model_copy(update={"cloud": emulator_account(args.cloud)})
+    if config.cloud is None:  # before the ledger: a refused run leaves nothing behind
+        raise LineError(f"{args.plan}: the plan provisions with {plan.provisioning.service} but {args.fixture} has "
+                        "no 'cloud' section (or pass --cloud URL)")
     ledger = Ledger(args.ledger or state_dir / "ledger.db")
     try:
         ledger.hold(config.station)

@@ -214,3 +214,11 @@ def test_a_line_already_complete_says_so(tmp_path):
     assert first.returncode == 0, first.stderr
     again = linegate("demo", "--units", "2", "--state-dir", "s", "--out", "o", cwd=tmp_path)
     assert again.returncode == 0 and "already complete" in again.stdout and "None" not in again.stdout
+
+
+def test_a_provisioning_plan_on_a_fixture_without_cloud_leaves_nothing_behind(tmp_path):
+    done = linegate("run", "--fixture", str(REPO / "fixtures" / "sim-station.yaml"), "--plan",
+                    str(REPO / "plans" / "esp-at-ayla.yaml"), "--units", "1", "--state-dir", "s", "--out", "o",
+                    cwd=tmp_path)
+    assert done.returncode == 2 and "has no 'cloud' section" in done.stderr
+    assert not (tmp_path / "s").exists() and not (tmp_path / "o").exists()
