@@ -8,6 +8,7 @@ commands); the engine is only given a ``UnitSource`` and a ``DutProbe``.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -76,13 +77,31 @@ def station(config: FixtureConfig, *, units: int | None = None, serials: Sequenc
     total = units if units is not None else len(serials or ()) or 1
     if state_dir is not None:
         state_dir.mkdir(parents=True, exist_ok=True)  # the simulated DUTs keep their state there
-    pty_dir = Path(tempfile.mkdtemp(prefix="linegate-sim-"))
+    sweep_stale_pty_dirs()
+    pty_dir = Path(tempfile.mkdtemp(prefix=f"{PTY_PREFIX}{os.getpid()}-"))
     try:
         with SimulatedLine(config, base=pty_dir, state_dir=state_dir, skip=finished) as line:
             source = SimulatedUnits(line, max(0, total - len(finished)), serials)
             yield Station(line.config, source, simulated_duts(state_dir))
     finally:
         shutil.rmtree(pty_dir, ignore_errors=True)
+
+
+PTY_PREFIX = "linegate-sim-"
+
+
+def sweep_stale_pty_dirs() -> None:
+    """Remove the pty folders of simulated lines whose station process is gone (killed: no cleanup ran)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{PTY_PREFIX}*-*"):
+        pid = folder.name.removeprefix(PTY_PREFIX).split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            pass  # another user's live process
 
 
 def run_fixture(

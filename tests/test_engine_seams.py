@@ -171,3 +171,22 @@ def test_the_audit_looks_at_the_duts_through_the_probe(tmp_path, ayla_ledger):
     assert result["duplicated"] == 1
     assert result["details"] == ["ayla: AC000W000000001 is in 2 DUTs"]
     assert audit(ayla_ledger, None, None)["duplicated"] == 0  # no DUT at hand: that view is not checked
+
+
+def test_pty_folders_of_killed_stations_are_swept_at_the_next_start(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from linegate.station.compose import PTY_PREFIX, sweep_stale_pty_dirs
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = tmp_path / f"{PTY_PREFIX}{gone.stdout.strip()}-abc"
+    alive = tmp_path / f"{PTY_PREFIX}{os.getpid()}-def"
+    dead.mkdir()
+    alive.mkdir()
+    sweep_stale_pty_dirs()
+    assert not dead.exists() and alive.exists()
