@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,6 @@ from linegate.fixtures.config import FixtureConfig
 from linegate.fixtures.jig import Jig
 from linegate.fixtures.sim.jig import SimulatedDuts, SimulatedLine
 from linegate.plans import Plan
-from linegate.reports import IndexRow
 from linegate.station.engine.sources import DutProbe, UnitSource, UnitStart
 from linegate.station.events import EventSink
 from linegate.station.handler import OperatorUnits
@@ -111,7 +110,6 @@ def run_fixture(
     out: Path,
     units: int | None = None,
     serials: Sequence[str] | None = None,
-    on_unit: Callable[[IndexRow, Path], None] | None = None,
     state_dir: Path | None = None,
     ledger: Ledger | None = None,
     retry: RetryPolicy | None = None,
@@ -122,7 +120,7 @@ def run_fixture(
     source and DUT probe. Raises JigError / LineError before any unit."""
     with station(config, units=units, serials=serials, state_dir=state_dir, ledger=ledger) as composed:
         return run_line(composed.config, plan, units=composed.units, probe=composed.probe, out=out,
-                        on_unit=on_unit, state_dir=state_dir, ledger=ledger, retry=retry,
+                        state_dir=state_dir, ledger=ledger, retry=retry,
                         keep_records=keep_records, events=events)
 
 

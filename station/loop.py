@@ -85,7 +85,6 @@ class StationLoop:
         self.on_record = on_record
         self.provisioning = provisioning
         self.collect_errors: list[str] = []
-        self.records = 0
         self._skip_rest = False
         self._phases: dict[str, list[pytest.TestReport]] = {}
         self._steps: list[StepRecord] = []
@@ -211,12 +210,6 @@ class StationLoop:
             unit.attach("serial-transcript.txt", format_transcript(link))
         provisioning = gate.result.record if gate.result else gate.interrupted
         record = build_record(state, unit, self._steps, started, aborted=aborted, provisioning=provisioning)
-        self.records += 1
-        if self.events is not None:
-            self.events(Verdict(unit.socket, index=unit.index, outcome=record.outcome.value,
-                                failure=record.failure.message if record.failure else "",
-                                commit_status=record.provisioning.commit_status.value if record.provisioning else None,
-                                serial=record.unit.get("serial"), mac=record.unit.get("mac", "")))
         try:
             path = self.on_record(record)
         except Exception as e:  # the unit is ERROR: the station could not record it
@@ -224,17 +217,26 @@ class StationLoop:
             assert self.fault is not None
             failed = record.model_copy(update={"outcome": Outcome.ERROR, "failure": Failure(
                 step="record", message=self.fault.sentence)})
+            self._verdict(failed)
             self._journal_unit(unit, failed, None, None)
             self.on_record.salvage(failed)
             return
+        self._verdict(record)  # once the record is on disk: the verdict told is the one recorded
         self._journal_unit(unit, record, gate.result, path)
         if self.events is not None and path is not None:
             self.events(RecordWritten(unit.socket, index=unit.index, record_id=record.record_id, path=str(path)))
 
+    def _verdict(self, record: UnitRecord) -> None:
+        if self.events is None:
+            return
+        self.events(Verdict(record.station.socket, index=self._current.index if self._current else 0,
+                            outcome=record.outcome.value, failure=record.failure.message if record.failure else "",
+                            commit_status=record.provisioning.commit_status.value if record.provisioning else None,
+                            serial=record.unit.get("serial"), mac=record.unit.get("mac", "")))
+
     def _fault(self, exc: BaseException, where: str) -> None:
         if self.fault is None:
-            ledger = self.provisioning.ledger.shown.removeprefix("sqlite:///") if self.provisioning else "the ledger"
-            self.fault = fault_from(exc, where, ledger)
+            self.fault = fault_from(exc, where, self.provisioning.ledger.shown if self.provisioning else "the ledger")
 
     def _next_item(self, items: list[pytest.Item], i: int) -> pytest.Item:
         """What pytest tears down to after step ``i``: only function-scoped fixtures between units.

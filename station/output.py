@@ -16,7 +16,6 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -80,7 +79,6 @@ class RunWriter:
         self,
         out: Path,
         meta: dict[str, str],
-        on_unit: Callable[[IndexRow, Path], None] | None = None,
         keep_records: bool = True,
     ) -> None:
         self.out = out
@@ -90,7 +88,6 @@ class RunWriter:
         self.rows: list[IndexRow] = []
         self.records: list[UnitRecord] = []  # kept in memory only when asked: a line runs for days
         self.keep_records = keep_records
-        self.on_unit = on_unit
         self._unit_html = UnitReportRenderer()
         self._index = RunIndexRenderer()
         self._index_written_at: float | None = None
@@ -98,15 +95,13 @@ class RunWriter:
 
     def __call__(self, record: UnitRecord) -> Path:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        json_path, html_path = write_unit_files(self.run_dir, record, self._unit_html)
+        json_path, _ = write_unit_files(self.run_dir, record, self._unit_html)
         row = IndexRow.of(len(self.rows) + 1, record)
         self.rows.append(row)
         if self.keep_records:
             self.records.append(record)
         if self._index_due():
             self.write_index()
-        if self.on_unit is not None:
-            self.on_unit(row, html_path)
         return json_path
 
     def salvage(self, record: UnitRecord) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +73,6 @@ def run_line(
     units: UnitSource,
     probe: DutProbe | None,
     out: Path,
-    on_unit: Callable[[IndexRow, Path], None] | None = None,
     state_dir: Path | None = None,
     ledger: Ledger | None = None,
     retry: RetryPolicy | None = None,
@@ -102,7 +100,7 @@ def run_line(
         "plan": f"{plan.name} v{plan.version}",
         "plan sha256": plan.sha256,
     }
-    writer = RunWriter(out, meta, on_unit, keep_records=keep_records)
+    writer = RunWriter(out, meta, keep_records=keep_records)
     aborted = False
     with ExitStack() as stack:
         provisioning: Provisioning | None = None
