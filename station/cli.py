@@ -14,10 +14,11 @@ import argparse
 import signal
 import sys
 import time
+from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 
-from linegate.fixtures.config import FixtureConfig, FixtureError, Simulation, load_fixture
+from linegate.fixtures.config import FixtureConfig, FixtureError, Simulation, Socket, load_fixture
 from linegate.fixtures.jig import JigError
 from linegate.plans import Plan, PlanError, load_plan
 from linegate.plans.provisioning import SERVICES
@@ -25,6 +26,7 @@ from linegate.station import ledger_cli, report_cli, sim_cloud, sim_dut
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account, fresh_demo_state
 from linegate.station.compose import run_fixture
 from linegate.station.console import STYLE, LiveConsole
+from linegate.station.events import EventError, EventLog, EventSink, fan_out
 from linegate.station.faults import StationFault, Terminated, fault_from, write_log
 from linegate.station.gate.station import CloudUnavailable
 from linegate.station.ledger.crypto import LedgerKeyError
@@ -59,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1, help="seed of the simulated units")
     demo.add_argument("--service", choices=(*SERVICES, "none"), default="ayla",
                       help="provisioning service the line reports passing units to (default ayla)")
+    demo.add_argument("--sockets", type=int, default=1, metavar="N",
+                      help="simulated sockets tested side by side, one worker process each (default 1, at most 16)")
     _cloud_args(demo)
 
     run = sub.add_parser("run", help="run a plan on any fixture file")
@@ -85,6 +89,8 @@ def _cloud_args(p: argparse.ArgumentParser) -> None:
                                                   "the emulators in-process")
     p.add_argument("--state-dir", type=Path, help="ledger (DIR/ledger.db), emulator and simulated DUT state; "
                                                   "the same command again after a stop recovers and continues")
+    p.add_argument("--events", type=Path, metavar="FILE",
+                   help="also append the event stream to FILE, one JSON line per event (docs/events.md)")
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -121,7 +127,7 @@ def _main(args: argparse.Namespace, console: Console) -> int:
             return ledger_cli.run(args, console)
         if args.command == "report":
             return report_cli.run(args)
-    except (PlanError, FixtureError, LineError, LedgerError, LedgerKeyError) as e:
+    except (PlanError, FixtureError, LineError, LedgerError, LedgerKeyError, EventError) as e:
         _error(f"linegate: error: {e}")
         return EXIT_BAD_INPUT
     except JigError as e:
@@ -170,13 +176,16 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def _demo(args: argparse.Namespace, console: Console) -> int:
     _check_args(args)
+    if not 1 <= args.sockets <= MAX_DEMO_SOCKETS:
+        raise LineError(f"--sockets must be 1 to {MAX_DEMO_SOCKETS}, not {args.sockets}")
     config = load_fixture(packaged("linegate.fixtures", "sim-station.yaml"))
     sim = config.simulated or Simulation()
-    config = config.model_copy(update={"simulated": sim.model_copy(update={"seed": args.seed})})
+    config = config.model_copy(update={"simulated": sim.model_copy(update={"seed": args.seed}),
+                                       "sockets": sockets_like(config.sockets[0], args.sockets)})
     name = "esp-at-module.yaml" if args.service == "none" else f"esp-at-{args.service}.yaml"
     plan = load_plan(packaged("linegate.plans", name))
     if plan.provisioning is None:
-        return _execute(config, plan, args.out, console, units=args.units)
+        return _execute(config, plan, args, console, units=args.units)
     state_dir = args.state_dir
     if state_dir is None:
         state_dir = DEFAULT_STATE_DIR
@@ -187,9 +196,19 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
         ledger = Ledger(state_dir / "ledger.db")
         try:
             ledger.hold(config.station)
-            return _execute(config, plan, args.out, console, units=args.units, state_dir=state_dir, ledger=ledger)
+            return _execute(config, plan, args, console, units=args.units, state_dir=state_dir, ledger=ledger)
         finally:
             ledger.close()
+
+
+MAX_DEMO_SOCKETS = 16
+
+
+def sockets_like(first: Socket, count: int) -> tuple[Socket, ...]:
+    """``count`` sockets named A, B, C... wired as ``first`` (a simulated line puts each on its own pty)."""
+    names = [chr(ord("A") + i) for i in range(count)]
+    return tuple(first.model_copy(update={"name": name, "dut": first.dut.model_copy(
+        update={"port": f".sim/socket-{name}"})}) for name in names)
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
@@ -197,7 +216,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     config = load_fixture(args.fixture)
     plan = load_plan(args.plan)
     if plan.provisioning is None:
-        return _execute(config, plan, args.out, console, units=args.units, serials=args.sn,
+        return _execute(config, plan, args, console, units=args.units, serials=args.sn,
                         state_dir=args.state_dir)
     state_dir = args.state_dir or Path(".linegate") / config.station
     if args.cloud:
@@ -208,7 +227,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     ledger = Ledger(args.ledger or state_dir / "ledger.db")
     try:
         ledger.hold(config.station)
-        return _execute(config, plan, args.out, console, units=args.units, serials=args.sn, state_dir=state_dir,
+        return _execute(config, plan, args, console, units=args.units, serials=args.sn, state_dir=state_dir,
                         ledger=ledger)
     finally:
         ledger.close()
@@ -217,7 +236,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 def _execute(
     config: FixtureConfig,
     plan: Plan,
-    out: Path,
+    args: argparse.Namespace,
     console: Console,
     *,
     units: int | None,
@@ -229,9 +248,14 @@ def _execute(
                                 f"(sha256 {plan.sha256[:12]})"))
     total = units or (len(serials) if serials else None)
     started = time.perf_counter()
-    with LiveConsole(console, [s.name for s in config.sockets], total=total) as view:
-        result = run_fixture(config, plan, out=out, units=units, serials=serials, state_dir=state_dir, ledger=ledger,
-                             keep_records=False, events=view)  # the records are on disk; a line may run for days
+    with ExitStack() as stack:
+        view = stack.enter_context(LiveConsole(console, [s.name for s in config.sockets], total=total))
+        sinks: list[EventSink] = [view]
+        if args.events is not None:
+            sinks.append(stack.enter_context(EventLog(args.events)))
+        result = run_fixture(config, plan, out=args.out, units=units, serials=serials, state_dir=state_dir,
+                             ledger=ledger, keep_records=False,  # the records are on disk; a line may run for days
+                             events=fan_out(sinks), workers=True)
     _summary(result, console, time.perf_counter() - started)
     if ledger is not None:
         ledger_cli.print_status(ledger, console)

@@ -14,19 +14,19 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from linegate.drivers.cloud import RetryPolicy
 from linegate.fixtures.config import FixtureConfig
-from linegate.fixtures.jig import Jig
-from linegate.fixtures.sim.jig import SimulatedDuts, SimulatedLine
+from linegate.fixtures.sim.jig import SimulatedDuts, SimulatedLine, apply_load
 from linegate.plans import Plan
 from linegate.station.engine.sources import DutProbe, UnitSource, UnitStart
 from linegate.station.events import EventSink
 from linegate.station.handler import OperatorUnits
 from linegate.station.ledger.journal import Ledger
-from linegate.station.run import RunResult, run_line
+from linegate.station.run import RunResult, run_line, run_sockets
 
 
 class SimulatedUnits:
@@ -37,21 +37,18 @@ class SimulatedUnits:
         self.line = line
         self.total = total
         self.serials = list(serials or ())  # --sn on a simulated line: these serials, in order
-        self._jig: Jig | None = None
         self._used: set[str] = set()
         self._handed = 0
-
-    def prepare(self, jig: Jig) -> None:
-        self._jig = jig
 
     def next_unit(self, socket: str) -> UnitStart | None:
         if self._handed >= self.total:
             return None
-        unit = self.line.insert(socket, self._jig, fresh=socket in self._used)
+        unit = self.line.insert(socket, None, fresh=socket in self._used)
         self._used.add(socket)
         self._handed += 1
         serial = self.serials[self._handed - 1] if self._handed <= len(self.serials) else unit.serial
-        return UnitStart(socket=socket, index=self._handed, serial=serial)
+        return UnitStart(socket=socket, index=self._handed, serial=serial,
+                         bench=partial(apply_load, socket=socket, current_a=unit.current_a))
 
 
 @dataclass
@@ -115,13 +112,15 @@ def run_fixture(
     retry: RetryPolicy | None = None,
     keep_records: bool = True,
     events: EventSink | None = None,
+    workers: bool = False,
 ) -> RunResult:
-    """Test ``units`` units (or one per serial) on ``config``'s station: ``run_line`` given its unit
-    source and DUT probe. Raises JigError / LineError before any unit."""
+    """Test ``units`` units (or one per serial) on ``config``'s station: ``run_line`` (or, with ``workers``,
+    ``run_sockets``: one process per socket) given its unit source and DUT probe. Raises JigError /
+    LineError before any unit."""
+    run = run_sockets if workers else run_line
     with station(config, units=units, serials=serials, state_dir=state_dir, ledger=ledger) as composed:
-        return run_line(composed.config, plan, units=composed.units, probe=composed.probe, out=out,
-                        state_dir=state_dir, ledger=ledger, retry=retry,
-                        keep_records=keep_records, events=events)
+        return run(composed.config, plan, units=composed.units, probe=composed.probe, out=out,
+                   state_dir=state_dir, ledger=ledger, retry=retry, keep_records=keep_records, events=events)
 
 
 def simulated_duts(state_dir: Path | None) -> DutProbe | None:

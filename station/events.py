@@ -13,7 +13,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, TextIO
 
 WIRE_VERSION = 1
 
@@ -82,6 +83,16 @@ class Prompt(Event):
 
 
 @dataclass(frozen=True)
+class ProvisioningStarted(Event):
+    """The gate is about to act on the unit with ``mac`` (take an identity, write it, commit): sent before
+    it touches the ledger, so the supervisor knows whose identity to recover if the worker dies."""
+
+    kind: ClassVar[str] = "provisioning_started"
+    index: int
+    mac: str
+
+
+@dataclass(frozen=True)
 class Verdict(Event):
     kind: ClassVar[str] = "verdict"
     index: int
@@ -101,13 +112,25 @@ class RecordWritten(Event):
 
 
 @dataclass(frozen=True)
+class WorkerStarted(Event):
+    """A socket's worker is ready for its first unit: jig open, station tests collected."""
+
+    kind: ClassVar[str] = "worker_started"
+    pid: int
+    startup_s: float  # from the process's start to ready
+
+
+@dataclass(frozen=True)
 class WorkerDied(Event):
     kind: ClassVar[str] = "worker_died"
     reason: str
+    pid: int = 0
+    index: int = 0  # the unit it was testing (recorded ERROR), 0: none
 
 
-KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (UnitStarted, StepStarted, MeasurementTaken, StepFinished,
-                                                         Prompt, Verdict, RecordWritten, WorkerDied)}
+KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (
+    UnitStarted, StepStarted, MeasurementTaken, StepFinished, Prompt, ProvisioningStarted, Verdict, RecordWritten,
+    WorkerStarted, WorkerDied)}
 
 EventSink = Callable[[Event], None]
 
@@ -149,3 +172,38 @@ def from_wire(line: str) -> Event:
         return cls(**doc)
     except (TypeError, ValueError) as e:
         raise EventError(f"{kind}: {e}") from None
+
+
+def fan_out(sinks: list[EventSink]) -> EventSink:
+    """One sink that gives each event to every sink of ``sinks``, in order."""
+    if len(sinks) == 1:
+        return sinks[0]
+
+    def tell(event: Event) -> None:
+        for sink in sinks:
+            sink(event)
+
+    return tell
+
+
+class EventLog:
+    """An event sink appending each event's wire form to a file, a line each, flushed per event."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: TextIO | None = None
+
+    def __enter__(self) -> EventLog:
+        try:
+            self._file = self.path.open("a", encoding="utf-8", buffering=1)
+        except OSError as e:
+            raise EventError(f"--events {self.path}: cannot write there: {e.strerror or e}") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def __call__(self, event: Event) -> None:
+        assert self._file is not None
+        self._file.write(to_wire(event) + "\n")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from linegate.fixtures.jig import Jig
 from linegate.station.engine.sources import UnitStart
 
 __all__ = ["OperatorUnits", "UnitStart"]
@@ -22,9 +21,6 @@ class OperatorUnits:
         self._serials = list(serials or ())
         self._total = len(self._serials) or total or 1
         self._index = 0
-
-    def prepare(self, jig: Jig) -> None:
-        """Nothing to drive: the operator loads the unit."""
 
     def next_unit(self, socket: str) -> UnitStart | None:
         if self._index >= self._total:

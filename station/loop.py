@@ -31,6 +31,7 @@ from linegate.station.capture import StepCapture
 from linegate.station.events import (
     EventSink,
     MeasurementTaken,
+    ProvisioningStarted,
     RecordWritten,
     StepFinished,
     StepStarted,
@@ -156,6 +157,8 @@ class StationLoop:
         state = self.state
         unit = state.load_unit(start.socket, start.index, start.serial)
         self._current = start
+        if start.bench is not None and state.jig is not None:
+            start.bench(state.jig)
         if self.events is not None:
             self.events(UnitStarted(start.socket, index=start.index, serial=start.serial, steps=len(items)))
         link = state.jig.duts[start.socket].link if state.jig else None
@@ -270,6 +273,8 @@ class StationLoop:
         out.ran = True
         try:
             mac, why = identify(unit, dut)
+            if mac is not None and self.events is not None:
+                self.events(ProvisioningStarted(socket, index=unit.index, mac=mac))
             if mac is None:
                 if failed:
                     return

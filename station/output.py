@@ -16,6 +16,7 @@ import json
 import os
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -96,13 +97,16 @@ class RunWriter:
     def __call__(self, record: UnitRecord) -> Path:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         json_path, _ = write_unit_files(self.run_dir, record, self._unit_html)
-        row = IndexRow.of(len(self.rows) + 1, record)
-        self.rows.append(row)
-        if self.keep_records:
+        self.add(IndexRow.of(0, record), record)
+        return json_path
+
+    def add(self, row: IndexRow, record: UnitRecord | None) -> None:
+        """A unit whose files are written (by a socket's worker): its row, numbered in the run's order."""
+        self.rows.append(replace(row, index=len(self.rows) + 1))
+        if self.keep_records and record is not None:
             self.records.append(record)
         if self._index_due():
             self.write_index()
-        return json_path
 
     def salvage(self, record: UnitRecord) -> None:
         """The record alone, when writing the unit's files failed (a full disk): small, it may still fit."""

@@ -14,6 +14,7 @@ from linegate.fixtures.jig import Jig
 from linegate.plans import Plan, UnitRecord
 from linegate.reports import IndexRow
 from linegate.station.engine.sources import DutProbe, UnitSource, unit_starts
+from linegate.station.engine.supervisor import GRACE_S, LineStopped, Supervisor, lock_dir_of, wait_for_old_workers
 from linegate.station.events import EventSink
 from linegate.station.faults import StationFault, fault_from, write_log
 from linegate.station.gate.services import ServiceConfigError
@@ -66,27 +67,8 @@ def pytest_args(plan: Plan) -> list[str]:
     ]
 
 
-def run_line(
-    config: FixtureConfig,
-    plan: Plan,
-    *,
-    units: UnitSource,
-    probe: DutProbe | None,
-    out: Path,
-    state_dir: Path | None = None,
-    ledger: Ledger | None = None,
-    retry: RetryPolicy | None = None,
-    keep_records: bool = True,
-    events: EventSink | None = None,
-) -> RunResult:
-    """Test the units ``units`` puts in the sockets of ``config``'s jig. Raises JigError / LineError
-    before any unit.
-
-    A plan with ``provisioning`` needs a ``ledger``; ``probe`` lets recovery look at a DUT that a
-    stop left with an identity half written. ``state_dir`` also gets the log of a station fault.
-    The result holds every unit's record unless ``keep_records`` is false (the rows are always there).
-    ``events`` receives the typed event stream (station/events.py) as the units run.
-    """
+def _prepare(config: FixtureConfig, plan: Plan, out: Path, ledger: Ledger | None,
+             keep_records: bool) -> tuple[list[str], dict[str, str], RunWriter]:
     args = pytest_args(plan)
     if plan.provisioning is not None and ledger is None:
         raise LineError(f"{plan.path}: the plan provisions with {plan.provisioning.service}: a ledger is needed")
@@ -100,26 +82,73 @@ def run_line(
         "plan": f"{plan.name} v{plan.version}",
         "plan sha256": plan.sha256,
     }
-    writer = RunWriter(out, meta, keep_records=keep_records)
+    return args, meta, RunWriter(out, meta, keep_records=keep_records)
+
+
+def _provisioning(stack: ExitStack, config: FixtureConfig, plan: Plan, ledger: Ledger | None, writer: RunWriter,
+                  retry: RetryPolicy | None, probe: DutProbe | None) -> Provisioning | None:
+    """The run's provisioning, started (service checked, crash recovered, pool filled), stopped with ``stack``."""
+    if plan.provisioning is None or ledger is None:
+        return None
+    try:
+        provisioning = Provisioning(plan.provisioning, config.cloud, ledger, retry=retry,
+                                    probe=probe.probe if probe is not None else None)
+    except ServiceConfigError as e:
+        raise LineError(f"{config.path or 'fixture'}: {e}") from e
+    provisioning.start()
+    provisioning.set_run_dir(writer.run_dir)
+    stack.callback(provisioning.stop)
+    writer.meta["provisioning"] = plan.provisioning.service
+    if provisioning.recovered and provisioning.recovered.summary() != "nothing to recover":
+        writer.meta["recovered at start"] = provisioning.recovered.summary()
+    return provisioning
+
+
+def _finish(writer: RunWriter, fault: StationFault | None, out: Path, state_dir: Path | None,
+            aborted: bool) -> RunResult:
+    try:
+        writer.finish()  # after the provisioning stop: the last drained commits are in the records
+    except Exception as e:
+        fault = fault or fault_from(e, f"writing the run's summary in {writer.run_dir}")
+    if fault is not None:
+        raise write_log(fault, writer.run_dir, out, *([state_dir] if state_dir else []))
+    return RunResult(
+        run_dir=writer.run_dir if writer.rows else None,
+        records=writer.records,
+        rows=writer.rows,
+        aborted=aborted,
+    )
+
+
+def run_line(
+    config: FixtureConfig,
+    plan: Plan,
+    *,
+    units: UnitSource,
+    probe: DutProbe | None,
+    out: Path,
+    state_dir: Path | None = None,
+    ledger: Ledger | None = None,
+    retry: RetryPolicy | None = None,
+    keep_records: bool = True,
+    events: EventSink | None = None,
+) -> RunResult:
+    """Test the units ``units`` puts in the sockets of ``config``'s jig, in this process, one after
+    another (``run_sockets`` tests them side by side). Raises JigError / LineError before any unit.
+
+    A plan with ``provisioning`` needs a ``ledger``; ``probe`` lets recovery look at a DUT that a
+    stop left with an identity half written. ``state_dir`` also gets the log of a station fault.
+    The result holds every unit's record unless ``keep_records`` is false (the rows are always there).
+    ``events`` receives the typed event stream (station/events.py) as the units run.
+    """
+    args, _, writer = _prepare(config, plan, out, ledger, keep_records)
     aborted = False
     with ExitStack() as stack:
-        provisioning: Provisioning | None = None
-        if plan.provisioning is not None and ledger is not None:
-            try:
-                provisioning = Provisioning(plan.provisioning, config.cloud, ledger, retry=retry,
-                                            probe=probe.probe if probe is not None else None)
-            except ServiceConfigError as e:
-                raise LineError(f"{config.path or 'fixture'}: {e}") from e
-            provisioning.start()
-            provisioning.set_run_dir(writer.run_dir)
-            stack.callback(provisioning.stop)
-            meta["provisioning"] = plan.provisioning.service
-            if provisioning.recovered and provisioning.recovered.summary() != "nothing to recover":
-                meta["recovered at start"] = provisioning.recovered.summary()
+        provisioning = _provisioning(stack, config, plan, ledger, writer, retry, probe)
         jig = Jig.open(config)
         stack.callback(jig.close)
         state = StationState(config=config, plan=plan, jig=jig)
-        loop = StationLoop(state, unit_starts(units, jig, [s.name for s in config.sockets]), writer, provisioning,
+        loop = StationLoop(state, unit_starts(units, [s.name for s in config.sockets]), writer, provisioning,
                            events=events)
         try:
             code = pytest.main(args, plugins=[loop])
@@ -135,16 +164,40 @@ def run_line(
         aborted = code == pytest.ExitCode.INTERRUPTED
         if loop.fault is None and code not in RAN:
             loop.fault = StationFault(f"pytest ended the station run with exit code {int(code)}")
-    fault = loop.fault
-    try:
-        writer.finish()  # after the provisioning stop above: the last drained commits are in the records
-    except Exception as e:
-        fault = fault or fault_from(e, f"writing the run's summary in {writer.run_dir}")
-    if fault is not None:
-        raise write_log(fault, writer.run_dir, out, *([state_dir] if state_dir else []))
-    return RunResult(
-        run_dir=writer.run_dir if writer.rows else None,
-        records=writer.records,
-        rows=writer.rows,
-        aborted=aborted,
-    )
+    return _finish(writer, loop.fault, out, state_dir, aborted)
+
+
+def run_sockets(
+    config: FixtureConfig,
+    plan: Plan,
+    *,
+    units: UnitSource,
+    probe: DutProbe | None,
+    out: Path,
+    state_dir: Path | None = None,
+    ledger: Ledger | None = None,
+    retry: RetryPolicy | None = None,
+    keep_records: bool = True,
+    events: EventSink | None = None,
+    grace_s: float = GRACE_S,
+) -> RunResult:
+    """``run_line``, with one worker process per socket under a supervisor (this process): the sockets
+    test side by side, a step past its deadline is killed ``grace_s`` later, a dead worker is restarted.
+    Raises JigError / LineError (before any unit) as ``run_line`` does."""
+    args, meta, writer = _prepare(config, plan, out, ledger, keep_records)
+    meta["sockets"] = f"{len(config.sockets)}, one worker process each"
+    lock_dir = lock_dir_of(config.station)
+    with ExitStack() as stack:
+        wait_for_old_workers(lock_dir)  # before recovery: a killed station's workers may still be dying
+        provisioning = _provisioning(stack, config, plan, ledger, writer, retry, probe)
+        supervisor = Supervisor(config, plan, units=units, probe=probe, writer=writer, pytest_args=args,
+                                lock_dir=lock_dir, provisioning=provisioning, ledger=ledger, events=events,
+                                keep_records=keep_records, grace_s=grace_s)
+        try:
+            supervisor.run()
+        except LineStopped as e:
+            first = str(e)
+            if not first.startswith(str(plan.path)):
+                first = f"{plan.tests_dir}: station tests do not load: {first}"
+            raise LineError(first) from None
+    return _finish(writer, supervisor.fault, out, state_dir, supervisor.aborted)

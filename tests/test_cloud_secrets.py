@@ -34,7 +34,7 @@ def _log_text(records: list[logging.LogRecord]) -> str:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_no_url_password_or_account_secret_in_any_output(emulator, tmp_path, capsys, caplog, service):
+def test_no_url_password_or_account_secret_in_any_output(emulator, tmp_path, capfd, caplog, service):
     caplog.set_level(logging.DEBUG)
     changes: dict[str, object] = {"timeout_s": 2}
     if service.startswith("enos"):  # ayla and yosmart refuse a user:password URL (their token header)
@@ -45,7 +45,7 @@ def test_no_url_password_or_account_secret_in_any_output(emulator, tmp_path, cap
 
     code, _ = run_cli(tmp_path, fixture, service, units=4)
 
-    captured = capsys.readouterr()
+    captured = capfd.readouterr()  # fd level: the sockets' worker processes write there too
     assert code == 0, captured.err
     assert emulator.faults.injected, "the service was down for a moment"
     files = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
@@ -54,8 +54,8 @@ def test_no_url_password_or_account_secret_in_any_output(emulator, tmp_path, cap
     haystacks = {"stdout": captured.out, "stderr": captured.err, "log": _log_text(caplog.records)}
     haystacks |= {str(p): p.read_text(errors="replace") for p in files}
     records = "\n".join(t for name, t in haystacks.items() if name.endswith(".json"))
-    if service != "enos-mqtt":  # the outage is in the records, URL and all
-        assert f"{emulator.base_url.split('://')[1]}" in records or "user:***@" in records
+    if service != "enos-mqtt":  # the outage is in the records (the worker logs only warnings: no retry lines)
+        assert "commit pending: HTTP 503" in records
     for value in [PASSWORD, *secrets_of(emulator)]:
         for name, text in haystacks.items():
             assert value not in text, f"{value[:3]}... in {name}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import io
+import pickle
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -85,19 +87,20 @@ class ScannedUnits:
     def __init__(self, line: SimulatedLine, labels: list[str]) -> None:
         self.line = line
         self.labels = labels
-        self.jig: Jig | None = None
         self.asked: list[str] = []
-
-    def prepare(self, jig: Jig) -> None:
-        self.jig = jig
+        self.benched: list[str] = []
 
     def next_unit(self, socket: str) -> UnitStart | None:
-        assert self.jig is not None, "the engine asks for a unit before giving the source the open jig"
         self.asked.append(socket)
         if len(self.asked) > len(self.labels):
             return None
-        self.line.insert(socket, self.jig, fresh=len(self.asked) > 1)
-        return UnitStart(socket=socket, index=len(self.asked), serial=self.labels[len(self.asked) - 1])
+        unit = self.line.insert(socket, None, fresh=len(self.asked) > 1)
+        return UnitStart(socket=socket, index=len(self.asked), serial=self.labels[len(self.asked) - 1],
+                         bench=partial(self._bench, unit.serial))
+
+    def _bench(self, serial: str, jig: Jig) -> None:
+        assert jig.duts, "the bench hook is given the open jig"
+        self.benched.append(serial)
 
 
 def test_run_line_tests_what_any_source_hands_it_on_a_fixture_without_simulated(tmp_path):
@@ -110,6 +113,7 @@ def test_run_line_tests_what_any_source_hands_it_on_a_fixture_without_simulated(
     assert [r.station.socket for r in result.records] == ["A", "A", "A"]
     assert [r.outcome.value for r in result.records] == ["PASS"] * 3
     assert source.asked == ["A"] * 4  # the fourth answer, None, ended the run
+    assert len(source.benched) == 3  # each unit's bench hook ran with the open jig, before its steps
     assert len({r.unit["mac"] for r in result.records}) == 3  # the source put a fresh module in each time
 
 
@@ -126,10 +130,11 @@ def test_the_simulated_line_puts_a_fresh_module_into_whichever_socket_frees(tmp_
         a1 = units.next_unit("A")
         assert units.next_unit("A") is None
         assert units.next_unit("B") is None
-        assert b1 == UnitStart("B", 1, first["B"])  # the module the line started with
+        assert (b1.socket, b1.index, b1.serial) == ("B", 1, first["B"])  # the module the line started with
+        assert b1.bench is not None and pickle.loads(pickle.dumps(b1.bench))  # a worker process runs it
         assert b2 is not None and b2.serial not in first.values()  # B freed: a fresh module went in
         assert line.current["B"].serial == b2.serial
-        assert a1 == UnitStart("A", 3, first["A"])
+        assert a1 is not None and (a1.socket, a1.index, a1.serial) == ("A", 3, first["A"])
 
 
 def test_operator_units_hand_each_serial_once_socket_by_socket(monkeypatch):

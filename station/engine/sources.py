@@ -7,7 +7,7 @@ a real station has no DUT probe, or one that asks the operator or the DUT.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import cycle
 from typing import TYPE_CHECKING, Protocol
@@ -21,16 +21,18 @@ Holdings = dict[str, dict[str, bytes]]
 
 @dataclass(frozen=True)
 class UnitStart:
+    """A unit now in ``socket``. ``bench``: what the handler does to the socket's instruments for this
+    unit, run where the jig is open (a socket's worker); it must pickle (a module-level function or a
+    ``functools.partial`` of one), since the unit source runs in the supervisor."""
+
     socket: str
     index: int
     serial: str | None = None
+    bench: Callable[[Jig], None] | None = None
 
 
 class UnitSource(Protocol):
     """Who puts the next unit in a socket."""
-
-    def prepare(self, jig: Jig) -> None:
-        """The open jig, given once before the first unit (a simulated line drives its bench per unit)."""
 
     def next_unit(self, socket: str) -> UnitStart | None:
         """The unit now in ``socket``, which has just become free; ``None``: the line has no more units."""
@@ -46,11 +48,10 @@ class DutProbe(Protocol):
         """MACs of every DUT this probe can look at unasked (the audit checks them all); may be none."""
 
 
-def unit_starts(source: UnitSource, jig: Jig, sockets: Sequence[str]) -> Iterator[UnitStart]:
-    """Units from ``source``, socket after socket, until it has no more."""
+def unit_starts(source: UnitSource, sockets: Sequence[str]) -> Iterator[UnitStart]:
+    """Units from ``source``, socket after socket, until it has no more (one process tests them in turn)."""
     if not sockets:
         return
-    source.prepare(jig)
     for socket in cycle(sockets):
         start = source.next_unit(socket)
         if start is None:

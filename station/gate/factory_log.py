@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import threading
 import time
 from pathlib import Path
@@ -39,5 +40,6 @@ class FactoryLog:
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="ascii", errors="replace") as f:
+                fcntl.flock(f, fcntl.LOCK_EX)  # the sockets' workers append to one file
                 f.write(line + "\n")
             self.lines += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from linegate.drivers.cloud import CloudError, UnknownOutcome
 from linegate.plans.provisioning import PoolSpec
@@ -33,19 +34,23 @@ class Pool(Worker):
         self.retry_s = retry_s
         self.last_error: str = ""
         self._changed = threading.Condition()
+        # In a socket's worker the refill runs in the supervisor: asking for it is a message there,
+        # and a dry pool is looked at again every ``poll_s``.
+        self.ask_refill: Callable[[], None] = self.wake
+        self.poll_s = 0.5
 
     def take(self, mac: str, serial: str | None, wait_s: float = 30.0) -> Identity:
         """An identity for this unit; waits for a refill when the pool is dry."""
         ident = self.ledger.take(self.service.name, mac, serial)
         if ident is not None:
-            self.wake()
+            self.ask_refill()
             return ident
         with self._changed:
-            self.wake()
+            self.ask_refill()
             deadline_left = wait_s
             while ident is None and deadline_left > 0 and not self.stopping:
-                self._changed.wait(min(0.5, deadline_left))
-                deadline_left -= 0.5
+                self._changed.wait(min(self.poll_s, deadline_left))
+                deadline_left -= self.poll_s
                 ident = self.ledger.take(self.service.name, mac, serial)
         if ident is None:
             raise PoolEmpty(f"{self.service.name}: no identity in the pool after {wait_s:g} s"

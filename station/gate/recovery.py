@@ -42,20 +42,30 @@ class RecoveryReport:
         return ", ".join(parts) or "nothing to recover"
 
 
-def recover(gate: Gate, probe: DutProbe | None = None) -> RecoveryReport:
+def recover(gate: Gate, probe: DutProbe | None = None, *, mac: str | None = None) -> RecoveryReport:
+    """Everything a stop interrupted, at start; with ``mac``, only that unit's identity (a socket's
+    worker died while the other sockets go on: their identities in flight are theirs)."""
     ledger, service = gate.ledger, gate.service
     report = RecoveryReport()
-    for call in ledger.reserve_calls():
-        if call["service"] == service.name and call["state"] == "open":
-            ledger.close_request(call["id"], "the station stopped during the call")
-            report.lost_calls += 1
-    for ident in ledger.in_states(ASSIGNED, service=service.name):
+
+    def interrupted(*states: str, queued: bool | None = None) -> list[Identity]:
+        found = ledger.in_states(*states, service=service.name, queued=queued)
+        return found if mac is None else [i for i in found if i.unit_mac == mac]
+
+    if mac is None:  # a reserve call belongs to the supervisor's pool, which lives on
+        for call in ledger.reserve_calls():
+            if call["service"] == service.name and call["state"] == "open":
+                ledger.close_request(call["id"], "the station stopped during the call")
+                report.lost_calls += 1
+    for ident in interrupted(ASSIGNED):
         _assigned(gate, ident, probe, report)
-    for ident in ledger.in_states(FLASHED, service=service.name, queued=False):
+    for ident in interrupted(FLASHED, queued=False):
         gate.ledger.move(ident, FLASHED, queued=True, reason="commit pending: queued by recovery")
         report.queued.append(ident.identity)
-    for ident in ledger.in_states(COMMITTING, service=service.name):
+    for ident in interrupted(COMMITTING):
         _committing(gate, ident, report)
+    if mac is not None and report.queued and gate.kick is not None:
+        gate.kick()
     return report
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from linegate.drivers.cloud import AuthError, CloudError, RetryPolicy, Unreachable, safe_url
@@ -44,6 +45,7 @@ class Provisioning:
                  drain_interval_s: float = 1.0) -> None:
         self.spec = spec
         self.ledger = ledger
+        self.retry = retry
         self.service: Service = make_service(spec, account, **({"retry": retry} if retry else {}))
         self.pool = Pool(ledger, self.service, spec.pool) if self.service.flash_first else None
         self.factory_log = FactoryLog(spec) if spec.service == "ayla" else None
@@ -53,6 +55,20 @@ class Provisioning:
         self._record_lock = threading.Lock()
         self._renderer = UnitReportRenderer()
         self.recovered: RecoveryReport | None = None
+        self.in_supervisor = True  # owns the pool refill and the commit drain
+
+    @classmethod
+    def in_worker(cls, spec: ProvisioningSpec, account: CloudAccount | None, ledger: Ledger, *,
+                  retry: RetryPolicy | None = None, ask: Callable[[str], None]) -> Provisioning:
+        """The gate of a socket's worker: the supervisor checked the service, recovered, and runs the pool
+        refill and the commit drain (one of each per station); ``ask("pool")`` / ``ask("drain")`` wakes them."""
+        prov = cls(spec, account, ledger, retry=retry)
+        prov.in_supervisor = False
+        if prov.pool is not None:
+            prov.pool.ask_refill = lambda: ask("pool")
+            prov.pool.poll_s = 0.05
+        prov.gate.kick = lambda: ask("drain")
+        return prov
 
     def start(self) -> Provisioning:
         """Check the service, finish what a crash interrupted, fill the pool; raises ``CloudUnavailable``
@@ -94,6 +110,9 @@ class Provisioning:
             self.factory_log.path = run_dir / "ayla-factory-log.csv"
 
     def stop(self) -> None:
+        if not self.in_supervisor:
+            self.service.close()
+            return
         self.drain.stop()
         if self.pool is not None:
             self.pool.stop()
@@ -119,7 +138,9 @@ class Provisioning:
         if before is None or CommitStatus.COMMITTED not in LATER.get(before.commit_status, frozenset()):
             return  # only a pending commit becomes committed later
         prov: ProvisioningRecord = before.model_copy(update={
-            "commit_status": CommitStatus.COMMITTED, "reason": "committed later, when the service answered again",
+            "commit_status": CommitStatus.COMMITTED,
+            "reason": "committed later, when the service answered again" + (f" (at first: {before.reason})"
+                                                                              if before.reason else ""),
             "response": {k: str(v) for k, v in (ident.commit_summary or {}).items()}})
         write_unit_files(path.parent, record.model_copy(update={"provisioning": prov}), self._renderer)
 

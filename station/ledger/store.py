@@ -46,6 +46,7 @@ class LedgerStore:
         # How messages name it: the file, or the URL without its password.
         self.shown = str(self._sqlite_path) if self._sqlite_path else parsed.render_as_string(hide_password=True)
         self._lock_fd: int | None = None
+        self.key_file = key_file  # as given (a socket's worker opens the ledger again with it)
         self._advisory: tuple[Connection, str] | None = None
         if self._sqlite_path is not None:
             key_file = key_file or self._sqlite_path.with_suffix(".key")

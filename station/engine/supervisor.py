@@ -1,0 +1,334 @@
+"""The supervisor: one worker process per socket, the next unit to whichever socket is free.
+
+The supervisor owns what there is one of per station: the unit source, the ledger's background work
+(pool refill, commit drain), the run's outputs (index, lot, JUnit), the event stream and its views,
+and the watchdog. A worker that dies (an exception outside a step, SIGKILL, a segfault) or hangs in a
+step past its deadline and a grace period (killed here) has its unit recorded ERROR, that unit's
+identity recovered, and is restarted, which puts the socket's instruments in their safe state; the
+other sockets go on testing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import multiprocessing
+import os
+import signal
+import tempfile
+import time
+from dataclasses import replace
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from linegate.fixtures.config import FixtureConfig
+from linegate.fixtures.jig import JigError
+from linegate.plans import Plan
+from linegate.station.engine import worker
+from linegate.station.engine.sockets import Slot, SocketPhase, UnitTrace
+from linegate.station.engine.sources import DutProbe, UnitSource
+from linegate.station.events import Event, EventSink, RecordWritten, Verdict, WorkerDied, WorkerStarted, from_wire
+from linegate.station.faults import StationFault
+from linegate.station.gate.recovery import recover
+from linegate.station.gate.station import Provisioning
+from linegate.station.ledger.journal import Ledger
+from linegate.station.output import RunWriter
+
+GRACE_S = 3.0  # after a step's deadline, how long its worker has to return before it is killed
+MAX_DEATHS_IN_A_ROW = 3  # a socket whose worker dies this often without finishing a unit is retired
+STOP_WAIT_S = 30.0  # on a stop, how long the workers have to record their units' ABORTED
+OLD_WORKERS_WAIT_S = 15.0
+
+
+class LineStopped(Exception):
+    """A worker found the line cannot run (its plan's station tests do not load): one line."""
+
+
+def lock_dir_of(station: str) -> Path:
+    """The station's lock folder on this host: shared instruments' locks and the workers' lock."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in station)
+    return Path(tempfile.gettempdir()) / f"linegate-{safe}"
+
+
+def wait_for_old_workers(lock_dir: Path, timeout_s: float = OLD_WORKERS_WAIT_S) -> None:
+    """Workers of a station that was killed die with it, a moment later; none may touch the ledger
+    while this start recovers it."""
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_dir / worker.WORKERS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StationFault(f"{lock_dir / worker.WORKERS_LOCK}: workers of an earlier run of this station "
+                                       f"are still running after {timeout_s:g} s") from None
+                time.sleep(0.05)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+class Supervisor:
+    def __init__(self, config: FixtureConfig, plan: Plan, *, units: UnitSource, probe: DutProbe | None,
+                 writer: RunWriter, pytest_args: list[str], lock_dir: Path, provisioning: Provisioning | None = None,
+                 ledger: Ledger | None = None, events: EventSink | None = None, keep_records: bool = False,
+                 grace_s: float = GRACE_S) -> None:
+        self.config = config
+        self.plan = plan
+        self.units = units
+        self.probe = probe
+        self.writer = writer
+        self.provisioning = provisioning
+        self.ledger = ledger
+        self.events = events
+        self.grace_s = grace_s
+        self.slots = {s.name: Slot(s.name) for s in config.sockets}
+        self.fault: StationFault | None = None
+        self.line_error: str | None = None
+        self.jig_error: str | None = None
+        self.aborted = False
+        self.stopping = False
+        self._killed_for: dict[str, str] = {}
+        self._errors: dict[str, str] = {}  # socket -> the kind of error its worker ended with
+        self._ctx = multiprocessing.get_context("spawn")
+        self._spec = worker.WorkerSpec(
+            config=config, socket="", plan=plan, pytest_args=tuple(pytest_args), run_dir=writer.run_dir,
+            lock_dir=lock_dir, ledger_url=ledger.url if ledger is not None and provisioning is not None else None,
+            ledger_key=ledger.key_file if ledger is not None else None,
+            retry=provisioning.retry if provisioning is not None else None, keep_records=keep_records)
+
+    # -- the run -------------------------------------------------------------------------
+    def run(self) -> None:
+        """Until every socket's worker has ended; a KeyboardInterrupt (Ctrl-C, SIGTERM) stops the workers,
+        each recording its unit ABORTED, and sets ``aborted``."""
+        try:
+            for slot in self.slots.values():
+                self._spawn(slot)
+            while any(slot.live for slot in self.slots.values()):
+                self._step(0.1)
+        except KeyboardInterrupt:
+            self.aborted = True
+            self._stop_workers()
+        finally:
+            self.close()
+        if self.line_error is not None:
+            raise LineStopped(self.line_error)
+        if self.jig_error is not None:
+            raise JigError(self.jig_error)
+
+    def _step(self, timeout: float) -> None:
+        live = [s for s in self.slots.values() if s.live and s.conn is not None and s.process is not None]
+        waitables: list[Any] = [s.conn for s in live] + [s.process.sentinel for s in live if s.process]
+        ready = wait(waitables, timeout=timeout)
+        for slot in live:
+            if slot.conn in ready:
+                self._read(slot)
+        for slot in live:
+            assert slot.process is not None
+            if slot.process.sentinel in ready:
+                self._read(slot)  # what it sent before it ended
+                self._ended(slot)
+        self._watch()
+
+    def _spawn(self, slot: Slot) -> None:
+        parent, child = self._ctx.Pipe(duplex=True)
+        spec = replace(self._spec, socket=slot.socket, spawned_at=time.time())
+        process = self._ctx.Process(target=worker.main, args=(spec, child), name=f"linegate-socket-{slot.socket}",
+                                    daemon=True)
+        process.start()
+        child.close()
+        slot.process, slot.conn, slot.pid, slot.trace = process, parent, process.pid or 0, None
+
+    # -- messages ------------------------------------------------------------------------
+    def _read(self, slot: Slot) -> None:
+        conn = slot.conn
+        assert conn is not None
+        try:
+            while conn.poll():
+                self._handle(slot, conn.recv())
+        except (EOFError, OSError):
+            pass
+
+    def _handle(self, slot: Slot, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "want":
+            self._next_unit(slot)
+        elif kind == "event":
+            self._event(slot, from_wire(message[1]))
+        elif kind == "row":
+            self.writer.add(message[1], message[2])
+        elif kind == "ask" and self.provisioning is not None:
+            (self.provisioning.pool if message[1] == "pool" else self.provisioning.drain).wake()  # type: ignore[union-attr]
+        elif kind == "error":
+            self._worker_error(slot, message[1], message[2], message[3])
+
+    def _next_unit(self, slot: Slot) -> None:
+        assert slot.conn is not None
+        start = None if self.stopping else self.units.next_unit(slot.socket)
+        if start is None:
+            slot.trace = None
+            slot.move(SocketPhase.FINISHING)
+        else:
+            slot.trace = UnitTrace(start)
+            slot.move(SocketPhase.TESTING)
+        _send(slot.conn, ("unit", start))
+
+    def _event(self, slot: Slot, event: Event) -> None:
+        if isinstance(event, WorkerStarted):
+            slot.pid = event.pid
+        if slot.trace is not None:
+            slot.trace.see(event, self.plan, self.grace_s)
+            if isinstance(event, Verdict):
+                slot.deaths_in_a_row = 0
+        self._tell(event)
+
+    def _tell(self, event: Event) -> None:
+        if self.events is not None:
+            self.events(event)
+
+    def _worker_error(self, slot: Slot, kind: str, sentence: str, details: str) -> None:
+        self._errors[slot.socket] = kind
+        if kind == "line":
+            self.line_error = self.line_error or sentence
+        elif kind == "jig" and not self._ever_tested(slot):
+            self.jig_error = self.jig_error or sentence
+        elif kind == "fault" and self.fault is None:
+            self.fault = StationFault(sentence, details)
+        elif kind == "stopped":
+            self.aborted = True
+        if kind != "jig" or self.jig_error is not None:
+            self.stopping = True  # the other sockets finish their unit and get no other
+
+    def _ever_tested(self, slot: Slot) -> bool:
+        return slot.deaths_in_a_row > 0 or any(row.socket == slot.socket for row in self.writer.rows)
+
+    # -- ends, deaths and the watchdog ---------------------------------------------------
+    def _ended(self, slot: Slot) -> None:
+        assert slot.process is not None
+        slot.process.join(5)
+        code = slot.process.exitcode
+        error = self._errors.pop(slot.socket, None)
+        killed_for = self._killed_for.pop(slot.socket, None)
+        if code == 0 and killed_for is None and (slot.phase is SocketPhase.FINISHING or error in ("line", "fault",
+                                                                                                    "stopped")):
+            slot.move(SocketPhase.EXITED)
+            return
+        if error == "jig":  # its jig would not open again: the socket is out of service
+            slot.move(SocketPhase.DEAD)
+            slot.move(SocketPhase.RETIRED)
+            self._tell(WorkerDied(slot.socket, reason=f"retired: {self._last_jig_error(slot)}", pid=slot.pid))
+            self._if_none_left()
+            return
+        why = killed_for or _death(slot.socket, code)
+        slot.move(SocketPhase.DEAD)
+        self._bury(slot, why)
+        slot.deaths_in_a_row += 1
+        if self.stopping or slot.deaths_in_a_row >= MAX_DEATHS_IN_A_ROW:
+            slot.move(SocketPhase.RETIRED)
+            self._if_none_left()
+            return
+        slot.move(SocketPhase.STARTING)
+        self._spawn(slot)
+
+    def _last_jig_error(self, slot: Slot) -> str:
+        return f"socket {slot.socket}'s jig did not open again"
+
+    def _if_none_left(self) -> None:
+        if not any(s.live for s in self.slots.values()) and not self.stopping and self.fault is None:
+            self.fault = StationFault("every socket's worker was retired (see the worker_died events); the line "
+                                      "cannot go on")
+
+    def _bury(self, slot: Slot, why: str) -> None:
+        """The dead worker's unit: recorded ERROR (unless its record was already written), its identity
+        recovered (only that unit's: the other sockets' are theirs), the death told."""
+        trace = slot.trace
+        slot.trace = None
+        index = 0
+        prov = self.provisioning
+        if trace is not None and trace.mac and prov is not None:
+            recover(prov.gate, self.probe.probe if self.probe is not None else None, mac=trace.mac)
+        if trace is not None and not trace.told:
+            index = trace.start.index
+            snapshot = prov.gate.snapshot(trace.mac, why) if prov is not None else None
+            record = trace.lost(self.config, self.plan, why, snapshot)
+            path = self.writer(record)
+            self._tell(Verdict(slot.socket, index=index, outcome=record.outcome.value,
+                               failure=record.failure.message if record.failure else "",
+                               commit_status=snapshot.commit_status.value if snapshot else None,
+                               serial=record.unit.get("serial"), mac=record.unit.get("mac", "")))
+            if self.ledger is not None and prov is not None:
+                key = trace.mac or (f"sn:{record.unit['serial']}" if record.unit.get("serial") else None)
+                if key:
+                    self.ledger.unit_finished(key, record.outcome.value, record.record_id, record.unit.get("serial"),
+                                              record_path=str(path))
+            self._tell(RecordWritten(slot.socket, index=index, record_id=record.record_id, path=str(path)))
+        self._tell(WorkerDied(slot.socket, reason=why, pid=slot.pid, index=index))
+
+    def _watch(self) -> None:
+        now = time.monotonic()
+        for slot in self.slots.values():
+            trace = slot.trace
+            if slot.phase is not SocketPhase.TESTING or trace is None or trace.deadline is None or \
+                    now < trace.deadline or slot.socket in self._killed_for:
+                continue
+            self._killed_for[slot.socket] = f"step {trace.step} exceeded {trace.timeout_s:g} s (its worker was " \
+                                            f"stopped {self.grace_s:g} s later)"
+            _kill(slot)
+
+    def _stop_workers(self) -> None:
+        """Each worker records its unit ABORTED and ends; one that does not in time is killed."""
+        self.stopping = True
+        for slot in self.slots.values():
+            if slot.live and slot.process is not None and slot.process.pid:
+                try:
+                    os.kill(slot.process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + STOP_WAIT_S
+        while any(s.live for s in self.slots.values()) and time.monotonic() < deadline:
+            try:
+                self._step(0.1)
+            except KeyboardInterrupt:
+                break  # asked again: stop now
+        for slot in self.slots.values():
+            if slot.live:
+                self._killed_for[slot.socket] = "the station was stopped and its worker did not end in time"
+                _kill(slot)
+                self._read(slot)
+                self._ended(slot)
+
+    def close(self) -> None:
+        for slot in self.slots.values():
+            if slot.process is not None and slot.process.is_alive():
+                _kill(slot)
+            if slot.conn is not None:
+                slot.conn.close()
+
+
+def _send(conn: Connection, message: tuple[Any, ...]) -> None:
+    try:
+        conn.send(message)
+    except (BrokenPipeError, OSError):
+        pass  # the worker died: its sentinel tells
+
+
+def _kill(slot: Slot) -> None:
+    if slot.process is not None and slot.process.pid:
+        try:
+            os.kill(slot.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        slot.process.join(5)
+
+
+def _death(socket: str, code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"socket {socket}'s worker died ({name})"
+    return f"socket {socket}'s worker ended unexpectedly (exit code {code})"
+

@@ -1,0 +1,196 @@
+"""A socket's worker: one process per socket, with its own warm pytest session (``StationLoop``), its
+DUT link and its instruments, for the whole run.
+
+It asks the supervisor for each unit, writes each unit's files itself (the record is on disk before
+its verdict is told) and sends everything else as messages on its pipe: the typed events in their wire
+form, the run index's row of each unit, requests to wake the pool refill or the commit drain, and, at
+the end, why it stopped if that was not the end of the units. It dies with the supervisor.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+from linegate.drivers.cloud import RetryPolicy
+from linegate.fixtures.config import FixtureConfig
+from linegate.fixtures.context import StationState
+from linegate.fixtures.jig import Jig, JigError
+from linegate.plans import Plan, UnitRecord
+from linegate.reports import IndexRow, UnitReportRenderer
+from linegate.station.engine.sources import UnitStart
+from linegate.station.events import Event, WorkerStarted, to_wire
+from linegate.station.faults import fault_from
+from linegate.station.gate.station import Provisioning
+from linegate.station.ledger.journal import Ledger
+from linegate.station.loop import StationLoop
+from linegate.station.output import write_atomic, write_unit_files
+
+WORKERS_LOCK = "workers.lock"  # every live worker holds it shared; a starting supervisor waits for it
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker needs, sent to the new process (it must pickle)."""
+
+    config: FixtureConfig  # the station's; the worker opens only ``socket``'s part and the shared instruments
+    socket: str
+    plan: Plan
+    pytest_args: tuple[str, ...]
+    run_dir: Path
+    lock_dir: Path
+    ledger_url: str | None = None
+    ledger_key: Path | None = None
+    retry: RetryPolicy | None = None
+    keep_records: bool = False
+    spawned_at: float = 0.0  # time.time() when the supervisor started the process
+
+
+class _Pipe:
+    """The worker's end of its pipe. A supervisor that is gone is the end of the worker."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def send(self, *message: Any) -> None:
+        try:
+            self.conn.send(message)
+        except (BrokenPipeError, EOFError, OSError):
+            os._exit(0)
+
+    def recv(self) -> Any:
+        try:
+            return self.conn.recv()
+        except (EOFError, OSError):
+            os._exit(0)
+
+    def event(self, event: Event) -> None:
+        self.send("event", to_wire(event))
+
+
+class _RemoteUnits:
+    """The units the supervisor hands this socket, one at a time."""
+
+    def __init__(self, pipe: _Pipe, spec: WorkerSpec) -> None:
+        self.pipe = pipe
+        self.spec = spec
+
+    def __iter__(self) -> Iterator[UnitStart]:
+        self.pipe.event(WorkerStarted(self.spec.socket, pid=os.getpid(),
+                                      startup_s=round(time.time() - self.spec.spawned_at, 4)))
+        while True:
+            self.pipe.send("want")
+            kind, start = self.pipe.recv()
+            assert kind == "unit"
+            if start is None:
+                return
+            yield start
+
+
+class _UnitFiles:
+    """The unit's record, HTML report and OpenHTF export, written by the worker; its index row goes to
+    the supervisor, which keeps the run's index."""
+
+    def __init__(self, pipe: _Pipe, spec: WorkerSpec) -> None:
+        self.pipe = pipe
+        self.run_dir = spec.run_dir
+        self.keep_records = spec.keep_records
+        self._renderer = UnitReportRenderer()
+
+    def __call__(self, record: UnitRecord) -> Path:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        json_path, _ = write_unit_files(self.run_dir, record, self._renderer)
+        self.pipe.send("row", IndexRow.of(0, record), record if self.keep_records else None)
+        return json_path
+
+    def salvage(self, record: UnitRecord) -> None:
+        write_atomic(self.run_dir / f"{record.stem}.json", record.model_dump_json(indent=1))
+
+
+def _die_with_parent() -> None:
+    """SIGKILL this process when the supervisor dies (Linux), so no worker outlives its station."""
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the supervisor died before the call above
+        os._exit(0)
+
+
+def _abort(signum: int, frame: object) -> NoReturn:
+    """SIGTERM from the supervisor: stop as Ctrl-C does (the unit is ABORTED, with its record)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def hold_workers_lock(lock_dir: Path) -> int:
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_dir / WORKERS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd  # held until the process ends, however it ends
+
+
+def main(spec: WorkerSpec, conn: Connection) -> None:
+    """The worker process's entry point."""
+    _die_with_parent()
+    hold_workers_lock(spec.lock_dir)
+    signal.signal(signal.SIGTERM, _abort)
+    pipe = _Pipe(conn)
+    try:
+        _work(spec, pipe)
+    except KeyboardInterrupt:
+        pass
+    except JigError as e:
+        pipe.send("error", "jig", str(e), "")
+    except Exception as e:  # anything else is a station fault, told to the supervisor
+        fault = fault_from(e, f"socket {spec.socket}'s worker")
+        pipe.send("error", "fault", fault.sentence, fault.details)
+    finally:
+        conn.close()
+
+
+def _work(spec: WorkerSpec, pipe: _Pipe) -> None:
+    own = [s for s in spec.config.sockets if s.name == spec.socket]
+    config = spec.config.model_copy(update={"sockets": tuple(own)})
+    ledger = Ledger(spec.ledger_url, key_file=spec.ledger_key) if spec.ledger_url else None
+    provisioning = None
+    jig: Jig | None = None
+    try:
+        if ledger is not None and spec.plan.provisioning is not None:
+            provisioning = Provisioning.in_worker(spec.plan.provisioning, config.cloud, ledger, retry=spec.retry,
+                                                  ask=lambda what: pipe.send("ask", what))
+            provisioning.set_run_dir(spec.run_dir)
+        jig = Jig.open(config)
+        jig.safe_state()  # a restarted worker: whatever its predecessor left on, off
+        state = StationState(config=config, plan=spec.plan, jig=jig)
+        loop = StationLoop(state, iter(_RemoteUnits(pipe, spec)), _UnitFiles(pipe, spec), provisioning,
+                           events=pipe.event)
+        try:
+            code = pytest.main(list(spec.pytest_args), plugins=[loop])
+        except KeyboardInterrupt:
+            code = pytest.ExitCode.INTERRUPTED
+        if loop.collect_errors:
+            pipe.send("error", "line", loop.collect_errors[0], "")
+        elif code == pytest.ExitCode.USAGE_ERROR:
+            pipe.send("error", "line", f"{spec.plan.path}: pytest refused the plan's station tests", "")
+        elif loop.fault is not None:
+            pipe.send("error", "fault", loop.fault.sentence, loop.fault.details)
+        elif code == pytest.ExitCode.INTERRUPTED:
+            pipe.send("error", "stopped", "", "")
+    finally:
+        if jig is not None:
+            jig.close()
+        if provisioning is not None:
+            provisioning.stop()
+        if ledger is not None:
+            ledger.close()

@@ -1,0 +1,194 @@
+"""The supervisor and its socket workers: real processes (spawn), real ptys, real pyvisa-sim.
+
+Sockets test side by side; a worker that dies or hangs in a step has its unit recorded ERROR and is
+restarted while the other sockets go on; a stop records every socket's unit ABORTED.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from linegate.fixtures.config import load_fixture
+from linegate.plans import load_plan
+from linegate.station.cli import sockets_like
+from linegate.station.compose import run_fixture
+from linegate.station.engine.sockets import IllegalPhase, Slot, SocketPhase
+from linegate.station.events import Event, RecordWritten, StepStarted, Verdict, WorkerDied, WorkerStarted
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE = REPO / "fixtures" / "sim-station.yaml"
+
+CODE = '''
+import os
+import signal
+import time
+from pathlib import Path
+
+MARK = Path(__file__).parent
+
+
+def test_wait(unit, measure):
+    time.sleep(0.25)
+    measure("done", True)
+
+
+test_wait_again = test_wait
+test_wait_more = test_wait
+
+
+def test_die_once(unit, measure):
+    """The second unit's worker dies in the middle of this step (SIGKILL): once."""
+    if unit.index == 2 and not (MARK / "died").exists():
+        (MARK / "died").write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    measure("done", True)
+
+
+def test_blocked(unit, measure):
+    """The second unit blocks with the deadline's signal masked (a driver call that never returns)."""
+    if unit.index == 2:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        time.sleep(60)
+    measure("done", True)
+
+
+def test_spins(unit, measure):
+    if unit.index == 2:
+        while True:
+            pass
+    measure("done", True)
+'''
+
+
+def _plan(tmp_path: Path, *steps: tuple[str, str, float | None]) -> Path:
+    tests = tmp_path / "tests"
+    tests.mkdir(exist_ok=True)
+    (tests / "supervised_steps.py").write_text(CODE)
+    text = "name: supervised\nversion: '1'\nstation_tests: tests\nstop_on_failure: false\nsteps:\n"
+    for name, test, timeout in steps:
+        text += f"  - name: {name}\n    test: supervised_steps.py::{test}\n"
+        if timeout is not None:
+            text += f"    timeout_s: {timeout}\n"
+        text += "    measurements:\n      - {name: done, equals: true}\n"
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    return path
+
+
+def _station(sockets: int, fail_share: float = 0.0):
+    config = load_fixture(FIXTURE)
+    sim = config.simulated.model_copy(update={"fail_share": fail_share})
+    return config.model_copy(update={"sockets": sockets_like(config.sockets[0], sockets), "simulated": sim})
+
+
+def test_two_sockets_test_side_by_side_and_every_unit_is_recorded_once(tmp_path):
+    plan = load_plan(_plan(tmp_path, ("wait", "test_wait", None), ("again", "test_wait_again", None)))
+    events: list[Event] = []
+    t0 = time.monotonic()
+    result = run_fixture(_station(2), plan, out=tmp_path / "out", units=6, workers=True, events=events.append)
+    elapsed = time.monotonic() - t0
+    assert [r.outcome.value for r in result.records] == ["PASS"] * 6
+    assert sorted({r.station.socket for r in result.records}) == ["A", "B"]
+    assert len({r.unit["serial"] for r in result.records}) == 6
+    assert [row.index for row in result.rows] == [1, 2, 3, 4, 5, 6]
+    started = [e for e in events if isinstance(e, WorkerStarted)]
+    assert sorted(e.socket for e in started) == ["A", "B"] and len({e.pid for e in started}) == 2
+    assert all(e.pid != os.getpid() for e in started)
+    # Side by side: units of A and B overlap in time (each unit waits 0.5 s on its own)
+    spans: dict[tuple[str, int], list] = {}
+    for e in events:
+        if isinstance(e, StepStarted | Verdict):
+            spans.setdefault((e.socket, e.index), []).append(e.at)
+    a = [v for (s, _), v in spans.items() if s == "A"]
+    b = [v for (s, _), v in spans.items() if s == "B"]
+    assert any(x[0] < y[-1] and y[0] < x[-1] for x in a for y in b), "no unit of A overlapped one of B"
+    assert elapsed < 6 * 0.5 + 5  # one after another would be >= 3 s of steps alone, plus start-up
+    assert (result.run_dir / "index.html").exists() and (result.run_dir / "junit.xml").exists()
+
+
+def test_a_worker_killed_mid_step_gets_its_unit_error_and_is_restarted_while_the_other_socket_goes_on(tmp_path):
+    plan = load_plan(_plan(tmp_path, ("wait", "test_wait", None), ("die", "test_die_once", None)))
+    events: list[Event] = []
+    result = run_fixture(_station(2), plan, out=tmp_path / "out", units=6, workers=True, events=events.append)
+    by_index = {r.unit["serial"]: r for r in result.records}
+    assert len(result.records) == 6 and len(by_index) == 6
+    errors = [r for r in result.records if r.outcome.value == "ERROR"]
+    assert len(errors) == 1
+    lost = errors[0]
+    assert lost.failure is not None and lost.failure.step == "die"
+    assert "worker died (SIGKILL)" in lost.failure.message
+    assert [s.name for s in lost.steps] == ["wait", "die"]  # the finished step, then the one it died in
+    assert [s.outcome.value for s in lost.steps] == ["pass", "error"]
+    assert (result.run_dir / f"{lost.stem}.json").exists() and (result.run_dir / f"{lost.stem}.html").exists()
+    died = [e for e in events if isinstance(e, WorkerDied)]
+    assert len(died) == 1 and died[0].socket == lost.station.socket and died[0].index > 0
+    restarted = [e for e in events if isinstance(e, WorkerStarted) and e.socket == lost.station.socket]
+    assert len(restarted) == 2 and restarted[0].pid != restarted[1].pid
+    assert sum(r.outcome.value == "PASS" for r in result.records) == 5
+    written = [e for e in events if isinstance(e, RecordWritten)]
+    assert len(written) == 6  # the lost unit's record too
+
+
+def test_a_step_blocked_past_its_deadline_is_killed_after_the_grace_and_the_socket_tests_on(tmp_path):
+    plan = load_plan(_plan(tmp_path, ("blocked", "test_blocked", 0.5)))
+    events: list[Event] = []
+    t0 = time.monotonic()
+    result = run_fixture(_station(1), plan, out=tmp_path / "out", units=3, workers=True, events=events.append)
+    assert time.monotonic() - t0 < 30, "the 60 s block was cut short"
+    outcomes = [r.outcome.value for r in result.records]
+    assert outcomes == ["PASS", "ERROR", "PASS"]
+    lost = result.records[1]
+    assert lost.failure is not None
+    assert lost.failure.message.startswith("step blocked exceeded 0.5 s (its worker was stopped")
+    died = [e for e in events if isinstance(e, WorkerDied)]
+    assert len(died) == 1 and died[0].reason.startswith("step blocked exceeded 0.5 s")
+
+
+def test_a_step_spinning_in_python_is_stopped_inside_its_worker_without_a_restart(tmp_path):
+    plan = load_plan(_plan(tmp_path, ("spins", "test_spins", 0.5)))
+    events: list[Event] = []
+    result = run_fixture(_station(1), plan, out=tmp_path / "out", units=3, workers=True, events=events.append)
+    assert [r.outcome.value for r in result.records] == ["PASS", "ERROR", "PASS"]
+    assert result.records[1].steps[0].message == "StepTimeout: step spins exceeded 0.5 s"
+    assert not [e for e in events if isinstance(e, WorkerDied)]
+    assert len([e for e in events if isinstance(e, WorkerStarted)]) == 1
+
+
+def test_a_stop_records_each_sockets_unit_aborted(tmp_path):
+    plan = load_plan(_plan(tmp_path, ("wait", "test_wait", None), ("again", "test_wait_again", None),
+                           ("more", "test_wait_more", None)))
+    events: list[Event] = []
+    fired = threading.Event()
+
+    def stop_when_both_run(event: Event) -> None:
+        events.append(event)
+        running = {e.socket for e in events if isinstance(e, StepStarted)}
+        if running == {"A", "B"} and not fired.is_set():
+            fired.set()
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C, in the supervisor
+
+    result = run_fixture(_station(2), plan, out=tmp_path / "out", units=10, workers=True,
+                         events=stop_when_both_run)
+    assert result.aborted
+    aborted = [r for r in result.records if r.outcome.value == "ABORTED"]
+    assert sorted(r.station.socket for r in aborted) == ["A", "B"]
+    assert len(result.records) < 10
+    assert (result.run_dir / "index.html").exists()
+
+
+def test_socket_phases_move_only_as_the_table_says():
+    slot = Slot("A")
+    slot.move(SocketPhase.TESTING)
+    slot.move(SocketPhase.DEAD)
+    with pytest.raises(IllegalPhase, match="socket A: cannot go to testing from dead"):
+        slot.move(SocketPhase.TESTING)
+    slot.move(SocketPhase.STARTING)
+    slot.move(SocketPhase.FINISHING)
+    slot.move(SocketPhase.EXITED)
+    with pytest.raises(IllegalPhase):
+        slot.move(SocketPhase.STARTING)
