@@ -16,12 +16,14 @@ from linegate.station.events import (
     EventError,
     MeasurementTaken,
     Prompt,
+    ProvisioningStarted,
     RecordWritten,
     StepFinished,
     StepStarted,
     UnitStarted,
     Verdict,
     WorkerDied,
+    WorkerStarted,
     from_wire,
     to_wire,
 )
@@ -41,7 +43,9 @@ SAMPLES: list[Event] = [
     Verdict("A", index=1, outcome="FAIL", failure="supply_current = 0.24 A (limit <= 0.1)", commit_status=None,
             serial="LG1", mac="24:0a:c4:00:00:01", at=AT),
     RecordWritten("A", index=1, record_id="0b5e", path="out/run-1/LG1.json", at=AT),
-    WorkerDied("C", reason="killed by SIGKILL", at=AT),
+    ProvisioningStarted("A", index=1, mac="24:0a:c4:00:00:01", at=AT),
+    WorkerStarted("C", pid=4242, startup_s=0.91, at=AT),
+    WorkerDied("C", reason="socket C's worker died (SIGKILL)", pid=4242, index=7, at=AT),
 ]
 
 

@@ -10,15 +10,17 @@ import os
 import signal
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from linegate.fixtures.config import load_fixture
 from linegate.plans import load_plan
 from linegate.station.cli import sockets_like
-from linegate.station.compose import run_fixture
+from linegate.station.compose import run_fixture, station
 from linegate.station.engine.sockets import IllegalPhase, Slot, SocketPhase
 from linegate.station.events import Event, RecordWritten, StepStarted, Verdict, WorkerDied, WorkerStarted
+from linegate.station.run import run_sockets
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "fixtures" / "sim-station.yaml"
@@ -192,3 +194,37 @@ def test_socket_phases_move_only_as_the_table_says():
     slot.move(SocketPhase.EXITED)
     with pytest.raises(IllegalPhase):
         slot.move(SocketPhase.STARTING)
+
+
+def _jammed(jig) -> None:
+    raise RuntimeError("the handler's gripper jammed")
+
+
+class _JamsOnSecond:
+    """The simulated line, but the handler fails while putting the second unit in (outside any step)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def next_unit(self, socket: str):
+        start = self.inner.next_unit(socket)
+        if start is not None and start.index == 2:
+            start = replace(start, bench=_jammed)
+        return start
+
+
+def test_an_exception_outside_a_step_kills_only_that_worker_which_is_restarted(tmp_path):
+    plan = load_plan(_plan(tmp_path, ("wait", "test_wait", None)))
+    events: list[Event] = []
+    with station(_station(1), units=4) as composed:
+        result = run_sockets(composed.config, plan, units=_JamsOnSecond(composed.units), probe=None,
+                             out=tmp_path / "out", events=events.append)
+    assert [r.outcome.value for r in result.records] == ["PASS", "ERROR", "PASS", "PASS"]
+    lost = result.records[1]
+    assert lost.failure is not None and "RuntimeError: the handler's gripper jammed" in lost.failure.message
+    assert "failed outside a step" in lost.failure.message
+    log = result.run_dir / "station-fault.log"
+    assert "Traceback" in log.read_text() and "_jammed" in log.read_text()
+    died = [e for e in events if isinstance(e, WorkerDied)]
+    assert len(died) == 1 and died[0].index == 2
+    assert len([e for e in events if isinstance(e, WorkerStarted)]) == 2

@@ -47,7 +47,7 @@ class LineStopped(Exception):
 def lock_dir_of(station: str) -> Path:
     """The station's lock folder on this host: shared instruments' locks and the workers' lock."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in station)
-    return Path(tempfile.gettempdir()) / f"linegate-{safe}"
+    return Path(tempfile.gettempdir()) / f"linegate-locks-{safe}"
 
 
 def wait_for_old_workers(lock_dir: Path, timeout_s: float = OLD_WORKERS_WAIT_S) -> None:
@@ -91,6 +91,7 @@ class Supervisor:
         self.aborted = False
         self.stopping = False
         self._killed_for: dict[str, str] = {}
+        self._last_death = ""
         self._errors: dict[str, str] = {}  # socket -> the kind of error its worker ended with
         self._ctx = multiprocessing.get_context("spawn")
         self._spec = worker.WorkerSpec(
@@ -166,6 +167,8 @@ class Supervisor:
 
     def _next_unit(self, slot: Slot) -> None:
         assert slot.conn is not None
+        if slot.trace is not None and slot.trace.told:  # a whole unit, and the worker lived on
+            slot.deaths_in_a_row = 0
         start = None if self.stopping else self.units.next_unit(slot.socket)
         if start is None:
             slot.trace = None
@@ -180,8 +183,6 @@ class Supervisor:
             slot.pid = event.pid
         if slot.trace is not None:
             slot.trace.see(event, self.plan, self.grace_s)
-            if isinstance(event, Verdict):
-                slot.deaths_in_a_row = 0
         self._tell(event)
 
     def _tell(self, event: Event) -> None:
@@ -190,6 +191,13 @@ class Supervisor:
 
     def _worker_error(self, slot: Slot, kind: str, sentence: str, details: str) -> None:
         self._errors[slot.socket] = kind
+        if kind == "jig":
+            self._last_death = f"socket {slot.socket}'s jig did not open again: {sentence}"
+        if kind == "crash":  # it dies next: buried and restarted, for this reason (``details``: its log file)
+            self._killed_for[slot.socket] = f"socket {slot.socket}'s worker failed outside a step: {sentence} " \
+                                            f"(details in {details})"
+            self._last_death = f"socket {slot.socket}'s worker failed outside a step: {sentence}"
+            return
         if kind == "line":
             self.line_error = self.line_error or sentence
         elif kind == "jig" and not self._ever_tested(slot):
@@ -218,10 +226,12 @@ class Supervisor:
         if error == "jig":  # its jig would not open again: the socket is out of service
             slot.move(SocketPhase.DEAD)
             slot.move(SocketPhase.RETIRED)
-            self._tell(WorkerDied(slot.socket, reason=f"retired: {self._last_jig_error(slot)}", pid=slot.pid))
+            self._tell(WorkerDied(slot.socket, reason=self._last_death, pid=slot.pid))
             self._if_none_left()
             return
         why = killed_for or _death(slot.socket, code)
+        if error != "crash":
+            self._last_death = why
         slot.move(SocketPhase.DEAD)
         self._bury(slot, why)
         slot.deaths_in_a_row += 1
@@ -232,13 +242,10 @@ class Supervisor:
         slot.move(SocketPhase.STARTING)
         self._spawn(slot)
 
-    def _last_jig_error(self, slot: Slot) -> str:
-        return f"socket {slot.socket}'s jig did not open again"
-
     def _if_none_left(self) -> None:
         if not any(s.live for s in self.slots.values()) and not self.stopping and self.fault is None:
-            self.fault = StationFault("every socket's worker was retired (see the worker_died events); the line "
-                                      "cannot go on")
+            self.fault = StationFault(f"every socket is out of service, the line cannot go on; the last worker "
+                                      f"death: {self._last_death}")
 
     def _bury(self, slot: Slot, why: str) -> None:
         """The dead worker's unit: recorded ERROR (unless its record was already written), its identity

@@ -30,7 +30,7 @@ from linegate.plans import Plan, UnitRecord
 from linegate.reports import IndexRow, UnitReportRenderer
 from linegate.station.engine.sources import UnitStart
 from linegate.station.events import Event, WorkerStarted, to_wire
-from linegate.station.faults import fault_from
+from linegate.station.faults import StationFault, fault_from, write_log
 from linegate.station.gate.station import Provisioning
 from linegate.station.ledger.journal import Ledger
 from linegate.station.loop import StationLoop
@@ -152,11 +152,18 @@ def main(spec: WorkerSpec, conn: Connection) -> None:
         pass
     except JigError as e:
         pipe.send("error", "jig", str(e), "")
-    except Exception as e:  # anything else is a station fault, told to the supervisor
-        fault = fault_from(e, f"socket {spec.socket}'s worker")
-        pipe.send("error", "fault", fault.sentence, fault.details)
+    except Exception as e:  # outside any step: the worker dies; its unit is recorded, it is restarted
+        _crash(pipe, spec, fault_from(e, f"socket {spec.socket}'s worker"))
     finally:
         conn.close()
+
+
+def _crash(pipe: _Pipe, spec: WorkerSpec, fault: StationFault) -> NoReturn:
+    """Tell why (the traceback goes to the run folder's log), then die: the supervisor buries the unit."""
+    write_log(fault, spec.run_dir)
+    pipe.send("error", "crash", fault.sentence, str(fault.log))
+    pipe.conn.close()
+    os._exit(70)
 
 
 def _work(spec: WorkerSpec, pipe: _Pipe) -> None:
@@ -183,6 +190,8 @@ def _work(spec: WorkerSpec, pipe: _Pipe) -> None:
             pipe.send("error", "line", loop.collect_errors[0], "")
         elif code == pytest.ExitCode.USAGE_ERROR:
             pipe.send("error", "line", f"{spec.plan.path}: pytest refused the plan's station tests", "")
+        elif loop.fault is not None and loop.fault_outside_units:
+            _crash(pipe, spec, loop.fault)
         elif loop.fault is not None:
             pipe.send("error", "fault", loop.fault.sentence, loop.fault.details)
         elif code == pytest.ExitCode.INTERRUPTED:
