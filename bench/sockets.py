@@ -1,18 +1,19 @@
 """Throughput of 1, 2, 4 and 8 sockets side by side, on a DUT-bound plan, and the cost of one shared DMM.
 
-Each run is ``linegate run --fixture F --plan P --units N --out D`` as a subprocess, on a generated fixture
-file of simulated ESP-AT modules that take ``--delay`` seconds (default 0.1) to answer each command; the plan
-(bench/sockets/dut-bound.yaml) sends ten AT commands a unit, so a unit waits ~1 s on its DUT. Printed per
-socket count: the whole command's wall time, the span from the first unit's start to the last verdict,
-units/min and the speed-up over one socket (both from the span) against the targets (x1.9, x3.6, x6.5 for
-2, 4, 8 sockets). The second scenario (bench/sockets/shared-dmm.yaml) adds a step holding the station's one
-DMM for about a tenth of the unit; its 4-socket speed-up is set against Amdahl's bound 1/(s + (1-s)/4), s
-being the share of a unit's time in that step on one socket. When ``linegate run`` takes ``--events FILE``
-(the supervisor with one worker process per socket) the event stream gives the span, the workers' pids and
-start-up times, and each worker's VmRSS is sampled every 0.2 s; without it those columns say n/a and the
-sockets run one after another (a speed-up near x1.0 is then expected). Run it from the repository:
+Each run is ``linegate run --fixture F --plan P --units N --out D --events E`` as a subprocess (one
+supervisor, one worker process per socket), on a generated fixture file of simulated ESP-AT modules that
+take ``--delay`` seconds (default 0.1) to answer each command; the plan (bench/sockets/dut-bound.yaml) sends
+ten AT commands a unit, so a unit waits ~1 s on its DUT. Printed per socket count: the command's wall time;
+the span from the first unit's start to the last verdict and its rate (worker start-up skew and the last,
+partly idle round included); the steady rate (verdicts from the moment the last worker was ready to the
+last unit handed out, every socket busy) and its speed-up over one socket against the targets (x1.9, x3.6,
+x6.5 for 2, 4, 8 sockets). The workers' start-up times come from the ``worker_started`` events and each
+process's VmRSS is sampled every 0.2 s. The second scenario (bench/sockets/shared-dmm.yaml) adds a step
+holding the station's one DMM for about a tenth of the unit; its 4-socket steady speed-up is set against
+Amdahl's bound 1/(s + (1-s)/4), s being the share of a unit's time in that step on one socket. Run it from
+the repository:
 
-    python bench/sockets.py [--units 24] [--sockets 1 2 4 8] [--delay 0.1] [--dmm-sockets 4] [--out DIR]
+    python bench/sockets.py [--units 48] [--sockets 1 2 4 8] [--delay 0.1] [--dmm-sockets 4] [--out DIR]
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Run:
     wall_s: float
     span_s: float  # first unit started to last verdict
     dmm_share: float  # share of the units' time in the shared-DMM step
+    steady: tuple[int, float] | None = None  # verdicts and seconds while every worker was up and units remained
     lock_wait_s: float | None = None  # per unit, waiting for shared instruments' locks (records' lock_wait_s)
     startup_s: list[float] = field(default_factory=list)  # per worker, from worker_started events
     worker_rss_kb: list[int] = field(default_factory=list)  # max VmRSS per worker
@@ -174,11 +176,17 @@ def summarize(sockets: int, wall_s: float, docs: list[dict], stream: list[dict],
         starts = [_at(doc["started_at"]) for doc in docs]
         ends = [_at(doc["ended_at"]) for doc in docs]
     workers = [e for e in stream if e.get("kind") == "worker_started"]
+    steady = None
+    if workers and starts:  # from the last worker ready to the last unit handed out: every socket busy
+        begin, end = max(_at(e["at"]) for e in workers), max(starts)
+        done = sum(1 for t in ends if begin <= t <= end)
+        if done >= sockets and end > begin:
+            steady = (done, (end - begin).total_seconds())
     steps = [step for doc in docs for step in doc["steps"]]
     in_dmm = sum(step["duration_s"] for step in steps if step["name"] == DMM_STEP)
     waited = [step["lock_wait_s"] for step in steps if "lock_wait_s" in step]
     return Run(sockets, len(docs), wall_s, (max(ends) - min(starts)).total_seconds(),
-               in_dmm / sum(doc["duration_s"] for doc in docs),
+               in_dmm / sum(doc["duration_s"] for doc in docs), steady=steady,
                lock_wait_s=sum(waited) / len(docs) if waited else None,
                startup_s=[float(e["startup_s"]) for e in workers],
                worker_rss_kb=[peak[e["pid"]] for e in workers if e.get("pid") in peak],
@@ -189,23 +197,33 @@ def per_min(run: Run) -> float:
     return run.units / run.span_s * 60
 
 
+def steady_per_min(run: Run) -> float:
+    """Units a minute while every socket's worker was up and had units: the line's running rate (start-up and
+    the last, partly idle round are shown apart: worker start-up below, the span's rate beside)."""
+    if run.steady is None:
+        return per_min(run)
+    done, seconds = run.steady
+    return done / seconds * 60
+
+
 def mb(kb: float) -> str:
     return f"{kb / 1024:.1f}"
 
 
 def print_throughput(runs: list[Run], source: str) -> None:
     base = runs[0]
-    print(f"{'sockets':>7} {'units':>5} {'wall s':>7} {'s/unit':>7} {'span s':>7} {'units/min':>9} "
-          f"{'speed-up':>8} {'wall x':>6} {'target':>7}  met")
+    print(f"{'sockets':>7} {'units':>5} {'wall s':>7} {'span s':>7} {'span/min':>8} {'span x':>6} "
+          f"{'steady/min':>10} {'speed-up':>8} {'target':>7}  met")
     for run in runs:
-        speed = per_min(run) / per_min(base)
+        speed = steady_per_min(run) / steady_per_min(base)
         target = TARGETS.get(run.sockets)
         met = "-" if target is None else ("met" if speed >= target else "not met")
-        print(f"{run.sockets:>7} {run.units:>5} {run.wall_s:>7.2f} {run.wall_s / run.units:>7.3f} {run.span_s:>7.2f} "
-              f"{per_min(run):>9.1f} {speed:>7.2f}x {base.wall_s / run.wall_s:>5.2f}x "
+        print(f"{run.sockets:>7} {run.units:>5} {run.wall_s:>7.2f} {run.span_s:>7.2f} {per_min(run):>8.1f} "
+              f"{per_min(run) / per_min(base):>5.2f}x {steady_per_min(run):>10.1f} {speed:>7.2f}x "
               f"{'-' if target is None else f'{target:.1f}x':>7}  {met}")
-    print(f"span: first unit started to last verdict ({source}); units/min and speed-up from the span, "
-          "'wall x' from the whole command's wall time")
+    print(f"span: first unit started to last verdict ({source}), start-up skew and the last round included; "
+          "steady: verdicts from the last worker ready to the last unit handed out, every socket busy; the "
+          "speed-up (judged) is the steady rate's over one socket's")
 
 
 def print_workers(runs: list[Run], with_events: bool) -> None:
@@ -229,7 +247,7 @@ def print_amdahl(one: Run, many: Run) -> None:
               f"{wait:>16}")
     s, n = one.dmm_share, many.sockets
     bound = 1 / (s + (1 - s) / n)
-    speed = per_min(many) / per_min(one)
+    speed = steady_per_min(many) / steady_per_min(one)
     within = speed >= (1 - AMDAHL_WITHIN) * bound
     print(f"{n}-socket speed-up {speed:.2f}x vs Amdahl's bound {bound:.2f}x for s = {s:.3f} "
           f"(1/(s + (1-s)/{n})): {speed / bound:.0%} of the bound; within {AMDAHL_WITHIN:.0%}: "
@@ -238,7 +256,7 @@ def print_amdahl(one: Run, many: Run) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--units", type=int, default=24, help="units of each run, shared by its sockets")
+    parser.add_argument("--units", type=int, default=48, help="units of each run, shared by its sockets")
     parser.add_argument("--sockets", type=int, nargs="+", default=[1, 2, 4, 8], help="socket counts (1 first)")
     parser.add_argument("--delay", type=float, default=0.1, help="seconds a simulated module takes per command")
     parser.add_argument("--dmm-sockets", type=int, default=4, help="sockets of the shared-DMM scenario; 0: skip it")

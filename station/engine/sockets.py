@@ -146,6 +146,8 @@ class Slot:
     trace: UnitTrace | None = None
     deaths_in_a_row: int = 0
     pid: int = 0
+    asked_by: int = 0  # the worker a unit was asked for
+    held: UnitStart | None = None  # a unit loaded for a worker that died before it was handed over
 
     def move(self, to: SocketPhase) -> None:
         if to not in TRANSITIONS[self.phase]:

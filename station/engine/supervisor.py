@@ -25,10 +25,11 @@ from linegate.fixtures.config import FixtureConfig
 from linegate.fixtures.jig import JigError
 from linegate.plans import Plan
 from linegate.station.engine import worker
+from linegate.station.engine.feeder import UnitFeeder
 from linegate.station.engine.sockets import Slot, SocketPhase, UnitTrace
-from linegate.station.engine.sources import DutProbe, UnitSource
+from linegate.station.engine.sources import DutProbe, UnitSource, UnitStart
 from linegate.station.events import Event, EventSink, RecordWritten, Verdict, WorkerDied, WorkerStarted, from_wire
-from linegate.station.faults import StationFault
+from linegate.station.faults import StationFault, fault_from
 from linegate.station.gate.recovery import recover
 from linegate.station.gate.station import Provisioning
 from linegate.station.ledger.journal import Ledger
@@ -94,6 +95,7 @@ class Supervisor:
         self._last_death = ""
         self._errors: dict[str, str] = {}  # socket -> the kind of error its worker ended with
         self._ctx = multiprocessing.get_context("spawn")
+        self.feeder = UnitFeeder(units)
         self._spec = worker.WorkerSpec(
             config=config, socket="", plan=plan, pytest_args=tuple(pytest_args), run_dir=writer.run_dir,
             lock_dir=lock_dir, ledger_url=ledger.url if ledger is not None and provisioning is not None else None,
@@ -114,6 +116,7 @@ class Supervisor:
             self._stop_workers()
         finally:
             self.close()
+            self.feeder.close()
         if self.line_error is not None:
             raise LineStopped(self.line_error)
         if self.jig_error is not None:
@@ -122,7 +125,9 @@ class Supervisor:
     def _step(self, timeout: float) -> None:
         live = [s for s in self.slots.values() if s.live and s.conn is not None and s.process is not None]
         waitables: list[Any] = [s.conn for s in live] + [s.process.sentinel for s in live if s.process]
-        ready = wait(waitables, timeout=timeout)
+        ready = wait([*waitables, self.feeder.answers], timeout=timeout)
+        if self.feeder.answers in ready:
+            self._unit_for(*self.feeder.take())
         for slot in live:
             if slot.conn in ready:
                 self._read(slot)
@@ -166,10 +171,31 @@ class Supervisor:
             self._worker_error(slot, message[1], message[2], message[3])
 
     def _next_unit(self, slot: Slot) -> None:
-        assert slot.conn is not None
         if slot.trace is not None and slot.trace.told:  # a whole unit, and the worker lived on
             slot.deaths_in_a_row = 0
-        start = None if self.stopping else self.units.next_unit(slot.socket)
+        slot.trace = None
+        if self.stopping:
+            self._give(slot, None)
+        elif slot.held is not None:  # loaded for a worker that died before it got it
+            start, slot.held = slot.held, None
+            self._give(slot, start)
+        else:
+            slot.asked_by = slot.pid
+            self.feeder.ask(slot.socket)
+
+    def _unit_for(self, socket: str, start: UnitStart | Exception | None) -> None:
+        slot = self.slots[socket]
+        if isinstance(start, Exception):
+            self.fault = self.fault or fault_from(start, f"the unit source ({type(self.units).__name__})")
+            self.stopping = True
+            start = None
+        if slot.asked_by != slot.pid or not slot.live:
+            slot.held = start  # its worker died meanwhile: the unit waits in the socket for the new one
+            return
+        self._give(slot, start)
+
+    def _give(self, slot: Slot, start: UnitStart | None) -> None:
+        assert slot.conn is not None
         if start is None:
             slot.trace = None
             slot.move(SocketPhase.FINISHING)
