@@ -11,6 +11,7 @@ from linegate.drivers.cloud import RetryPolicy
 from linegate.fixtures.config import FixtureConfig
 from linegate.fixtures.context import StationState
 from linegate.fixtures.jig import Jig
+from linegate.fixtures.locks import InstrumentLocks
 from linegate.plans import Plan, UnitRecord
 from linegate.reports import IndexRow
 from linegate.station.engine.sources import DutProbe, UnitSource, unit_starts
@@ -78,6 +79,7 @@ def run_line(
     retry: RetryPolicy | None = None,
     keep_records: bool = True,
     events: EventSink | None = None,
+    locks: InstrumentLocks | None = None,
 ) -> RunResult:
     """Test the units ``units`` puts in the sockets of ``config``'s jig. Raises JigError / LineError
     before any unit.
@@ -85,7 +87,8 @@ def run_line(
     A plan with ``provisioning`` needs a ``ledger``; ``probe`` lets recovery look at a DUT that a
     stop left with an identity half written. ``state_dir`` also gets the log of a station fault.
     The result holds every unit's record unless ``keep_records`` is false (the rows are always there).
-    ``events`` receives the typed event stream (station/events.py) as the units run.
+    ``events`` receives the typed event stream (station/events.py) as the units run. ``locks``: the
+    cross-process locks of the station-level instruments, when other processes use them too.
     """
     args = pytest_args(plan)
     if plan.provisioning is not None and ledger is None:
@@ -118,7 +121,7 @@ def run_line(
                 meta["recovered at start"] = provisioning.recovered.summary()
         jig = Jig.open(config)
         stack.callback(jig.close)
-        state = StationState(config=config, plan=plan, jig=jig)
+        state = StationState(config=config, plan=plan, jig=jig, locks=locks)
         loop = StationLoop(state, unit_starts(units, jig, [s.name for s in config.sockets]), writer, provisioning,
                            events=events)
         try:
