@@ -73,6 +73,19 @@ def test_a_name_already_held_is_taken_again_without_waiting_and_kept_until_the_o
     assert free_elsewhere(locks.path("dmm"))
 
 
+def test_an_exception_in_the_block_releases_and_a_hold_never_entered_releases_nothing(tmp_path):
+    locks = InstrumentLocks(tmp_path)
+    with pytest.raises(ZeroDivisionError), locks.hold(["dmm"]):
+        1 / 0  # noqa: B018
+    assert locks.held == () and free_elsewhere(locks.path("dmm"))
+    with locks.hold(["dmm"]):
+        locks.hold(["dmm"]).__exit__(None, None, None)  # a step hold whose entering was cut short
+        assert locks.held == ("dmm",)
+    holding = locks.hold(["dmm"])
+    with holding, pytest.raises(RuntimeError, match="entered once"), holding:
+        pass
+
+
 def test_taking_a_name_that_sorts_before_one_held_is_refused_before_any_wait(tmp_path):
     locks = InstrumentLocks(tmp_path)
     holder = hold_elsewhere(locks.path("dmm"))  # would block forever if hold waited
@@ -174,6 +187,7 @@ def test_a_step_blocked_on_a_shared_instrument_ends_at_its_deadline_holding_noth
     steps = {s["name"]: s for s in record["steps"]}
     assert steps["rail"]["outcome"] == "error"
     assert steps["rail"]["message"] == "StepTimeout: step rail exceeded 0.4 s"
+    assert (steps["rail"]["shared"], 0.3 < steps["rail"]["lock_wait_s"] < 2) == ([], True)  # waited, never held
     assert steps["link"]["outcome"] == "pass"  # the next step runs, and holds nothing
     assert steps["fine"]["outcome"] == "error"  # blocked inside shared("dmm") this time
     assert steps["fine"]["message"] == "StepTimeout: step fine exceeded 0.4 s"
