@@ -141,7 +141,7 @@ def test_a_lock_file_that_cannot_be_opened_is_one_line_naming_the_instrument_and
     locks = InstrumentLocks(tmp_path / "not-a-dir")
     with pytest.raises(LockError) as e, locks.hold(["dmm"]):
         pass
-    lock_file = tmp_path / "not-a-dir" / "dmm.lock"
+    lock_file = tmp_path / "not-a-dir" / "instrument-dmm.lock"
     assert str(e.value) == f"instrument dmm: lock file {lock_file}: cannot open: Not a directory"
     assert locks.held == ()
 
@@ -161,7 +161,7 @@ def test_a_step_naming_a_shared_instrument_holds_it_from_setup_to_teardown_and_s
         assert [steps[n]["shared"] for n in ("ready", "rail", "link", "fine")] == [[], ["dmm"], [], ["dmm"]]
         assert all(s["lock_wait_s"] == 0.0 for s in record["steps"])  # nobody else: no wait
     assert (tmp_path / "barrier" / "teardowns.txt").read_text().splitlines() == ["dmm", "dmm"]
-    assert not (tmp_path / "locks" / "dmm.lock").exists() or free_elsewhere(tmp_path / "locks" / "dmm.lock")
+    assert free_elsewhere(InstrumentLocks(tmp_path / "locks").path("dmm"))
 
 
 def test_without_locks_nothing_is_held_or_recorded(tmp_path):
@@ -177,7 +177,7 @@ def test_a_step_blocked_on_a_shared_instrument_ends_at_its_deadline_holding_noth
     with SharedScpiDmm(read_s=0.01) as dmm:
         fixture, plan = bench(tmp_path, dmm.address, module="shared_deadline", sockets=1,
                               extra="step_timeout_s: 0.4\n")
-        holder = hold_elsewhere(tmp_path / "locks" / "dmm.lock")
+        holder = hold_elsewhere(InstrumentLocks(tmp_path / "locks").path("dmm"))
         try:
             done = socket_station(str(fixture), str(plan), "A", str(tmp_path / "out"), str(tmp_path / "locks"), 1)
         finally:
