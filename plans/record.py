@@ -58,6 +58,8 @@ class StepRecord(_Frozen):
     measurements: tuple[MeasurementRecord, ...] = ()
     message: str = Field("", description="why the step did not pass")
     output: str = Field("", description="captured stdout/stderr/log of the step")
+    lock_wait_s: float = Field(0.0, description="seconds the step waited for shared instruments' locks")
+    shared: tuple[str, ...] = Field((), description="shared (station-level) instruments the step held the lock of")
 
 
 class PlanRef(_Frozen):

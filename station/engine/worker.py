@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -26,6 +27,7 @@ from linegate.drivers.cloud import RetryPolicy
 from linegate.fixtures.config import FixtureConfig
 from linegate.fixtures.context import StationState
 from linegate.fixtures.jig import Jig, JigError
+from linegate.fixtures.locks import InstrumentLocks
 from linegate.plans import Plan, UnitRecord
 from linegate.reports import IndexRow, UnitReportRenderer
 from linegate.station.engine.sources import UnitStart
@@ -177,9 +179,13 @@ def _work(spec: WorkerSpec, pipe: _Pipe) -> None:
             provisioning = Provisioning.in_worker(spec.plan.provisioning, config.cloud, ledger, retry=spec.retry,
                                                   ask=lambda what: pipe.send("ask", what))
             provisioning.set_run_dir(spec.run_dir)
-        jig = Jig.open(config)
+        shared = len(spec.config.sockets) > 1
+        locks = InstrumentLocks(spec.lock_dir) if shared else None
+        with locks.hold(name for name, _ in config.instruments.items()) if locks else nullcontext():
+            jig = Jig.open(config)  # *IDN? and error-queue checks: the shared instruments' traffic too
+        jig.shares_station_instruments = shared
         jig.safe_state()  # a restarted worker: whatever its predecessor left on, off
-        state = StationState(config=config, plan=spec.plan, jig=jig)
+        state = StationState(config=config, plan=spec.plan, jig=jig, locks=locks)
         loop = StationLoop(state, iter(_RemoteUnits(pipe, spec)), _UnitFiles(pipe, spec), provisioning,
                            events=pipe.event)
         try:
