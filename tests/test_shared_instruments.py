@@ -303,3 +303,19 @@ def test_lock_order_in_a_step_and_a_sockets_own_instrument(tmp_path):
         "name order (dmm before psu); take both in one hold, dmm first")
     assert (steps["both"]["outcome"], steps["both"]["shared"]) == ("pass", ["dmm", "psu"])
     assert (steps["own"]["outcome"], steps["own"]["shared"]) == ("pass", [])
+
+
+def test_through_the_supervisor_two_socket_workers_never_use_the_shared_dmm_at_once(tmp_path):
+    """The station as ``linegate run`` runs it: one worker process per socket, locks in the station's folder."""
+    from linegate.fixtures.config import load_fixture
+    from linegate.plans import load_plan
+    from linegate.station.compose import run_fixture
+
+    with SharedScpiDmm() as dmm:
+        fixture, plan = bench(tmp_path, dmm.address, module="shared_supervised")
+        result = run_fixture(load_fixture(fixture), load_plan(plan), out=tmp_path / "out", units=6, workers=True)
+    assert dmm.violations == []
+    assert [r.outcome.value for r in result.records] == ["PASS"] * 6, [r.failure for r in result.records]
+    assert sorted({r.station.socket for r in result.records}) == ["A", "B"]
+    waits = [s.lock_wait_s for r in result.records for s in r.steps if s.name in ("rail", "fine")]
+    assert sum(w > 0 for w in waits) >= 2, waits  # they did queue for the DMM
