@@ -228,3 +228,36 @@ def test_an_exception_outside_a_step_kills_only_that_worker_which_is_restarted(t
     died = [e for e in events if isinstance(e, WorkerDied)]
     assert len(died) == 1 and died[0].index == 2
     assert len([e for e in events if isinstance(e, WorkerStarted)]) == 2
+
+
+def test_ctrl_c_to_the_whole_process_group_stops_every_socket_once_each_unit_aborted(tmp_path):
+    """A terminal's Ctrl-C reaches the supervisor and every worker: the supervisor alone acts on it."""
+    import json
+    import subprocess
+    import sys
+
+    plan = _plan(tmp_path, ("wait", "test_wait", None), ("again", "test_wait_again", None))
+    fixture = tmp_path / "two.yaml"
+    text = FIXTURE.read_text()
+    assert "  - name: A\n    dut:\n      port: .sim/socket-A" in text
+    fixture.write_text(text.replace("  - name: A\n", "  - name: B\n    dut: {port: .sim/socket-B}\n  - name: A\n"))
+    proc = subprocess.Popen([sys.executable, "-m", "linegate", "run", "--fixture", str(fixture), "--plan", str(plan),
+                             "--units", "40", "--out", "o", "--events", "ev.jsonl"],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        seen = (tmp_path / "ev.jsonl").read_text() if (tmp_path / "ev.jsonl").exists() else ""
+        if seen.count('"kind":"verdict"') >= 2:
+            break
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "linegate: stopped by the operator" and "Traceback" not in err
+    run_dir = next((tmp_path / "o").glob("run-*"))
+    records = [json.loads(p.read_text()) for p in run_dir.glob("*.json") if p.name != "run.json"]
+    aborted = [r for r in records if r["outcome"] == "ABORTED"]
+    assert 1 <= len(aborted) <= 2 and len({r["station"]["socket"] for r in aborted}) == len(aborted)
+    assert all(r["outcome"] in ("PASS", "ABORTED") for r in records)
+    assert (run_dir / "junit.xml").exists()

@@ -147,7 +147,8 @@ def main(spec: WorkerSpec, conn: Connection) -> None:
     _die_with_parent()
     hold_workers_lock(spec.lock_dir)
     signal.signal(signal.SIGTERM, _abort)
-    pipe = _Pipe(conn)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the supervisor
+    pipe = _Pipe(conn)                            # alone acts on it, and stops each worker once (SIGTERM)
     try:
         _work(spec, pipe)
     except KeyboardInterrupt:
