@@ -22,6 +22,7 @@ from linegate.drivers.cloud import RetryPolicy
 from linegate.fixtures.config import FixtureConfig
 from linegate.fixtures.sim.jig import SimulatedDuts, SimulatedLine, apply_load
 from linegate.plans import Plan
+from linegate.plans.serial import SerialSpec
 from linegate.station.engine.sources import DutProbe, UnitSource, UnitStart
 from linegate.station.events import EventSink
 from linegate.station.handler import OperatorUnits
@@ -60,14 +61,15 @@ class Station:
 
 @contextmanager
 def station(config: FixtureConfig, *, units: int | None = None, serials: Sequence[str] | None = None,
-            state_dir: Path | None = None, ledger: Ledger | None = None) -> Iterator[Station]:
+            state_dir: Path | None = None, ledger: Ledger | None = None,
+            rule: SerialSpec | None = None) -> Iterator[Station]:
     """The unit source and DUT probe of ``config``'s station, for the length of a run.
 
     A simulated line with ``state_dir`` and a ``ledger`` continues after a stop: ``units`` counts the
     whole line, the units the ledger has finished are skipped.
     """
     if config.simulated is None:
-        yield Station(config, OperatorUnits(units, serials), None)
+        yield Station(config, OperatorUnits(units, serials, rule), None)
         return
     finished = frozenset(ledger.finished_units()) if ledger is not None and state_dir is not None else frozenset()
     total = units if units is not None else len(serials or ()) or 1
@@ -118,7 +120,8 @@ def run_fixture(
     ``run_sockets``: one process per socket) given its unit source and DUT probe. Raises JigError /
     LineError before any unit."""
     run = run_sockets if workers else run_line
-    with station(config, units=units, serials=serials, state_dir=state_dir, ledger=ledger) as composed:
+    with station(config, units=units, serials=serials, state_dir=state_dir, ledger=ledger,
+                 rule=plan.serial) as composed:
         return run(composed.config, plan, units=composed.units, probe=composed.probe, out=out,
                    state_dir=state_dir, ledger=ledger, retry=retry, keep_records=keep_records, events=events)
 
