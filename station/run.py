@@ -15,8 +15,9 @@ from linegate.fixtures.jig import Jig, JigError
 from linegate.fixtures.locks import InstrumentLocks
 from linegate.plans import Plan, UnitRecord
 from linegate.reports import IndexRow
+from linegate.station.engine.processes import lock_dir_of, wait_for_old_workers
 from linegate.station.engine.sources import DutProbe, UnitSource, unit_starts
-from linegate.station.engine.supervisor import GRACE_S, LineStopped, Supervisor, lock_dir_of, wait_for_old_workers
+from linegate.station.engine.supervisor import GRACE_S, LineStopped, Supervisor
 from linegate.station.events import EventSink
 from linegate.station.faults import StationFault, fault_from, write_log
 from linegate.station.gate.services import ServiceConfigError

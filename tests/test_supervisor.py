@@ -261,3 +261,88 @@ def test_ctrl_c_to_the_whole_process_group_stops_every_socket_once_each_unit_abo
     assert 1 <= len(aborted) <= 2 and len({r["station"]["socket"] for r in aborted}) == len(aborted)
     assert all(r["outcome"] in ("PASS", "ABORTED") for r in records)
     assert (run_dir / "junit.xml").exists()
+
+
+OPERATOR_CODE = '''
+def test_ask(operator, measure):
+    measure("led", operator.confirm("Is the LED green?"))
+    measure("volts", operator.ask_number("Meter reading?", low=3.0, high=3.6, units="V"), "V")
+'''
+
+
+def test_a_station_test_asks_the_operator_and_the_answers_go_into_the_record(tmp_path):
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "asking.py").write_text(OPERATOR_CODE)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("name: asking\nversion: '1'\nstation_tests: tests\nsteps:\n  - name: ask\n    test: asking.py::"
+                    "test_ask\n    measurements:\n      - {name: led, equals: true}\n"
+                    "      - {name: volts, units: V, low: 3.2, high: 3.4}\n")
+    answered: list[tuple[bool, str]] = []
+    supervisor_of: list = []
+
+    def answer(event: Event) -> None:
+        from linegate.station.events import Prompt
+
+        if isinstance(event, Prompt):
+            prompts = supervisor_of[0].prompts
+            if event.ask == "confirm":
+                answered.append(prompts.answer(event.prompt_id, "maybe", "alice"))  # refused: not yes/no
+                answered.append(prompts.answer(event.prompt_id, "yes", "alice"))
+            else:
+                answered.append(prompts.answer(event.prompt_id, "9", "alice"))  # refused: above 3.6
+                answered.append(prompts.answer(event.prompt_id, "3.31", "alice"))
+
+    from linegate.station.engine import supervisor as sup
+
+    real = sup.Supervisor.__init__
+
+    def keep(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        self.panel = True  # as a panel would: the test answers through the supervisor's open prompts
+        supervisor_of.append(self)
+
+    sup.Supervisor.__init__ = keep
+    try:
+        result = run_fixture(_station(1), load_plan(plan), out=tmp_path / "out", units=1, workers=True,
+                             events=answer)
+    finally:
+        sup.Supervisor.__init__ = real
+    assert answered == [(False, "answer yes or no"), (True, ""), (False, "9 is above 3.6"), (True, "")]
+    [record] = result.records
+    assert record.outcome.value == "PASS"
+    assert [(p.ask, p.text, p.answer, p.who) for p in record.prompts] == [
+        ("confirm", "Is the LED green?", "yes", "alice"), ("number", "Meter reading?", "3.31", "alice")]
+
+
+def test_with_nobody_to_ask_the_step_errors_at_once_saying_so(tmp_path):
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "asking2.py").write_text(OPERATOR_CODE)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("name: asking\nversion: '1'\nstation_tests: tests\nsteps:\n  - name: ask\n    test: asking2.py::"
+                    "test_ask\n    measurements:\n      - {name: led, equals: true}\n"
+                    "      - {name: volts, units: V, low: 3.2, high: 3.4}\n")
+    t0 = time.monotonic()
+    result = run_fixture(_station(1), load_plan(plan), out=tmp_path / "out", units=1, workers=True)
+    assert time.monotonic() - t0 < 20
+    [record] = result.records
+    assert record.outcome.value == "ERROR"
+    assert "nobody to answer: no terminal and no panel" in record.steps[0].message
+
+
+def test_the_unit_report_lists_the_operators_answers(tmp_path):
+    from datetime import UTC, datetime
+
+    from linegate.plans import PromptRecord
+    from linegate.reports import UnitReportRenderer
+
+    plan = load_plan(_plan(tmp_path, ("wait", "test_wait", None)))
+    [record] = run_fixture(_station(1), plan, out=tmp_path / "out", units=1).records
+    asked = record.model_copy(update={"prompts": (PromptRecord(
+        step="wait", ask="confirm", text="Is the <LED> green?", answer="yes", who="alice",
+        at=datetime(2026, 11, 23, 9, 30, tzinfo=UTC)),)})
+    html = UnitReportRenderer().render(asked)
+    assert "Operator answers (1)" in html
+    assert "Is the &lt;LED&gt; green?" in html and "<b>yes</b>" in html and "alice" in html
+    assert "2026-11-23 09:30:00" in html

@@ -10,14 +10,12 @@ other sockets go on testing.
 
 from __future__ import annotations
 
-import fcntl
 import multiprocessing
 import os
 import signal
-import tempfile
 import time
 from dataclasses import replace
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +24,21 @@ from linegate.fixtures.jig import JigError
 from linegate.plans import Plan
 from linegate.station.engine import worker
 from linegate.station.engine.feeder import UnitFeeder
+from linegate.station.engine.processes import death, kill, send
+from linegate.station.engine.prompts import OpenPrompts, TerminalPrompts
 from linegate.station.engine.sockets import Slot, SocketPhase, UnitTrace
 from linegate.station.engine.sources import DutProbe, UnitSource, UnitStart
-from linegate.station.events import Event, EventSink, RecordWritten, Verdict, WorkerDied, WorkerStarted, from_wire
+from linegate.station.events import (
+    Event,
+    EventSink,
+    Prompt,
+    PromptAnswered,
+    RecordWritten,
+    Verdict,
+    WorkerDied,
+    WorkerStarted,
+    from_wire,
+)
 from linegate.station.faults import StationFault, fault_from
 from linegate.station.gate.recovery import recover
 from linegate.station.gate.station import Provisioning
@@ -38,37 +48,10 @@ from linegate.station.output import RunWriter
 GRACE_S = 3.0  # after a step's deadline, how long its worker has to return before it is killed
 MAX_DEATHS_IN_A_ROW = 3  # a socket whose worker dies this often without finishing a unit is retired
 STOP_WAIT_S = 30.0  # on a stop, how long the workers have to record their units' ABORTED
-OLD_WORKERS_WAIT_S = 15.0
 
 
 class LineStopped(Exception):
     """A worker found the line cannot run (its plan's station tests do not load): one line."""
-
-
-def lock_dir_of(station: str) -> Path:
-    """The station's lock folder on this host: shared instruments' locks and the workers' lock."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in station)
-    return Path(tempfile.gettempdir()) / f"linegate-locks-{safe}"
-
-
-def wait_for_old_workers(lock_dir: Path, timeout_s: float = OLD_WORKERS_WAIT_S) -> None:
-    """Workers of a station that was killed die with it, a moment later; none may touch the ledger
-    while this start recovers it."""
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_dir / worker.WORKERS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise StationFault(f"{lock_dir / worker.WORKERS_LOCK}: workers of an earlier run of this station "
-                                       f"are still running after {timeout_s:g} s") from None
-                time.sleep(0.05)
-    finally:
-        os.close(fd)  # releases the lock
 
 
 class Supervisor:
@@ -96,6 +79,9 @@ class Supervisor:
         self._errors: dict[str, str] = {}  # socket -> the kind of error its worker ended with
         self._ctx = multiprocessing.get_context("spawn")
         self.feeder = UnitFeeder(units)
+        self.prompts = OpenPrompts()
+        self.panel = False  # a panel answers questions (set by the caller that serves one)
+        self._terminal: TerminalPrompts | None = None
         self._spec = worker.WorkerSpec(
             config=config, socket="", plan=plan, pytest_args=tuple(pytest_args), run_dir=writer.run_dir,
             lock_dir=lock_dir, ledger_url=ledger.url if ledger is not None and provisioning is not None else None,
@@ -117,6 +103,7 @@ class Supervisor:
         finally:
             self.close()
             self.feeder.close()
+            self.prompts.close()
         if self.line_error is not None:
             raise LineStopped(self.line_error)
         if self.jig_error is not None:
@@ -125,9 +112,11 @@ class Supervisor:
     def _step(self, timeout: float) -> None:
         live = [s for s in self.slots.values() if s.live and s.conn is not None and s.process is not None]
         waitables: list[Any] = [s.conn for s in live] + [s.process.sentinel for s in live if s.process]
-        ready = wait([*waitables, self.feeder.answers], timeout=timeout)
+        ready = wait([*waitables, self.feeder.answers, self.prompts.inbox], timeout=timeout)
         if self.feeder.answers in ready:
             self._unit_for(*self.feeder.take())
+        if self.prompts.inbox in ready:
+            self._answer(*self.prompts.take())
         for slot in live:
             if slot.conn in ready:
                 self._read(slot)
@@ -202,14 +191,32 @@ class Supervisor:
         else:
             slot.trace = UnitTrace(start)
             slot.move(SocketPhase.TESTING)
-        _send(slot.conn, ("unit", start))
+        send(slot.conn, ("unit", start))
 
     def _event(self, slot: Slot, event: Event) -> None:
         if isinstance(event, WorkerStarted):
             slot.pid = event.pid
+        elif isinstance(event, Prompt):
+            self._asked(event)
+        elif isinstance(event, PromptAnswered):
+            self.prompts.closed(event.prompt_id)
         if slot.trace is not None:
             slot.trace.see(event, self.plan, self.grace_s)
         self._tell(event)
+
+    def _asked(self, prompt: Prompt) -> None:
+        self.prompts.opened(prompt)
+        if not self.panel and not TerminalPrompts.available():
+            self.prompts.nobody(prompt)
+        elif TerminalPrompts.available():
+            if self._terminal is None:
+                self._terminal = TerminalPrompts(self.prompts)
+            self._terminal.put(prompt)
+
+    def _answer(self, socket: str, prompt_id: str, value: str | None, who: str) -> None:
+        slot = self.slots[socket]
+        if slot.conn is not None and slot.live:
+            send(slot.conn, ("answer", prompt_id, value, who))
 
     def _tell(self, event: Event) -> None:
         if self.events is not None:
@@ -255,7 +262,7 @@ class Supervisor:
             self._tell(WorkerDied(slot.socket, reason=self._last_death, pid=slot.pid))
             self._if_none_left()
             return
-        why = killed_for or _death(slot.socket, code)
+        why = killed_for or death(slot.socket, code)
         if error != "crash":
             self._last_death = why
         slot.move(SocketPhase.DEAD)
@@ -308,7 +315,7 @@ class Supervisor:
                 continue
             self._killed_for[slot.socket] = f"step {trace.step} exceeded {trace.timeout_s:g} s (its worker was " \
                                             f"stopped {self.grace_s:g} s later)"
-            _kill(slot)
+            kill(slot)
 
     def _stop_workers(self) -> None:
         """Each worker records its unit ABORTED and ends; one that does not in time is killed."""
@@ -328,40 +335,13 @@ class Supervisor:
         for slot in self.slots.values():
             if slot.live:
                 self._killed_for[slot.socket] = "the station was stopped and its worker did not end in time"
-                _kill(slot)
+                kill(slot)
                 self._read(slot)
                 self._ended(slot)
 
     def close(self) -> None:
         for slot in self.slots.values():
             if slot.process is not None and slot.process.is_alive():
-                _kill(slot)
+                kill(slot)
             if slot.conn is not None:
                 slot.conn.close()
-
-
-def _send(conn: Connection, message: tuple[Any, ...]) -> None:
-    try:
-        conn.send(message)
-    except (BrokenPipeError, OSError):
-        pass  # the worker died: its sentinel tells
-
-
-def _kill(slot: Slot) -> None:
-    if slot.process is not None and slot.process.pid:
-        try:
-            os.kill(slot.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        slot.process.join(5)
-
-
-def _death(socket: str, code: int | None) -> str:
-    if code is not None and code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"socket {socket}'s worker died ({name})"
-    return f"socket {socket}'s worker ended unexpectedly (exit code {code})"
-

@@ -28,10 +28,11 @@ from linegate.fixtures.config import FixtureConfig
 from linegate.fixtures.context import StationState
 from linegate.fixtures.jig import Jig, JigError
 from linegate.fixtures.locks import InstrumentLocks
+from linegate.fixtures.operator import Answer, OperatorError, Question
 from linegate.plans import Plan, UnitRecord
 from linegate.reports import IndexRow, UnitReportRenderer
 from linegate.station.engine.sources import UnitStart
-from linegate.station.events import Event, WorkerStarted, to_wire
+from linegate.station.events import Event, Prompt, PromptAnswered, WorkerStarted, to_wire
 from linegate.station.faults import StationFault, fault_from, write_log
 from linegate.station.gate.station import Provisioning
 from linegate.station.ledger.journal import Ledger
@@ -93,10 +94,44 @@ class _RemoteUnits:
         while True:
             self.pipe.send("want")
             kind, start = self.pipe.recv()
-            assert kind == "unit"
+            while kind != "unit":  # an answer to a question that timed out: nobody waits for it now
+                kind, *rest = self.pipe.recv()
+                start = rest[0] if rest else None
             if start is None:
                 return
             yield start
+
+
+class _SupervisorChannel:
+    """The ``operator`` fixture's questions, through the supervisor to the panel or its terminal."""
+
+    def __init__(self, pipe: _Pipe, state: StationState) -> None:
+        self.pipe = pipe
+        self.state = state
+
+    def ask(self, question: Question) -> Answer:
+        unit = self.state.unit
+        assert unit is not None
+        socket, index = unit.socket, unit.index
+        self.pipe.event(Prompt(socket, index=index, prompt_id=question.prompt_id, text=question.text,
+                               options=question.options, ask=question.ask, low=question.low, high=question.high,
+                               units=question.units, regex=question.regex, image=question.image,
+                               timeout_s=question.timeout_s))
+        deadline = time.monotonic() + question.timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.pipe.conn.poll(left):
+                self.pipe.event(PromptAnswered(socket, index=index, prompt_id=question.prompt_id, answer="",
+                                               who="nobody answered in time"))
+                raise OperatorError(f"nobody answered {question.text!r} within {question.timeout_s:g} s")
+            kind, *rest = self.pipe.recv()
+            if kind != "answer" or rest[0] != question.prompt_id:
+                continue  # a late answer to an earlier question
+            value, who = rest[1], rest[2]
+            if value is None:
+                raise OperatorError(f"{question.text!r}: {who}")
+            self.pipe.event(PromptAnswered(socket, index=index, prompt_id=question.prompt_id, answer=value, who=who))
+            return Answer(value, who)
 
 
 class _UnitFiles:
@@ -187,6 +222,7 @@ def _work(spec: WorkerSpec, pipe: _Pipe) -> None:
         jig.shares_station_instruments = shared
         jig.safe_state()  # a restarted worker: whatever its predecessor left on, off
         state = StationState(config=config, plan=spec.plan, jig=jig, locks=locks)
+        state.operator_channel = _SupervisorChannel(pipe, state)
         loop = StationLoop(state, iter(_RemoteUnits(pipe, spec)), _UnitFiles(pipe, spec), provisioning,
                            events=pipe.event)
         try:
