@@ -19,12 +19,19 @@ class UnitFeeder:
     def __init__(self, source: UnitSource) -> None:
         self.source = source
         self.answers, self._tell = Pipe(duplex=False)
+        self._send_lock = threading.Lock()
         self._asks: queue.Queue[str | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="unit-source", daemon=True)
-        self._thread.start()
+        # A source whose sockets wait apart (each for its own scan) is asked for each socket on a thread of
+        # its own; any other (a terminal prompt, the simulated line) one socket at a time.
+        self.concurrent = bool(getattr(source, "concurrent", False))
+        if not self.concurrent:
+            threading.Thread(target=self._run, name="unit-source", daemon=True).start()
 
     def ask(self, socket: str) -> None:
-        self._asks.put(socket)
+        if self.concurrent:
+            threading.Thread(target=self._answer, args=(socket,), name=f"unit-source-{socket}", daemon=True).start()
+        else:
+            self._asks.put(socket)
 
     def take(self) -> tuple[str, UnitStart | Exception | None]:
         answer: tuple[str, UnitStart | Exception | None] = self.answers.recv()
@@ -32,14 +39,23 @@ class UnitFeeder:
 
     def _run(self) -> None:
         while (socket := self._asks.get()) is not None:
-            try:
-                start: UnitStart | Exception | None = self.source.next_unit(socket)
-            except Exception as e:  # told to the supervisor: a station fault
-                start = e
-            self._tell.send((socket, start))
+            self._answer(socket)
+
+    def _answer(self, socket: str) -> None:
+        try:
+            start: UnitStart | Exception | None = self.source.next_unit(socket)
+        except Exception as e:  # told to the supervisor: a station fault
+            start = e
+        try:
+            with self._send_lock:
+                self._tell.send((socket, start))
+        except OSError:
+            pass  # the run is over
 
     def close(self) -> None:
-        self._asks.put(None)  # the thread may be in a prompt: it is a daemon, and ends with the process
+        self._asks.put(None)  # a thread may be in a prompt: it is a daemon, and ends with the process
+        if callable(stop := getattr(self.source, "stop", None)):
+            stop()
         for conn in (self.answers, self._tell):
             conn.close()
 
