@@ -44,9 +44,15 @@ test_wait_more = test_wait
 
 
 def test_die_once(unit, measure):
-    """The second unit's worker dies in the middle of this step (SIGKILL): once."""
+    """The second unit's worker dies in the middle of this step (SIGKILL, or a segfault): once."""
     if unit.index == 2 and not (MARK / "died").exists():
         (MARK / "died").write_text(str(os.getpid()))
+        if (MARK / "segfault").exists():
+            import ctypes
+            import faulthandler
+
+            faulthandler.disable()  # a plain crash, as a C extension's would be
+            ctypes.string_at(0)
         os.kill(os.getpid(), signal.SIGKILL)
     measure("done", True)
 
@@ -113,8 +119,12 @@ def test_two_sockets_test_side_by_side_and_every_unit_is_recorded_once(tmp_path)
     assert (result.run_dir / "index.html").exists() and (result.run_dir / "junit.xml").exists()
 
 
-def test_a_worker_killed_mid_step_gets_its_unit_error_and_is_restarted_while_the_other_socket_goes_on(tmp_path):
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGSEGV"])
+def test_a_worker_killed_mid_step_gets_its_unit_error_and_is_restarted_while_the_other_socket_goes_on(tmp_path,
+                                                                                                       how):
     plan = load_plan(_plan(tmp_path, ("wait", "test_wait", None), ("die", "test_die_once", None)))
+    if how == "SIGSEGV":
+        (tmp_path / "tests" / "segfault").touch()
     events: list[Event] = []
     result = run_fixture(_station(2), plan, out=tmp_path / "out", units=6, workers=True, events=events.append)
     by_index = {r.unit["serial"]: r for r in result.records}
@@ -123,7 +133,7 @@ def test_a_worker_killed_mid_step_gets_its_unit_error_and_is_restarted_while_the
     assert len(errors) == 1
     lost = errors[0]
     assert lost.failure is not None and lost.failure.step == "die"
-    assert "worker died (SIGKILL)" in lost.failure.message
+    assert f"worker died ({how})" in lost.failure.message
     assert [s.name for s in lost.steps] == ["wait", "die"]  # the finished step, then the one it died in
     assert [s.outcome.value for s in lost.steps] == ["pass", "error"]
     assert (result.run_dir / f"{lost.stem}.json").exists() and (result.run_dir / f"{lost.stem}.html").exists()
