@@ -159,6 +159,7 @@ class StationLoop:
     def _run_unit(self, session: pytest.Session, items: list[pytest.Item], start: UnitStart) -> None:
         state = self.state
         unit = state.load_unit(start.socket, start.index, start.serial)
+        unit.operator = start.operator
         self._current = start
         if start.bench is not None and state.jig is not None:
             start.bench(state.jig)

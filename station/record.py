@@ -76,7 +76,7 @@ def build_record(
             name=state.config.station,
             fixture=state.config.path.name if state.config.path else "",
             socket=unit.socket,
-            operator=state.config.operator,
+            operator=unit.operator or state.config.operator,
             host=HOST,
             linegate_version=__version__,
         ),

@@ -15,6 +15,7 @@ from linegate.fixtures.jig import Jig, JigError
 from linegate.fixtures.locks import InstrumentLocks
 from linegate.plans import Plan, UnitRecord
 from linegate.reports import IndexRow
+from linegate.station.engine.controls import StationControls
 from linegate.station.engine.processes import lock_dir_of, wait_for_old_workers
 from linegate.station.engine.sources import DutProbe, UnitSource, unit_starts
 from linegate.station.engine.supervisor import GRACE_S, LineStopped, Supervisor
@@ -203,6 +204,7 @@ def run_sockets(
     keep_records: bool = True,
     events: EventSink | None = None,
     grace_s: float = GRACE_S,
+    controls: StationControls | None = None,
 ) -> RunResult:
     """``run_line``, with one worker process per socket under a supervisor (this process): the sockets
     test side by side, a step past its deadline is killed ``grace_s`` later, a dead worker is restarted.
@@ -216,6 +218,8 @@ def run_sockets(
         supervisor = Supervisor(config, plan, units=units, probe=probe, writer=writer, pytest_args=args,
                                 lock_dir=lock_dir, provisioning=provisioning, ledger=ledger, events=events,
                                 keep_records=keep_records, grace_s=grace_s)
+        if controls is not None:
+            controls.bind(supervisor)
         stack.callback(_station_safe_state, config, lock_dir)
         try:
             supervisor.run()

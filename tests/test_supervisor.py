@@ -356,3 +356,33 @@ def test_the_unit_report_lists_the_operators_answers(tmp_path):
     assert "Operator answers (1)" in html
     assert "Is the &lt;LED&gt; green?" in html and "<b>yes</b>" in html and "alice" in html
     assert "2026-11-23 09:30:00" in html
+
+
+def test_the_panels_controls_stop_one_socket_name_the_operator_and_stop_the_station(tmp_path):
+    from linegate.station.engine.controls import StationControls
+
+    plan = load_plan(_plan(tmp_path, ("wait", "test_wait", None), ("again", "test_wait_again", None)))
+    controls = StationControls()
+    assert controls.stop() == (False, "the station is not running")
+    assert controls.set_operator("  Li   Wei ") == (True, "")
+    assert controls.set_operator("") == (False, "give a name of 1 to 64 printable characters")
+    events: list[Event] = []
+
+    def drive(event: Event) -> None:
+        events.append(event)
+        verdicts = [e for e in events if isinstance(e, Verdict)]
+        if isinstance(event, StepStarted) and event.socket == "B" and event.index > 0 and not any(
+                isinstance(e, Verdict) and e.socket == "B" for e in events):
+            assert controls.stop("B") == (True, "")  # B's first unit: ABORTED, B out of service
+            assert controls.stop("Z") == (False, "no socket 'Z'")
+        if len([v for v in verdicts if v.socket == "A"]) == 3 and isinstance(event, Verdict):
+            controls.stop()  # the whole station
+
+    result = run_fixture(_station(2), plan, out=tmp_path / "out", units=20, workers=True, events=drive,
+                         controls=controls)
+    b = [r for r in result.records if r.station.socket == "B"]
+    a = [r for r in result.records if r.station.socket == "A"]
+    assert [r.outcome.value for r in b] == ["ABORTED"]
+    assert [r.outcome.value for r in a][:3] == ["PASS"] * 3 and len(a) <= 4
+    assert result.aborted and len(result.records) < 20
+    assert {r.station.operator for r in result.records} == {"Li Wei"}

@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Pipe
+from typing import Any
 
 from linegate.fixtures.operator import Question, refusal
 from linegate.station.events import Prompt
@@ -25,14 +26,39 @@ def question_of(prompt: Prompt) -> Question:
                     prompt.image, prompt.timeout_s, prompt.prompt_id)
 
 
-class OpenPrompts:
-    """Questions asked and not yet answered. ``answer`` may be called from any thread; accepted answers come
-    out of ``inbox`` as ``(socket, prompt_id, value, who)`` for the supervisor's main thread."""
+class Inbox:
+    """Messages to the supervisor's main thread from any other (the panel's, the terminal's): it waits on
+    ``conn`` with its workers' pipes."""
 
     def __init__(self) -> None:
+        self.conn, self._post = Pipe(duplex=False)
+        self._lock = threading.Lock()
+
+    def post(self, message: tuple[Any, ...]) -> None:
+        with self._lock:
+            try:
+                self._post.send(message)
+            except OSError:
+                pass  # the run is over
+
+    def take(self) -> tuple[Any, ...]:
+        message: tuple[Any, ...] = self.conn.recv()
+        return message
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in (self.conn, self._post):
+                conn.close()
+
+
+class OpenPrompts:
+    """Questions asked and not yet answered. ``answer`` may be called from any thread; accepted answers go to
+    ``inbox`` as ``("answer", socket, prompt_id, value, who)`` for the supervisor's main thread."""
+
+    def __init__(self, inbox: Inbox) -> None:
         self._open: dict[str, Prompt] = {}
         self._lock = threading.Lock()
-        self.inbox, self._post = Pipe(duplex=False)
+        self.inbox = inbox
 
     def opened(self, prompt: Prompt) -> None:
         with self._lock:
@@ -56,21 +82,13 @@ class OpenPrompts:
             if why is not None:
                 self._open[prompt_id] = prompt
                 return False, why
-            self._post.send((prompt.socket, prompt_id, value.strip(), who))
+            self.inbox.post(("answer", prompt.socket, prompt_id, value.strip(), who))
         return True, ""
 
     def nobody(self, prompt: Prompt) -> None:
         """Nobody can answer: the worker is told at once (its station test fails saying so)."""
         self.closed(prompt.prompt_id)
-        self._post.send((prompt.socket, prompt.prompt_id, None, NOBODY))
-
-    def take(self) -> tuple[str, str, str | None, str]:
-        message: tuple[str, str, str | None, str] = self.inbox.recv()
-        return message
-
-    def close(self) -> None:
-        for conn in (self.inbox, self._post):
-            conn.close()
+        self.inbox.post(("answer", prompt.socket, prompt.prompt_id, None, NOBODY))
 
 
 class TerminalPrompts:

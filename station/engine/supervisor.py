@@ -25,7 +25,7 @@ from linegate.plans import Plan
 from linegate.station.engine import worker
 from linegate.station.engine.feeder import UnitFeeder
 from linegate.station.engine.processes import death, kill, send
-from linegate.station.engine.prompts import OpenPrompts, TerminalPrompts
+from linegate.station.engine.prompts import Inbox, OpenPrompts, TerminalPrompts
 from linegate.station.engine.sockets import Slot, SocketPhase, UnitTrace
 from linegate.station.engine.sources import DutProbe, UnitSource, UnitStart
 from linegate.station.events import (
@@ -79,8 +79,11 @@ class Supervisor:
         self._errors: dict[str, str] = {}  # socket -> the kind of error its worker ended with
         self._ctx = multiprocessing.get_context("spawn")
         self.feeder = UnitFeeder(units)
-        self.prompts = OpenPrompts()
+        self.inbox = Inbox()
+        self.prompts = OpenPrompts(self.inbox)
+        self._stopped_sockets: set[str] = set()
         self.panel = False  # a panel answers questions (set by the caller that serves one)
+        self.operator: str | None = None  # the name entered at the panel: every unit's record from now
         self._terminal: TerminalPrompts | None = None
         self._spec = worker.WorkerSpec(
             config=config, socket="", plan=plan, pytest_args=tuple(pytest_args), run_dir=writer.run_dir,
@@ -103,7 +106,7 @@ class Supervisor:
         finally:
             self.close()
             self.feeder.close()
-            self.prompts.close()
+            self.inbox.close()
         if self.line_error is not None:
             raise LineStopped(self.line_error)
         if self.jig_error is not None:
@@ -112,11 +115,11 @@ class Supervisor:
     def _step(self, timeout: float) -> None:
         live = [s for s in self.slots.values() if s.live and s.conn is not None and s.process is not None]
         waitables: list[Any] = [s.conn for s in live] + [s.process.sentinel for s in live if s.process]
-        ready = wait([*waitables, self.feeder.answers, self.prompts.inbox], timeout=timeout)
+        ready = wait([*waitables, self.feeder.answers, self.inbox.conn], timeout=timeout)
         if self.feeder.answers in ready:
             self._unit_for(*self.feeder.take())
-        if self.prompts.inbox in ready:
-            self._answer(*self.prompts.take())
+        if self.inbox.conn in ready:
+            self._from_inbox(self.inbox.take())
         for slot in live:
             if slot.conn in ready:
                 self._read(slot)
@@ -185,6 +188,8 @@ class Supervisor:
 
     def _give(self, slot: Slot, start: UnitStart | None) -> None:
         assert slot.conn is not None
+        if start is not None and self.operator:
+            start = replace(start, operator=self.operator)
         if start is None:
             slot.trace = None
             slot.move(SocketPhase.FINISHING)
@@ -213,10 +218,26 @@ class Supervisor:
                 self._terminal = TerminalPrompts(self.prompts)
             self._terminal.put(prompt)
 
-    def _answer(self, socket: str, prompt_id: str, value: str | None, who: str) -> None:
-        slot = self.slots[socket]
-        if slot.conn is not None and slot.live:
-            send(slot.conn, ("answer", prompt_id, value, who))
+    def request_stop(self, socket: str | None = None) -> tuple[bool, str]:
+        """From any thread: stop ``socket`` (its unit ABORTED, the socket out of service) or the station."""
+        if socket is not None and socket not in self.slots:
+            return False, f"no socket {socket!r}"
+        self.inbox.post(("stop", socket))
+        return True, ""
+
+    def _from_inbox(self, message: tuple[Any, ...]) -> None:
+        if message[0] == "answer":
+            _, socket, prompt_id, value, who = message
+            slot = self.slots[socket]
+            if slot.conn is not None and slot.live:
+                send(slot.conn, ("answer", prompt_id, value, who))
+        elif message[0] == "stop" and message[1] is None:
+            raise KeyboardInterrupt  # the station's stop: as Ctrl-C, each socket's unit ABORTED
+        elif message[0] == "stop":
+            slot = self.slots[message[1]]
+            self._stopped_sockets.add(slot.socket)
+            if slot.live and slot.process is not None and slot.process.pid:
+                os.kill(slot.process.pid, signal.SIGTERM)
 
     def _tell(self, event: Event) -> None:
         if self.events is not None:
@@ -237,6 +258,8 @@ class Supervisor:
             self.jig_error = self.jig_error or sentence
         elif kind == "fault" and self.fault is None:
             self.fault = StationFault(sentence, details)
+        elif kind == "stopped" and slot.socket in self._stopped_sockets:
+            return  # this socket alone was stopped: the others go on
         elif kind == "stopped":
             self.aborted = True
         if kind != "jig" or self.jig_error is not None:
