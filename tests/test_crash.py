@@ -26,6 +26,23 @@ def test_sigkill_at_every_transition_in_turn(service):
     assert result["committed"] >= 1
 
 
+@pytest.mark.parametrize("service", ["ayla", "yosmart", "enos-dps", "enos-mqtt"])
+def test_four_sockets_sigkill_supervisor_worker_and_all(service):
+    """A supervisor and four socket workers: the supervisor killed (its workers die with it), one worker
+    killed (the run goes on to exit 0, the unit ERROR with its record), everything killed; at transitions
+    and at random instants. Nothing lost, duplicated or committed twice; every PASS record provisioned."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "crash.py"), "--units", "8", "--sockets", "4", "--chunk", "2",
+         "--service", service, "--max-nth", "1", "--seed", "3", "--verbose"],
+        capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    result = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    assert all(result["kills_by_target"][t] >= 1 for t in ("supervisor", "worker", "all")), result
+    assert (result["lost"], result["duplicated"], result["double_committed"]) == (0, 0, 0), result
+    assert result["record_problems"] == [], result
+    assert result["committed"] >= 1
+
+
 @pytest.mark.emulator(faults=FaultOptions(fault_rate=0.08, drop_rate=0.04, lost_answer_rate=0.06, rate_limit_rate=0.04,
                                           timeout_rate=0.02, hang_s=1.0, retry_after_s=0.05, seed=5))
 @pytest.mark.parametrize("service", ["ayla", "enos-dps"])
