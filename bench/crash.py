@@ -168,9 +168,12 @@ def run_station(cmd: list[str], kill: Kill, events: Path, rng: random.Random, pa
                     pending = False
                 elif workers := workers_of(proc.pid):
                     in_unit = [p for s, p in run.pids.items() if s in run.testing and p in workers]
-                    run.killed_worker = rng.choice(in_unit or workers)
-                    os.kill(run.killed_worker, signal.SIGKILL)
-                    pending = False
+                    chosen = rng.choice(in_unit or workers)
+                    try:
+                        os.kill(chosen, signal.SIGKILL)
+                    except ProcessLookupError:
+                        continue  # it ended meanwhile: another one at the next look
+                    run.killed_worker, pending = chosen, False
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
