@@ -5,11 +5,16 @@ DUT write, before each cloud call), so after a kill the journal says what
 may have happened and recovery can find out what did. The crash hook
 (``LINEGATE_CRASH_AT=state[:n]``) kills the process right after the n-th
 commit into that state; the crash harness uses it to stop at every
-transition in turn.
+transition in turn. ``LINEGATE_CRASH_IN=supervisor|worker`` limits it to the
+station's supervisor (the process with no ``multiprocessing`` parent) or to
+its socket workers (unset: any process), each process counting its own
+commits; ``LINEGATE_CRASH_KILL=group`` kills the process's whole process
+group instead of the process alone (unset or ``process``: the process).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import time
@@ -35,6 +40,8 @@ from sqlalchemy import CursorResult, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 CRASH_ENV = "LINEGATE_CRASH_AT"
+CRASH_IN_ENV = "LINEGATE_CRASH_IN"
+CRASH_KILL_ENV = "LINEGATE_CRASH_KILL"
 _POOLED = tuple(s.value for s in POOLED)
 
 __all__ = ["Identity", "IllegalMove", "Ledger", "LedgerBusy", "LedgerCorrupt", "LedgerError", "ledger_url"]
@@ -65,8 +72,19 @@ class Identity:
 
 
 def _crash_hook_from_env() -> Callable[[str], None] | None:
+    """The hook ``LINEGATE_CRASH_AT`` / ``LINEGATE_CRASH_IN`` / ``LINEGATE_CRASH_KILL`` ask for (see the module's
+    docstring); ``None`` when unset or when this process is not the one ``LINEGATE_CRASH_IN`` names."""
     spec = os.environ.get(CRASH_ENV)
     if not spec:
+        return None
+    where = os.environ.get(CRASH_IN_ENV, "")
+    kill = os.environ.get(CRASH_KILL_ENV, "process")
+    if where not in ("", "supervisor", "worker"):
+        raise ValueError(f"{CRASH_IN_ENV}={where!r}: expected supervisor or worker (unset: any process)")
+    if kill not in ("process", "group"):
+        raise ValueError(f"{CRASH_KILL_ENV}={kill!r}: expected process or group")
+    in_worker = multiprocessing.parent_process() is not None
+    if (where == "supervisor" and in_worker) or (where == "worker" and not in_worker):
         return None
     state, _, nth = spec.partition(":")
     remaining = [int(nth or 1)]
@@ -75,10 +93,11 @@ def _crash_hook_from_env() -> Callable[[str], None] | None:
         if reached == state:
             remaining[0] -= 1
             if remaining[0] <= 0:
+                if kill == "group":
+                    os.killpg(os.getpgrp(), signal.SIGKILL)
                 os.kill(os.getpid(), signal.SIGKILL)
 
     return hook
-
 
 
 def _new_id(result: CursorResult[Any]) -> int:
