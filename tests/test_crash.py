@@ -17,6 +17,7 @@ from linegate.plans import Outcome
 from linegate.station.ledger.journal import Ledger
 from linekit import REPO, invariants, run_service
 
+
 def crash_campaign(*args: str) -> dict:
     """bench/crash.py's RESULT for one service, after the checks every campaign must pass."""
     done = subprocess.run([sys.executable, str(REPO / "bench" / "crash.py"), *args, "--verbose"],
