@@ -14,6 +14,7 @@ from typing import Any
 from linegate.plans.errors import PlanError, load_yaml_model
 from linegate.plans.limits import Limits
 from linegate.plans.provisioning import ProvisioningSpec
+from linegate.plans.serial import SerialSpec
 from linegate.plans.yamlfile import YamlFileError, read_capped
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -76,6 +77,7 @@ class Plan(BaseModel):
     steps: tuple[StepSpec, ...]
     steps_from: str | None = Field(None, description="take steps and station_tests from this plan file")
     provisioning: ProvisioningSpec | None = None
+    serial: SerialSpec | None = Field(None, description="the form every unit's serial number must have")
 
     # Set by load_plan, not by the file.
     path: Path | None = Field(None, exclude=True)

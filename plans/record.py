@@ -58,6 +58,8 @@ class StepRecord(_Frozen):
     measurements: tuple[MeasurementRecord, ...] = ()
     message: str = Field("", description="why the step did not pass")
     output: str = Field("", description="captured stdout/stderr/log of the step")
+    lock_wait_s: float = Field(0.0, description="seconds the step waited for shared instruments' locks")
+    shared: tuple[str, ...] = Field((), description="shared (station-level) instruments the step held the lock of")
 
 
 class PlanRef(_Frozen):
@@ -127,6 +129,18 @@ class ProvisioningRecord(_Frozen):
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
+class PromptRecord(_Frozen):
+    """A question a station test put to the operator, and the answer."""
+
+    step: str
+    ask: str = Field(description="confirm | choose | number | text")
+    text: str
+    answer: str
+    who: str = Field(description="who answered: the operator's name at the panel, or 'terminal'")
+    at: datetime
+    options: tuple[str, ...] = ()
+
+
 class UnitRecord(_Frozen):
     schema_version: str = SCHEMA_VERSION
     record_id: str
@@ -143,6 +157,7 @@ class UnitRecord(_Frozen):
     failure: Failure | None = None
     attachments: tuple[Attachment, ...] = ()
     provisioning: ProvisioningRecord | None = None
+    prompts: tuple[PromptRecord, ...] = Field((), description="the operator's answers to the station tests' questions")
 
     @property
     def stem(self) -> str:

@@ -108,12 +108,21 @@ class UnitReportRenderer:
         return f"First failure in step {r.failure.step}: {r.failure.message}"
 
     @staticmethod
+    def _shared_note(step: StepRecord) -> str:
+        """Which shared instruments the step held and how long it waited for them (nothing when neither)."""
+        if not step.shared and not step.lock_wait_s:
+            return ""
+        held = f"shared {escape(', '.join(step.shared))}" if step.shared else "shared"
+        return (f'<div class="lg-shared" title="cross-process locks of shared instruments">{held} &middot; '
+                f"waited {step.lock_wait_s * 1000:.1f} ms</div>")
+
+    @staticmethod
     def _step_row(step: StepRecord, result: str, gauges: dict[str, str]) -> dict[str, object]:
         cells = [
             f'<td class="col-result">{result}</td>',
             f'<td class="col-testId">{escape(step.name)}</td>',
             f'<td class="col-duration">{step.duration_s * 1000:.1f} ms</td>',
-            f"<td>{escape(step.test)}</td>",
+            f"<td>{escape(step.test)}{UnitReportRenderer._shared_note(step)}</td>",
         ]
         extras = []
         if step.measurements:

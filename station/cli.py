@@ -22,6 +22,7 @@ from linegate.fixtures.config import FixtureConfig, FixtureError, Simulation, So
 from linegate.fixtures.jig import JigError
 from linegate.plans import Plan, PlanError, load_plan
 from linegate.plans.provisioning import SERVICES
+from linegate.plans.serial import refusal
 from linegate.station import ledger_cli, report_cli, sim_cloud, sim_dut
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account, fresh_demo_state
 from linegate.station.compose import run_fixture
@@ -215,6 +216,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     _check_args(args)
     config = load_fixture(args.fixture)
     plan = load_plan(args.plan)
+    for serial in args.sn or ():
+        if (why := refusal(serial, plan.serial)) is not None:
+            raise LineError(f"--sn {serial}: {why}")
     if plan.provisioning is None:
         return _execute(config, plan, args, console, units=args.units, serials=args.sn,
                         state_dir=args.state_dir)

@@ -22,6 +22,8 @@ from linegate.drivers.cloud import RetryPolicy
 from linegate.fixtures.config import FixtureConfig
 from linegate.fixtures.sim.jig import SimulatedDuts, SimulatedLine, apply_load
 from linegate.plans import Plan
+from linegate.plans.serial import SerialSpec
+from linegate.station.engine.controls import StationControls
 from linegate.station.engine.sources import DutProbe, UnitSource, UnitStart
 from linegate.station.events import EventSink
 from linegate.station.handler import OperatorUnits
@@ -60,14 +62,15 @@ class Station:
 
 @contextmanager
 def station(config: FixtureConfig, *, units: int | None = None, serials: Sequence[str] | None = None,
-            state_dir: Path | None = None, ledger: Ledger | None = None) -> Iterator[Station]:
+            state_dir: Path | None = None, ledger: Ledger | None = None,
+            rule: SerialSpec | None = None) -> Iterator[Station]:
     """The unit source and DUT probe of ``config``'s station, for the length of a run.
 
     A simulated line with ``state_dir`` and a ``ledger`` continues after a stop: ``units`` counts the
     whole line, the units the ledger has finished are skipped.
     """
     if config.simulated is None:
-        yield Station(config, OperatorUnits(units, serials), None)
+        yield Station(config, OperatorUnits(units, serials, rule), None)
         return
     finished = frozenset(ledger.finished_units()) if ledger is not None and state_dir is not None else frozenset()
     total = units if units is not None else len(serials or ()) or 1
@@ -113,14 +116,21 @@ def run_fixture(
     keep_records: bool = True,
     events: EventSink | None = None,
     workers: bool = False,
+    controls: StationControls | None = None,
+    units_source: UnitSource | None = None,
 ) -> RunResult:
     """Test ``units`` units (or one per serial) on ``config``'s station: ``run_line`` (or, with ``workers``,
     ``run_sockets``: one process per socket) given its unit source and DUT probe. Raises JigError /
     LineError before any unit."""
-    run = run_sockets if workers else run_line
-    with station(config, units=units, serials=serials, state_dir=state_dir, ledger=ledger) as composed:
-        return run(composed.config, plan, units=composed.units, probe=composed.probe, out=out,
-                   state_dir=state_dir, ledger=ledger, retry=retry, keep_records=keep_records, events=events)
+    with station(config, units=units, serials=serials, state_dir=state_dir, ledger=ledger,
+                 rule=plan.serial) as composed:
+        source = composed.units if units_source is None or config.simulated is not None else units_source
+        if workers or controls is not None:
+            return run_sockets(composed.config, plan, units=source, probe=composed.probe, out=out,
+                               state_dir=state_dir, ledger=ledger, retry=retry, keep_records=keep_records,
+                               events=events, controls=controls)
+        return run_line(composed.config, plan, units=source, probe=composed.probe, out=out, state_dir=state_dir,
+                        ledger=ledger, retry=retry, keep_records=keep_records, events=events)
 
 
 def simulated_duts(state_dir: Path | None) -> DutProbe | None:

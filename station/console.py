@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from types import TracebackType
 
-from linegate.station.events import Event, StepStarted, UnitStarted, Verdict
+from linegate.station.events import Event, StepStarted, UnitStarted, Verdict, WorkerDied
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -71,6 +71,11 @@ class LiveConsole:
             socket.verdict = event.outcome
             socket.since = None
             self.console.print(self.unit_line(event))
+        elif isinstance(event, WorkerDied):
+            socket.step, socket.number, socket.since = "", 0, None
+            line = Text(f"  socket {event.socket}: ")
+            line.append(event.reason, style=STYLE["ERROR"])
+            self.console.print(line)
 
     # -- what is shown -------------------------------------------------------
     def unit_line(self, verdict: Verdict) -> Text:

@@ -75,11 +75,29 @@ class StepFinished(Event):
 
 @dataclass(frozen=True)
 class Prompt(Event):
+    """A station test asks the operator (fixtures/operator.py); answered on the panel or at the terminal."""
+
     kind: ClassVar[str] = "prompt"
     index: int
     prompt_id: str
     text: str
     options: tuple[str, ...] = ()
+    ask: str = "confirm"  # confirm | choose | number | text
+    low: float | None = None
+    high: float | None = None
+    units: str | None = None
+    regex: str | None = None
+    image: str | None = None  # relative to the plan's folder
+    timeout_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class PromptAnswered(Event):
+    kind: ClassVar[str] = "prompt_answered"
+    index: int
+    prompt_id: str
+    answer: str  # "" when nobody answered
+    who: str  # the operator's name, "terminal", or why nobody answered
 
 
 @dataclass(frozen=True)
@@ -129,8 +147,8 @@ class WorkerDied(Event):
 
 
 KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (
-    UnitStarted, StepStarted, MeasurementTaken, StepFinished, Prompt, ProvisioningStarted, Verdict, RecordWritten,
-    WorkerStarted, WorkerDied)}
+    UnitStarted, StepStarted, MeasurementTaken, StepFinished, Prompt, PromptAnswered, ProvisioningStarted, Verdict,
+    RecordWritten, WorkerStarted, WorkerDied)}
 
 EventSink = Callable[[Event], None]
 

@@ -92,6 +92,7 @@ class StationLoop:
         self._capture = StepCapture()
         self._boundaries: dict[pytest.Collector, pytest.Item] = {}
         self.fault: StationFault | None = None  # the station broke: the run stops after this unit
+        self.fault_outside_units = False  # the fault came from outside any unit's steps, record and gate
         self._current: UnitStart | None = None
 
     # -- pytest hooks ----------------------------------------------------
@@ -127,7 +128,9 @@ class StationLoop:
         return True
 
     def pytest_internalerror(self, excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
-        """A fault outside any unit's steps: it stops the run (exit 1), never an exit 0."""
+        """A fault outside any unit's steps: it stops the run (exit 1), never an exit 0 (a socket's worker
+        dies instead, and is restarted)."""
+        self.fault_outside_units = self.fault is None
         self._fault(excinfo.value, "station")
         return True  # told once, by the CLI, with the traceback in the run's log file
 
@@ -156,6 +159,7 @@ class StationLoop:
     def _run_unit(self, session: pytest.Session, items: list[pytest.Item], start: UnitStart) -> None:
         state = self.state
         unit = state.load_unit(start.socket, start.index, start.serial)
+        unit.operator = start.operator
         self._current = start
         if start.bench is not None and state.jig is not None:
             start.bench(state.jig)
@@ -196,10 +200,22 @@ class StationLoop:
                                                                    "the station was stopped during provisioning")
             raise
         finally:
+            if not aborted:
+                self._unrecorded_steps(items)
             try:
                 self._finish_unit(unit, link, started, aborted, gate)
             except Exception as e:  # the record or the journal could not be written
                 self._fault(e, f"unit {start.index} ({unit.identity.get('serial') or start.socket})")
+
+    def _unrecorded_steps(self, items: list[pytest.Item]) -> None:
+        """A step the station broke in (a failing hook, a fault between steps) has no record of its own:
+        it is ERROR, so the unit cannot pass without every step of its plan recorded."""
+        done = {s.name for s in self._steps}
+        for item in items:
+            name, test = self._plan_step(item)
+            if name not in done:
+                self._steps.append(skipped_step(name, test, "not recorded: the station failed during or before "
+                                                "this step").model_copy(update={"outcome": StepOutcome.ERROR}))
 
     def _finish_unit(self, unit: UnitUnderTest, link: SerialLink | None, started: datetime, aborted: bool,
                      gate: _GateOutcome) -> None:

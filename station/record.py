@@ -14,6 +14,7 @@ from linegate.plans import (
     MeasurementRecord,
     Outcome,
     PlanRef,
+    PromptRecord,
     ProvisioningRecord,
     StationRef,
     Status,
@@ -75,7 +76,7 @@ def build_record(
             name=state.config.station,
             fixture=state.config.path.name if state.config.path else "",
             socket=unit.socket,
-            operator=state.config.operator,
+            operator=unit.operator or state.config.operator,
             host=HOST,
             linegate_version=__version__,
         ),
@@ -95,6 +96,9 @@ def build_record(
         failure=first_failure(steps),
         attachments=tuple(Attachment(name=n, mime_type=m, content=c) for n, m, c in unit.attachments),
         provisioning=provisioning,
+        prompts=tuple(PromptRecord(step=a.step, ask=a.question.ask, text=a.question.text, answer=a.answer.value,
+                                   who=a.answer.who, at=a.answer.at, options=a.question.options)
+                      for a in unit.asked),
     )
 
 

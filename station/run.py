@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,11 +11,14 @@ import pytest
 from linegate.drivers.cloud import RetryPolicy
 from linegate.fixtures.config import FixtureConfig
 from linegate.fixtures.context import StationState
-from linegate.fixtures.jig import Jig
+from linegate.fixtures.jig import Jig, JigError
+from linegate.fixtures.locks import InstrumentLocks
 from linegate.plans import Plan, UnitRecord
 from linegate.reports import IndexRow
+from linegate.station.engine.controls import StationControls
+from linegate.station.engine.processes import lock_dir_of, wait_for_old_workers
 from linegate.station.engine.sources import DutProbe, UnitSource, unit_starts
-from linegate.station.engine.supervisor import GRACE_S, LineStopped, Supervisor, lock_dir_of, wait_for_old_workers
+from linegate.station.engine.supervisor import GRACE_S, LineStopped, Supervisor
 from linegate.station.events import EventSink
 from linegate.station.faults import StationFault, fault_from, write_log
 from linegate.station.gate.services import ServiceConfigError
@@ -26,6 +30,9 @@ from linegate.station.output import OutputError, RunWriter, check_writable
 # pytest's exit codes of a run that went through (units may have failed, or the operator stopped it)
 RAN = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED,
        pytest.ExitCode.NO_TESTS_COLLECTED)
+
+
+log = logging.getLogger(__name__)
 
 
 class LineError(Exception):
@@ -132,6 +139,7 @@ def run_line(
     retry: RetryPolicy | None = None,
     keep_records: bool = True,
     events: EventSink | None = None,
+    locks: InstrumentLocks | None = None,
 ) -> RunResult:
     """Test the units ``units`` puts in the sockets of ``config``'s jig, in this process, one after
     another (``run_sockets`` tests them side by side). Raises JigError / LineError before any unit.
@@ -139,7 +147,8 @@ def run_line(
     A plan with ``provisioning`` needs a ``ledger``; ``probe`` lets recovery look at a DUT that a
     stop left with an identity half written. ``state_dir`` also gets the log of a station fault.
     The result holds every unit's record unless ``keep_records`` is false (the rows are always there).
-    ``events`` receives the typed event stream (station/events.py) as the units run.
+    ``events`` receives the typed event stream (station/events.py) as the units run. ``locks``: the
+    cross-process locks of the station-level instruments, when other processes use them too.
     """
     args, _, writer = _prepare(config, plan, out, ledger, keep_records)
     aborted = False
@@ -147,7 +156,7 @@ def run_line(
         provisioning = _provisioning(stack, config, plan, ledger, writer, retry, probe)
         jig = Jig.open(config)
         stack.callback(jig.close)
-        state = StationState(config=config, plan=plan, jig=jig)
+        state = StationState(config=config, plan=plan, jig=jig, locks=locks)
         loop = StationLoop(state, unit_starts(units, [s.name for s in config.sockets]), writer, provisioning,
                            events=events)
         try:
@@ -167,6 +176,21 @@ def run_line(
     return _finish(writer, loop.fault, out, state_dir, aborted)
 
 
+def _station_safe_state(config: FixtureConfig, lock_dir: Path) -> None:
+    """The station-level instruments the sockets' workers shared, made safe once they are all gone (each
+    worker left them alone: turning a shared supply off would have cut another socket's unit)."""
+    names = [name for name, _ in config.instruments.items()]
+    if len(config.sockets) < 2 or not names:
+        return
+    with InstrumentLocks(lock_dir).hold(names):
+        try:
+            jig = Jig.open(config.model_copy(update={"sockets": ()}))
+        except JigError as e:
+            log.warning("the shared instruments were not made safe: %s", e)
+            return
+        jig.close()  # safe state first
+
+
 def run_sockets(
     config: FixtureConfig,
     plan: Plan,
@@ -180,6 +204,7 @@ def run_sockets(
     keep_records: bool = True,
     events: EventSink | None = None,
     grace_s: float = GRACE_S,
+    controls: StationControls | None = None,
 ) -> RunResult:
     """``run_line``, with one worker process per socket under a supervisor (this process): the sockets
     test side by side, a step past its deadline is killed ``grace_s`` later, a dead worker is restarted.
@@ -193,6 +218,9 @@ def run_sockets(
         supervisor = Supervisor(config, plan, units=units, probe=probe, writer=writer, pytest_args=args,
                                 lock_dir=lock_dir, provisioning=provisioning, ledger=ledger, events=events,
                                 keep_records=keep_records, grace_s=grace_s)
+        if controls is not None:
+            controls.bind(supervisor)
+        stack.callback(_station_safe_state, config, lock_dir)
         try:
             supervisor.run()
         except LineStopped as e:

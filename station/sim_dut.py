@@ -23,6 +23,18 @@ def add_parser(sim_sub: argparse._SubParsersAction) -> None:
     dut.add_argument("--seed", type=int, default=1, help="seed of the unit's MAC and behaviour")
     dut.add_argument("--fail", nargs="+", default=[], metavar="MODE", choices=sorted(FAULTS),
                      help="faults: " + ", ".join(sorted(FAULTS)))
+    dut.add_argument("--command-delay", type=_seconds, default=0.0, metavar="S",
+                     help="seconds the module takes before answering each command (a slow module; default 0)")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 60:
+        raise argparse.ArgumentTypeError(f"{text} s is outside 0..60 s")
+    return value
 
 
 def _check_link(link: Path) -> None:
@@ -50,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             unit.save()
     if args.link is not None:
         _check_link(args.link)
-    server = SimEspAt(unit, link=args.link, seed=args.seed).start()
+    server = SimEspAt(unit, link=args.link, seed=args.seed, command_delay_s=args.command_delay).start()
     print(server.path, flush=True)
     if args.rfc2217:
         print(server.rfc2217(), flush=True)

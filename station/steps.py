@@ -35,7 +35,11 @@ def step_record(phases: list[pytest.TestReport], plan: Plan | None, captured: st
     message = ""
     measurements: tuple[MeasurementRecord, ...] = ()
     output: list[str] = []
+    lock_wait_s = 0.0
+    shared: dict[str, None] = {}
     for report in phases:
+        lock_wait_s += getattr(report, "lg_lock_wait_s", 0.0)
+        shared.update(dict.fromkeys(getattr(report, "lg_shared", ())))
         kind = getattr(report, "lg_outcome", "pass")
         if report.when == "call":
             measurements = tuple(getattr(report, "lg_measurements", ()))
@@ -61,6 +65,8 @@ def step_record(phases: list[pytest.TestReport], plan: Plan | None, captured: st
         measurements=measurements,
         message=message,
         output="\n".join(output),
+        lock_wait_s=lock_wait_s,
+        shared=tuple(sorted(shared)),
     )
 
 def _test_of(plan: Plan | None, name: str, nodeid: str) -> str:

@@ -56,11 +56,6 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
-PARTIAL_COPY_BUG = ("known bug: a kill mid-flash left part of an identity on a DUT that is not re-tested (or whose "
-                    "re-test does not recognise it) while the identity went to another unit; see "
-                    "test_worker_killed_mid_flash_leaves_no_second_copy")
-
-
 def crash_campaign(*args: str) -> dict:
     """bench/crash.py's RESULT for one service, after the checks every campaign must pass."""
     done = subprocess.run([sys.executable, str(REPO / "bench" / "crash.py"), *args, "--verbose"],
@@ -71,8 +66,6 @@ def crash_campaign(*args: str) -> dict:
     result = results[0]
     assert (result["lost"], result["double_committed"], result["record_problems"]) == (0, 0, []), said
     assert result["committed"] >= 1, said
-    if result["duplicated"] and result["duplicated"] == len(result["partial_copies"]):
-        pytest.xfail(f"{PARTIAL_COPY_BUG}: {result['partial_copies']}")
     assert result["duplicated"] == 0, said
     assert done.returncode == 0, said
     return result
@@ -100,9 +93,6 @@ def _worker_of(station: int) -> int:
     return next(k for k in kids if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes())
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="known bug: the supervisor records a dead worker's "
-                   "unit ERROR (never re-tested) and releases the identity partly written into that unit's DUT; "
-                   "the next unit gets it, so two DUTs hold it")
 def test_worker_killed_mid_flash_leaves_no_second_copy(emulator, tmp_path):
     """The worker is killed once the gate has written the DSN into its DUT but not yet the private key."""
     state = tmp_path / "station"

@@ -16,12 +16,15 @@ from linegate.station.events import (
     EventError,
     MeasurementTaken,
     Prompt,
+    PromptAnswered,
+    ProvisioningStarted,
     RecordWritten,
     StepFinished,
     StepStarted,
     UnitStarted,
     Verdict,
     WorkerDied,
+    WorkerStarted,
     from_wire,
     to_wire,
 )
@@ -41,7 +44,12 @@ SAMPLES: list[Event] = [
     Verdict("A", index=1, outcome="FAIL", failure="supply_current = 0.24 A (limit <= 0.1)", commit_status=None,
             serial="LG1", mac="24:0a:c4:00:00:01", at=AT),
     RecordWritten("A", index=1, record_id="0b5e", path="out/run-1/LG1.json", at=AT),
-    WorkerDied("C", reason="killed by SIGKILL", at=AT),
+    ProvisioningStarted("A", index=1, mac="24:0a:c4:00:00:01", at=AT),
+    Prompt("A", index=2, prompt_id="p2", text="Meter reading?", ask="number", low=3.0, high=3.6, units="V",
+           timeout_s=60.0, at=AT),
+    PromptAnswered("A", index=2, prompt_id="p2", answer="3.31", who="alice", at=AT),
+    WorkerStarted("C", pid=4242, startup_s=0.91, at=AT),
+    WorkerDied("C", reason="socket C's worker died (SIGKILL)", pid=4242, index=7, at=AT),
 ]
 
 

@@ -71,8 +71,9 @@ class UnitTrace:
 
     start: UnitStart
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    steps: list[StepRecord] = field(default_factory=list)
-    measurements: list[MeasurementRecord] = field(default_factory=list)
+    # as the events came (records are made only for a unit that is lost: the supervisor stays light)
+    steps: list[tuple[StepFinished, datetime, list[MeasurementTaken]]] = field(default_factory=list)
+    measurements: list[MeasurementTaken] = field(default_factory=list)
     step: str = ""  # the step running now ("" between steps)
     step_started: datetime | None = None
     deadline: float | None = None  # monotonic: the supervisor kills the worker after it
@@ -89,13 +90,9 @@ class UnitTrace:
             self.timeout_s = plan.timeout_of(plan.step(event.step)) if _has(plan, event.step) else None
             self.deadline = time.monotonic() + self.timeout_s + grace_s if self.timeout_s else None
         elif isinstance(event, MeasurementTaken):
-            self.measurements.append(MeasurementRecord(name=event.name, value=event.value, units=event.units,
-                                                       limit=event.limit, status=Status(event.status)))
+            self.measurements.append(event)
         elif isinstance(event, StepFinished):
-            self.steps.append(StepRecord(name=event.step, test=_test_of(plan, event.step),
-                                         outcome=StepOutcome(event.outcome), started_at=self.step_started or event.at,
-                                         duration_s=event.duration_s, measurements=tuple(self.measurements),
-                                         message=event.message))
+            self.steps.append((event, self.step_started or event.at, self.measurements))
             self.step, self.deadline, self.measurements = "", None, []
         elif isinstance(event, ProvisioningStarted):
             self.mac = event.mac
@@ -105,13 +102,15 @@ class UnitTrace:
     def lost(self, config: FixtureConfig, plan: Plan, why: str,
              provisioning: ProvisioningRecord | None) -> UnitRecord:
         """The unit's record when its worker died: ERROR, its finished steps, the step it was in."""
-        steps = list(self.steps)
+        steps = [StepRecord(name=e.step, test=_test_of(plan, e.step), outcome=StepOutcome(e.outcome),
+                            started_at=at, duration_s=e.duration_s, measurements=_measured(taken), message=e.message)
+                 for e, at, taken in self.steps]
         now = datetime.now(UTC)
         if self.step:
             steps.append(StepRecord(name=self.step, test=_test_of(plan, self.step), outcome=StepOutcome.ERROR,
                                     started_at=self.step_started or now,
                                     duration_s=(now - (self.step_started or now)).total_seconds(),
-                                    measurements=tuple(self.measurements), message=why))
+                                    measurements=_measured(self.measurements), message=why))
         failure = first_failure(steps) if self.step else None
         socket = next(s for s in config.sockets if s.name == self.start.socket)
         unit = {k: v for k, v in (("serial", self.serial or self.start.serial), ("mac", self.mac)) if v}
@@ -125,6 +124,11 @@ class UnitTrace:
             dut={"port": socket.dut.port}, started_at=self.started_at, ended_at=now,
             duration_s=(now - self.started_at).total_seconds(), steps=tuple(steps),
             failure=failure or Failure(step=self.step or "worker", message=why), provisioning=provisioning)
+
+
+def _measured(taken: list[MeasurementTaken]) -> tuple[MeasurementRecord, ...]:
+    return tuple(MeasurementRecord(name=m.name, value=m.value, units=m.units, limit=m.limit, status=Status(m.status))
+                 for m in taken)
 
 
 def _has(plan: Plan, step: str) -> bool:
@@ -146,6 +150,8 @@ class Slot:
     trace: UnitTrace | None = None
     deaths_in_a_row: int = 0
     pid: int = 0
+    asked_by: int = 0  # the worker a unit was asked for
+    held: UnitStart | None = None  # a unit loaded for a worker that died before it was handed over
 
     def move(self, to: SocketPhase) -> None:
         if to not in TRANSITIONS[self.phase]:

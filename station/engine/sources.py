@@ -29,6 +29,7 @@ class UnitStart:
     index: int
     serial: str | None = None
     bench: Callable[[Jig], None] | None = None
+    operator: str | None = None  # who loaded it (the name entered at the panel); None: the fixture file's
 
 
 class UnitSource(Protocol):

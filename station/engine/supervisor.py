@@ -10,14 +10,12 @@ other sockets go on testing.
 
 from __future__ import annotations
 
-import fcntl
 import multiprocessing
 import os
 import signal
-import tempfile
 import time
 from dataclasses import replace
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +23,23 @@ from linegate.fixtures.config import FixtureConfig
 from linegate.fixtures.jig import JigError
 from linegate.plans import Plan
 from linegate.station.engine import worker
+from linegate.station.engine.feeder import UnitFeeder
+from linegate.station.engine.processes import death, kill, send
+from linegate.station.engine.prompts import Inbox, OpenPrompts, TerminalPrompts
 from linegate.station.engine.sockets import Slot, SocketPhase, UnitTrace
-from linegate.station.engine.sources import DutProbe, UnitSource
-from linegate.station.events import Event, EventSink, RecordWritten, Verdict, WorkerDied, WorkerStarted, from_wire
-from linegate.station.faults import StationFault
+from linegate.station.engine.sources import DutProbe, UnitSource, UnitStart
+from linegate.station.events import (
+    Event,
+    EventSink,
+    Prompt,
+    PromptAnswered,
+    RecordWritten,
+    Verdict,
+    WorkerDied,
+    WorkerStarted,
+    from_wire,
+)
+from linegate.station.faults import StationFault, fault_from
 from linegate.station.gate.recovery import recover
 from linegate.station.gate.station import Provisioning
 from linegate.station.ledger.journal import Ledger
@@ -37,37 +48,10 @@ from linegate.station.output import RunWriter
 GRACE_S = 3.0  # after a step's deadline, how long its worker has to return before it is killed
 MAX_DEATHS_IN_A_ROW = 3  # a socket whose worker dies this often without finishing a unit is retired
 STOP_WAIT_S = 30.0  # on a stop, how long the workers have to record their units' ABORTED
-OLD_WORKERS_WAIT_S = 15.0
 
 
 class LineStopped(Exception):
     """A worker found the line cannot run (its plan's station tests do not load): one line."""
-
-
-def lock_dir_of(station: str) -> Path:
-    """The station's lock folder on this host: shared instruments' locks and the workers' lock."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in station)
-    return Path(tempfile.gettempdir()) / f"linegate-{safe}"
-
-
-def wait_for_old_workers(lock_dir: Path, timeout_s: float = OLD_WORKERS_WAIT_S) -> None:
-    """Workers of a station that was killed die with it, a moment later; none may touch the ledger
-    while this start recovers it."""
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_dir / worker.WORKERS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise StationFault(f"{lock_dir / worker.WORKERS_LOCK}: workers of an earlier run of this station "
-                                       f"are still running after {timeout_s:g} s") from None
-                time.sleep(0.05)
-    finally:
-        os.close(fd)  # releases the lock
 
 
 class Supervisor:
@@ -91,8 +75,16 @@ class Supervisor:
         self.aborted = False
         self.stopping = False
         self._killed_for: dict[str, str] = {}
+        self._last_death = ""
         self._errors: dict[str, str] = {}  # socket -> the kind of error its worker ended with
         self._ctx = multiprocessing.get_context("spawn")
+        self.feeder = UnitFeeder(units)
+        self.inbox = Inbox()
+        self.prompts = OpenPrompts(self.inbox)
+        self._stopped_sockets: set[str] = set()
+        self.panel = False  # a panel answers questions (set by the caller that serves one)
+        self.operator: str | None = None  # the name entered at the panel: every unit's record from now
+        self._terminal: TerminalPrompts | None = None
         self._spec = worker.WorkerSpec(
             config=config, socket="", plan=plan, pytest_args=tuple(pytest_args), run_dir=writer.run_dir,
             lock_dir=lock_dir, ledger_url=ledger.url if ledger is not None and provisioning is not None else None,
@@ -113,6 +105,8 @@ class Supervisor:
             self._stop_workers()
         finally:
             self.close()
+            self.feeder.close()
+            self.inbox.close()
         if self.line_error is not None:
             raise LineStopped(self.line_error)
         if self.jig_error is not None:
@@ -121,7 +115,11 @@ class Supervisor:
     def _step(self, timeout: float) -> None:
         live = [s for s in self.slots.values() if s.live and s.conn is not None and s.process is not None]
         waitables: list[Any] = [s.conn for s in live] + [s.process.sentinel for s in live if s.process]
-        ready = wait(waitables, timeout=timeout)
+        ready = wait([*waitables, self.feeder.answers, self.inbox.conn], timeout=timeout)
+        if self.feeder.answers in ready:
+            self._unit_for(*self.feeder.take())
+        if self.inbox.conn in ready:
+            self._from_inbox(self.inbox.take())
         for slot in live:
             if slot.conn in ready:
                 self._read(slot)
@@ -165,24 +163,81 @@ class Supervisor:
             self._worker_error(slot, message[1], message[2], message[3])
 
     def _next_unit(self, slot: Slot) -> None:
+        if slot.trace is not None and slot.trace.told:  # a whole unit, and the worker lived on
+            slot.deaths_in_a_row = 0
+        slot.trace = None
+        if self.stopping:
+            self._give(slot, None)
+        elif slot.held is not None:  # loaded for a worker that died before it got it
+            start, slot.held = slot.held, None
+            self._give(slot, start)
+        else:
+            slot.asked_by = slot.pid
+            self.feeder.ask(slot.socket)
+
+    def _unit_for(self, socket: str, start: UnitStart | Exception | None) -> None:
+        slot = self.slots[socket]
+        if isinstance(start, Exception):
+            self.fault = self.fault or fault_from(start, f"the unit source ({type(self.units).__name__})")
+            self.stopping = True
+            start = None
+        if slot.asked_by != slot.pid or not slot.live:
+            slot.held = start  # its worker died meanwhile: the unit waits in the socket for the new one
+            return
+        self._give(slot, start)
+
+    def _give(self, slot: Slot, start: UnitStart | None) -> None:
         assert slot.conn is not None
-        start = None if self.stopping else self.units.next_unit(slot.socket)
+        if start is not None and self.operator:
+            start = replace(start, operator=self.operator)
         if start is None:
             slot.trace = None
             slot.move(SocketPhase.FINISHING)
         else:
             slot.trace = UnitTrace(start)
             slot.move(SocketPhase.TESTING)
-        _send(slot.conn, ("unit", start))
+        send(slot.conn, ("unit", start))
 
     def _event(self, slot: Slot, event: Event) -> None:
         if isinstance(event, WorkerStarted):
             slot.pid = event.pid
+        elif isinstance(event, Prompt):
+            self._asked(event)
+        elif isinstance(event, PromptAnswered):
+            self.prompts.closed(event.prompt_id)
         if slot.trace is not None:
             slot.trace.see(event, self.plan, self.grace_s)
-            if isinstance(event, Verdict):
-                slot.deaths_in_a_row = 0
         self._tell(event)
+
+    def _asked(self, prompt: Prompt) -> None:
+        self.prompts.opened(prompt)
+        if not self.panel and not TerminalPrompts.available():
+            self.prompts.nobody(prompt)
+        elif TerminalPrompts.available():
+            if self._terminal is None:
+                self._terminal = TerminalPrompts(self.prompts)
+            self._terminal.put(prompt)
+
+    def request_stop(self, socket: str | None = None) -> tuple[bool, str]:
+        """From any thread: stop ``socket`` (its unit ABORTED, the socket out of service) or the station."""
+        if socket is not None and socket not in self.slots:
+            return False, f"no socket {socket!r}"
+        self.inbox.post(("stop", socket))
+        return True, ""
+
+    def _from_inbox(self, message: tuple[Any, ...]) -> None:
+        if message[0] == "answer":
+            _, socket, prompt_id, value, who = message
+            slot = self.slots[socket]
+            if slot.conn is not None and slot.live:
+                send(slot.conn, ("answer", prompt_id, value, who))
+        elif message[0] == "stop" and message[1] is None:
+            raise KeyboardInterrupt  # the station's stop: as Ctrl-C, each socket's unit ABORTED
+        elif message[0] == "stop":
+            slot = self.slots[message[1]]
+            self._stopped_sockets.add(slot.socket)
+            if slot.live and slot.process is not None and slot.process.pid:
+                os.kill(slot.process.pid, signal.SIGTERM)
 
     def _tell(self, event: Event) -> None:
         if self.events is not None:
@@ -190,12 +245,21 @@ class Supervisor:
 
     def _worker_error(self, slot: Slot, kind: str, sentence: str, details: str) -> None:
         self._errors[slot.socket] = kind
+        if kind == "jig":
+            self._last_death = f"socket {slot.socket}'s jig did not open again: {sentence}"
+        if kind == "crash":  # it dies next: buried and restarted, for this reason (``details``: its log file)
+            self._killed_for[slot.socket] = f"socket {slot.socket}'s worker failed outside a step: {sentence} " \
+                                            f"(details in {details})"
+            self._last_death = f"socket {slot.socket}'s worker failed outside a step: {sentence}"
+            return
         if kind == "line":
             self.line_error = self.line_error or sentence
         elif kind == "jig" and not self._ever_tested(slot):
             self.jig_error = self.jig_error or sentence
         elif kind == "fault" and self.fault is None:
             self.fault = StationFault(sentence, details)
+        elif kind == "stopped" and slot.socket in self._stopped_sockets:
+            return  # this socket alone was stopped: the others go on
         elif kind == "stopped":
             self.aborted = True
         if kind != "jig" or self.jig_error is not None:
@@ -218,10 +282,12 @@ class Supervisor:
         if error == "jig":  # its jig would not open again: the socket is out of service
             slot.move(SocketPhase.DEAD)
             slot.move(SocketPhase.RETIRED)
-            self._tell(WorkerDied(slot.socket, reason=f"retired: {self._last_jig_error(slot)}", pid=slot.pid))
+            self._tell(WorkerDied(slot.socket, reason=self._last_death, pid=slot.pid))
             self._if_none_left()
             return
-        why = killed_for or _death(slot.socket, code)
+        why = killed_for or death(slot.socket, code)
+        if error != "crash":
+            self._last_death = why
         slot.move(SocketPhase.DEAD)
         self._bury(slot, why)
         slot.deaths_in_a_row += 1
@@ -232,13 +298,10 @@ class Supervisor:
         slot.move(SocketPhase.STARTING)
         self._spawn(slot)
 
-    def _last_jig_error(self, slot: Slot) -> str:
-        return f"socket {slot.socket}'s jig did not open again"
-
     def _if_none_left(self) -> None:
         if not any(s.live for s in self.slots.values()) and not self.stopping and self.fault is None:
-            self.fault = StationFault("every socket's worker was retired (see the worker_died events); the line "
-                                      "cannot go on")
+            self.fault = StationFault(f"every socket is out of service, the line cannot go on; the last worker "
+                                      f"death: {self._last_death}")
 
     def _bury(self, slot: Slot, why: str) -> None:
         """The dead worker's unit: recorded ERROR (unless its record was already written), its identity
@@ -275,7 +338,7 @@ class Supervisor:
                 continue
             self._killed_for[slot.socket] = f"step {trace.step} exceeded {trace.timeout_s:g} s (its worker was " \
                                             f"stopped {self.grace_s:g} s later)"
-            _kill(slot)
+            kill(slot)
 
     def _stop_workers(self) -> None:
         """Each worker records its unit ABORTED and ends; one that does not in time is killed."""
@@ -295,40 +358,13 @@ class Supervisor:
         for slot in self.slots.values():
             if slot.live:
                 self._killed_for[slot.socket] = "the station was stopped and its worker did not end in time"
-                _kill(slot)
+                kill(slot)
                 self._read(slot)
                 self._ended(slot)
 
     def close(self) -> None:
         for slot in self.slots.values():
             if slot.process is not None and slot.process.is_alive():
-                _kill(slot)
+                kill(slot)
             if slot.conn is not None:
                 slot.conn.close()
-
-
-def _send(conn: Connection, message: tuple[Any, ...]) -> None:
-    try:
-        conn.send(message)
-    except (BrokenPipeError, OSError):
-        pass  # the worker died: its sentinel tells
-
-
-def _kill(slot: Slot) -> None:
-    if slot.process is not None and slot.process.pid:
-        try:
-            os.kill(slot.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        slot.process.join(5)
-
-
-def _death(socket: str, code: int | None) -> str:
-    if code is not None and code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"socket {socket}'s worker died ({name})"
-    return f"socket {socket}'s worker ended unexpectedly (exit code {code})"
-

@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -26,11 +27,13 @@ from linegate.drivers.cloud import RetryPolicy
 from linegate.fixtures.config import FixtureConfig
 from linegate.fixtures.context import StationState
 from linegate.fixtures.jig import Jig, JigError
+from linegate.fixtures.locks import InstrumentLocks
+from linegate.fixtures.operator import Answer, OperatorError, Question
 from linegate.plans import Plan, UnitRecord
 from linegate.reports import IndexRow, UnitReportRenderer
 from linegate.station.engine.sources import UnitStart
-from linegate.station.events import Event, WorkerStarted, to_wire
-from linegate.station.faults import fault_from
+from linegate.station.events import Event, Prompt, PromptAnswered, WorkerStarted, to_wire
+from linegate.station.faults import StationFault, fault_from, write_log
 from linegate.station.gate.station import Provisioning
 from linegate.station.ledger.journal import Ledger
 from linegate.station.loop import StationLoop
@@ -91,10 +94,44 @@ class _RemoteUnits:
         while True:
             self.pipe.send("want")
             kind, start = self.pipe.recv()
-            assert kind == "unit"
+            while kind != "unit":  # an answer to a question that timed out: nobody waits for it now
+                kind, *rest = self.pipe.recv()
+                start = rest[0] if rest else None
             if start is None:
                 return
             yield start
+
+
+class _SupervisorChannel:
+    """The ``operator`` fixture's questions, through the supervisor to the panel or its terminal."""
+
+    def __init__(self, pipe: _Pipe, state: StationState) -> None:
+        self.pipe = pipe
+        self.state = state
+
+    def ask(self, question: Question) -> Answer:
+        unit = self.state.unit
+        assert unit is not None
+        socket, index = unit.socket, unit.index
+        self.pipe.event(Prompt(socket, index=index, prompt_id=question.prompt_id, text=question.text,
+                               options=question.options, ask=question.ask, low=question.low, high=question.high,
+                               units=question.units, regex=question.regex, image=question.image,
+                               timeout_s=question.timeout_s))
+        deadline = time.monotonic() + question.timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.pipe.conn.poll(left):
+                self.pipe.event(PromptAnswered(socket, index=index, prompt_id=question.prompt_id, answer="",
+                                               who="nobody answered in time"))
+                raise OperatorError(f"nobody answered {question.text!r} within {question.timeout_s:g} s")
+            kind, *rest = self.pipe.recv()
+            if kind != "answer" or rest[0] != question.prompt_id:
+                continue  # a late answer to an earlier question
+            value, who = rest[1], rest[2]
+            if value is None:
+                raise OperatorError(f"{question.text!r}: {who}")
+            self.pipe.event(PromptAnswered(socket, index=index, prompt_id=question.prompt_id, answer=value, who=who))
+            return Answer(value, who)
 
 
 class _UnitFiles:
@@ -145,18 +182,26 @@ def main(spec: WorkerSpec, conn: Connection) -> None:
     _die_with_parent()
     hold_workers_lock(spec.lock_dir)
     signal.signal(signal.SIGTERM, _abort)
-    pipe = _Pipe(conn)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the supervisor
+    pipe = _Pipe(conn)                            # alone acts on it, and stops each worker once (SIGTERM)
     try:
         _work(spec, pipe)
     except KeyboardInterrupt:
         pass
     except JigError as e:
         pipe.send("error", "jig", str(e), "")
-    except Exception as e:  # anything else is a station fault, told to the supervisor
-        fault = fault_from(e, f"socket {spec.socket}'s worker")
-        pipe.send("error", "fault", fault.sentence, fault.details)
+    except Exception as e:  # outside any step: the worker dies; its unit is recorded, it is restarted
+        _crash(pipe, spec, fault_from(e, f"socket {spec.socket}'s worker"))
     finally:
         conn.close()
+
+
+def _crash(pipe: _Pipe, spec: WorkerSpec, fault: StationFault) -> NoReturn:
+    """Tell why (the traceback goes to the run folder's log), then die: the supervisor buries the unit."""
+    write_log(fault, spec.run_dir)
+    pipe.send("error", "crash", fault.sentence, str(fault.log))
+    pipe.conn.close()
+    os._exit(70)
 
 
 def _work(spec: WorkerSpec, pipe: _Pipe) -> None:
@@ -170,9 +215,14 @@ def _work(spec: WorkerSpec, pipe: _Pipe) -> None:
             provisioning = Provisioning.in_worker(spec.plan.provisioning, config.cloud, ledger, retry=spec.retry,
                                                   ask=lambda what: pipe.send("ask", what))
             provisioning.set_run_dir(spec.run_dir)
-        jig = Jig.open(config)
+        shared = len(spec.config.sockets) > 1
+        locks = InstrumentLocks(spec.lock_dir) if shared else None
+        with locks.hold(name for name, _ in config.instruments.items()) if locks else nullcontext():
+            jig = Jig.open(config)  # *IDN? and error-queue checks: the shared instruments' traffic too
+        jig.shares_station_instruments = shared
         jig.safe_state()  # a restarted worker: whatever its predecessor left on, off
-        state = StationState(config=config, plan=spec.plan, jig=jig)
+        state = StationState(config=config, plan=spec.plan, jig=jig, locks=locks)
+        state.operator_channel = _SupervisorChannel(pipe, state)
         loop = StationLoop(state, iter(_RemoteUnits(pipe, spec)), _UnitFiles(pipe, spec), provisioning,
                            events=pipe.event)
         try:
@@ -183,6 +233,8 @@ def _work(spec: WorkerSpec, pipe: _Pipe) -> None:
             pipe.send("error", "line", loop.collect_errors[0], "")
         elif code == pytest.ExitCode.USAGE_ERROR:
             pipe.send("error", "line", f"{spec.plan.path}: pytest refused the plan's station tests", "")
+        elif loop.fault is not None and loop.fault_outside_units:
+            _crash(pipe, spec, loop.fault)
         elif loop.fault is not None:
             pipe.send("error", "fault", loop.fault.sentence, loop.fault.details)
         elif code == pytest.ExitCode.INTERRUPTED:

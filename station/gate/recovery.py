@@ -18,7 +18,7 @@ from linegate.station.gate.gate import Gate
 from linegate.station.gate.service import UnitFacts
 from linegate.station.gate.worker import Worker
 from linegate.station.ledger.journal import Identity
-from linegate.station.ledger.schema import ASSIGNED, COMMITTING, FLASHED, NEEDS_ATTENTION, RELEASED
+from linegate.station.ledger.schema import ASSIGNED, COMMITTING, FLASHED, NEEDS_ATTENTION, QUARANTINED, RELEASED
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ class RecoveryReport:
     queued: list[str] = field(default_factory=list)
     committed: list[str] = field(default_factory=list)
     needs_attention: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
     lost_calls: int = 0
 
     def summary(self) -> str:
@@ -44,7 +45,12 @@ class RecoveryReport:
 
 def recover(gate: Gate, probe: DutProbe | None = None, *, mac: str | None = None) -> RecoveryReport:
     """Everything a stop interrupted, at start; with ``mac``, only that unit's identity (a socket's
-    worker died while the other sockets go on: their identities in flight are theirs)."""
+    worker died while the other sockets go on: their identities in flight are theirs).
+
+    At start the interrupted units are tested again, so an identity partly written into one is released:
+    the gate knows it when that DUT comes back. A dead worker's unit is recorded ERROR and leaves the
+    socket untested: an identity that may be partly in it is quarantined, never handed to another unit.
+    """
     ledger, service = gate.ledger, gate.service
     report = RecoveryReport()
 
@@ -58,7 +64,7 @@ def recover(gate: Gate, probe: DutProbe | None = None, *, mac: str | None = None
                 ledger.close_request(call["id"], "the station stopped during the call")
                 report.lost_calls += 1
     for ident in interrupted(ASSIGNED):
-        _assigned(gate, ident, probe, report)
+        _assigned(gate, ident, probe, report, retested=mac is None)
     for ident in interrupted(FLASHED, queued=False):
         gate.ledger.move(ident, FLASHED, queued=True, reason="commit pending: queued by recovery")
         report.queued.append(ident.identity)
@@ -69,7 +75,8 @@ def recover(gate: Gate, probe: DutProbe | None = None, *, mac: str | None = None
     return report
 
 
-def _assigned(gate: Gate, ident: Identity, probe: DutProbe | None, report: RecoveryReport) -> None:
+def _assigned(gate: Gate, ident: Identity, probe: DutProbe | None, report: RecoveryReport, *,
+              retested: bool = True) -> None:
     items = gate.service.items(ident, gate.ledger.secret(ident))
     nvs = probe(ident.unit_mac or "") if probe else None
     if nvs is not None and all(nvs.get(i.namespace, {}).get(i.key) == i.value for i in items):
@@ -79,6 +86,11 @@ def _assigned(gate: Gate, ident: Identity, probe: DutProbe | None, report: Recov
     partial = nvs is not None and any(i.key in nvs.get(i.namespace, {}) for i in items)
     why = "partly written before the stop" if partial else "not on the DUT" if nvs is not None else \
         "DUT not at hand"
+    if not retested and (partial or nvs is None):
+        gate.ledger.move(ident, QUARANTINED, reason=f"quarantined by recovery: its unit's worker died, {why}; the "
+                         "unit was recorded ERROR, not tested again")
+        report.quarantined.append(ident.identity)
+        return
     # If the DUT turns up holding (part of) it, the gate knows it came from this unit.
     gate.ledger.move(ident, RELEASED, reason=f"released by recovery: {why}",
                      payload={**ident.payload, "released_from": ident.unit_mac})

@@ -1,0 +1,70 @@
+"""Units started by scanning their serial into the socket's tile on the operator panel.
+
+Each socket waits for its own scan; a scan of the wrong form is refused with the reason and starts
+nothing; a serial already tested in this run is refused once with a warning and started when scanned
+again (the retest confirmed); a scan for a socket that is not waiting for a unit is refused.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from linegate.plans.serial import SerialSpec, refusal
+from linegate.station.engine.sources import UnitStart
+
+
+class ScannedUnits:
+    """A ``UnitSource`` fed by ``submit(socket, serial)`` (the panel); ``next_unit`` waits for the scan."""
+
+    concurrent = True  # each socket waits for its own scan: the supervisor asks for them side by side
+
+    def __init__(self, total: int | None, rule: SerialSpec | None = None) -> None:
+        self.total = total  # None: until the station is stopped
+        self.rule = rule
+        self.tested: set[str] = set()
+        self._index = 0
+        self._waiting: dict[str, str | None] = {}  # socket -> the serial scanned for it (None: not yet)
+        self._retest: dict[str, str] = {}  # socket -> a tested serial scanned once
+        self._stopped = False
+        self._changed = threading.Condition()
+
+    def submit(self, socket: str, serial: str) -> tuple[bool, str]:
+        serial = serial.strip()
+        with self._changed:
+            if socket not in self._waiting or self._waiting[socket] is not None:
+                return False, f"socket {socket} is not waiting for a unit"
+            if (why := refusal(serial, self.rule)) is not None:
+                return False, f"{why}; nothing tested"
+            if serial in self.tested and self._retest.get(socket) != serial:
+                self._retest[socket] = serial
+                return False, f"{serial} was already tested in this run: scan it again to test it again"
+            self._retest.pop(socket, None)
+            self._waiting[socket] = serial
+            self._changed.notify_all()
+        return True, ""
+
+    def waiting(self) -> list[str]:
+        with self._changed:
+            return [s for s, serial in self._waiting.items() if serial is None]
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
+
+    def next_unit(self, socket: str) -> UnitStart | None:
+        with self._changed:
+            if self._done():
+                return None
+            self._waiting[socket] = None
+            while self._waiting[socket] is None and not self._stopped and not self._done():
+                self._changed.wait(0.5)
+            serial = self._waiting.pop(socket)
+            if serial is None:
+                return None
+            self._index += 1
+            self.tested.add(serial)
+            return UnitStart(socket=socket, index=self._index, serial=serial)
+
+    def _done(self) -> bool:
+        return self._stopped or (self.total is not None and self._index >= self.total)
