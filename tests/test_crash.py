@@ -77,6 +77,7 @@ def test_sigkill_at_every_transition_in_turn(service):
     assert result["kills"]["transition"] >= 2, result  # it really was killed, more than once
 
 
+@pytest.mark.slow  # 25-35 s each on an idle 2-core machine, up to ~60 s when it is shared
 @pytest.mark.parametrize("service", ["ayla", "yosmart", "enos-dps", "enos-mqtt"])
 def test_four_sockets_sigkill_supervisor_worker_and_all(service):
     """A supervisor and four socket workers: the supervisor killed (its workers die with it), one worker
