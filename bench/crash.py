@@ -48,7 +48,7 @@ TRANSITIONS: Points = {"ayla": FLASH_FIRST, "yosmart": FLASH_FIRST, "enos-dps": 
 IN_WORKER: Points = {s: tuple(t for t in ts if t != "reserved") for s, ts in TRANSITIONS.items()}
 IN_SUPERVISOR: Points = {s: tuple(t for t in ("reserved", "committed") if t in ts) for s, ts in TRANSITIONS.items()}
 TARGETS = ("supervisor", "worker", "all")
-RETIRED = "every socket's worker was retired"
+RETIRED = "every socket is out of service"  # the supervisor's fault when all sockets are retired
 MAX_KILLED_IN_A_ROW = 3  # then a run whose kill does not end it (one worker, at a random instant)
 LINEGATE = [sys.executable, "-m", "linegate"]
 

@@ -14,8 +14,47 @@ import pytest
 from linegate.fixtures.cloud_account import CloudAccount
 from linegate.fixtures.sim.cloud.faults import FaultOptions
 from linegate.plans import Outcome
-from linegate.station.ledger.journal import Ledger
+from linegate.station.ledger.journal import Ledger, _crash_hook_from_env
 from linekit import REPO, invariants, run_service
+
+
+def test_crash_hook_is_for_the_process_named(monkeypatch):
+    monkeypatch.setenv("LINEGATE_CRASH_AT", "flashed:2")
+    monkeypatch.setenv("LINEGATE_CRASH_IN", "worker")
+    assert _crash_hook_from_env() is None  # this process has no multiprocessing parent: a supervisor
+    monkeypatch.setenv("LINEGATE_CRASH_IN", "supervisor")
+    assert _crash_hook_from_env() is not None
+    monkeypatch.setenv("LINEGATE_CRASH_IN", "socket")
+    with pytest.raises(ValueError, match="LINEGATE_CRASH_IN='socket'"):
+        _crash_hook_from_env()
+
+
+def test_crash_hook_kills_the_whole_group():
+    script = ("import subprocess, sys, time\n"
+              "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+              "print(child.pid, flush=True)\n"
+              "from linegate.station.ledger.journal import _crash_hook_from_env\n"
+              "hook = _crash_hook_from_env()\n"
+              "hook('assigned'); hook('flashed')\n"
+              "time.sleep(60)\n")
+    env = {**os.environ, "LINEGATE_CRASH_AT": "flashed", "LINEGATE_CRASH_KILL": "group"}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    assert proc.stdout is not None
+    child = int(proc.stdout.readline())
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+    deadline = time.monotonic() + 10
+    while _cmdline(child).endswith(b"sleep(60)\0"):  # a zombie's is empty
+        assert time.monotonic() < deadline, f"pid {child} of the killed group still runs"
+        time.sleep(0.05)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
 
 
 def crash_campaign(*args: str) -> dict:
@@ -39,6 +78,7 @@ def test_sigkill_at_every_transition_in_turn(service):
     assert result["kills"]["transition"] >= 2, result  # it really was killed, more than once
 
 
+@pytest.mark.slow  # 25-35 s each on an idle 2-core machine, up to ~60 s when it is shared
 @pytest.mark.parametrize("service", ["ayla", "yosmart", "enos-dps", "enos-mqtt"])
 def test_four_sockets_sigkill_supervisor_worker_and_all(service):
     """A supervisor and four socket workers: the supervisor killed (its workers die with it), one worker
