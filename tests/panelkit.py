@@ -67,7 +67,7 @@ def prompt(socket_name: str, index: int, prompt_id: str, text: str, options: tup
 def unit_end(socket_name: str, index: int, serial: str | None, outcome: str, failure: str = "",
              record: Path | None = None) -> list[Event]:
     events: list[Event] = [Verdict(socket_name, index=index, outcome=outcome, failure=failure, serial=serial,
-                                   mac="24:0a:c4:00:00:%02x" % index, commit_status="committed")]
+                                   mac=f"24:0a:c4:00:00:{index % 256:02x}", commit_status="committed")]
     if record is not None:
         events.append(RecordWritten(socket_name, index=index, record_id=f"rec-{index}", path=str(record)))
     return events
