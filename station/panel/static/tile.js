@@ -5,7 +5,7 @@ const SYMBOL = {pass: "✓", fail: "✗", error: "!", skipped: "–", running: "
 const STATUS = {pass: "✓", marginal: "≈", fail: "✗"};
 const MAX_MEASUREMENTS = 1000;  // as the hub keeps
 const MAX_ROWS = 200;  // shown; the report has them all
-const DEBOUNCE_MS = 400;
+const DEBOUNCE_MS = 1000;
 
 export function seconds(ms) {
   return `${Math.max(0, ms / 1000).toFixed(1)} s`;
@@ -41,9 +41,15 @@ export class Tile {
     this.busy = false;
     this.answering = false;
     this.lastSubmit = -Infinity;
+    this.lastSerial = "";
     this.promptId = "";
     this.$["scan-form"].addEventListener("submit", (e) => { e.preventDefault(); this.submitSerial(); });
     twoTap(this.$.stop, "socket.stop", () => this.stop());
+    // the latest rows stay in view when the tile changes size (more sockets, a rotated screen)
+    const bottom = new ResizeObserver((entries) => {
+      for (const entry of entries) entry.target.scrollTop = entry.target.scrollHeight;
+    });
+    for (const list of this.el.querySelectorAll(".list")) bottom.observe(list);
     this.el.addEventListener("click", (e) => {
       if (!e.target.closest("button, a, input, textarea, .prompt")) this.focus();
     });
@@ -126,6 +132,8 @@ export class Tile {
     $.report.hidden = !u?.report;
     if (u?.report) $.report.href = u.report;
     $.unit.hidden = !u;
+    $.lists.hidden = !u;
+    $.idle.hidden = Boolean(u) || s.state === "out_of_service";
     if (u) {
       $["unit-title"].textContent = t("unit.title", {index: u.index});
       $["unit-serial"].textContent = u.serial ?? t("unit.no_serial");
@@ -218,9 +226,11 @@ export class Tile {
   async submitSerial() {
     const serial = this.input.value.trim();
     const now = performance.now();
-    if (!serial || this.busy || now - this.lastSubmit < DEBOUNCE_MS) return;
+    // a double Enter, a double read: the same serial again at once is the same scan
+    if (!serial || this.busy || (serial === this.lastSerial && now - this.lastSubmit < DEBOUNCE_MS)) return;
     this.busy = true;
     this.lastSubmit = now;
+    this.lastSerial = serial;
     const reply = await post(`/api/sockets/${encodeURIComponent(this.name)}/serial`, {serial});
     this.busy = false;
     const accepted = reply.status === 200 && reply.body.accepted === true;
