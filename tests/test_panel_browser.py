@@ -65,16 +65,20 @@ def test_two_sockets_scanned_run_live_answer_a_prompt_and_end_pass_and_fail(brow
         expect(b.locator("input[type=text]")).to_be_focused()  # the next free socket takes the next scan
         page.keyboard.type("SN-000002")
         page.keyboard.press("Enter")
-        expect(b.locator('[data-role="scan-msg"]')).to_have_text("Accepted: SN-000002")
+        expect(b.locator('[data-role="unit-serial"]')).to_have_text("SN-000002")  # its unit started
         assert station.scans[1:] == [("A", "SN-000001"), ("B", "SN-000002")]
 
         expect(a).to_have_attribute("data-state", "testing")
-        expect(a.locator(".steps li").nth(1)).to_be_visible()
-        expect(a.locator(".meas tr").first).to_contain_text("vbus")
-        expect(a.locator('[data-role="current-time"]')).to_have_text(re.compile(r"^\d+\.\d s$"))
-        expect(a.locator('[data-role="prompt"]')).to_be_visible()
+        expect(b.locator(".steps li").nth(1)).to_be_visible()  # B is held in its third step, rf_power
+        expect(b.locator(".meas tr").first).to_contain_text("vbus")
+        running = b.locator('.steps li[data-outcome="running"] .dur')
+        expect(running).to_have_text(re.compile(r"^\d+\.\d s$"))
+        before = running.text_content()
+        page.wait_for_timeout(400)
+        assert running.text_content() != before  # its duration runs live
+        expect(a.locator('[data-role="prompt"]')).to_be_visible()  # A asks in its fourth step
+        expect(a.locator('[data-role="current-step"]')).to_have_text("led_check")
         expect(a.locator('[data-role="prompt-text"]')).to_have_text("Is the green LED on?")
-        expect(b.locator('.steps li[data-outcome="running"]')).to_have_text(re.compile("rf_power"))
         shot(page, "live-prompt-1280x800")
         page.set_viewport_size({"width": 1024, "height": 600})
         shot(page, "live-prompt-1024x600")

@@ -1,9 +1,11 @@
 """Push to N browsers: each subscriber has a bounded queue filled from any thread, emptied in its event loop.
 
 ``publish`` never blocks and never raises: it appends under a short lock and wakes the subscriber's loop
-at most once per batch (``call_soon_threadsafe``). A subscriber whose queue is full (a slow browser) is
-not given more: its queue is emptied and marked, and its next ``get`` answers ``RESYNC`` (the stream
-then sends the whole state again). The supervisor's thread is never held up by a browser.
+only when it waits (``call_soon_threadsafe``); the stream pauses ``FLUSH_S`` after each write, so at a
+high rate the messages go out in batches: fewer wake-ups and writes, at most ``FLUSH_S`` later.
+A subscriber whose queue is full (a slow browser) is not given more: its queue is emptied and marked,
+and its next ``get`` answers ``RESYNC`` (the stream then sends the whole state again). The supervisor's
+thread is never held up by a browser.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import threading
 from collections import deque
 from enum import Enum
 
+FLUSH_S = 0.025  # after a write, the stream gathers for this long (at most 40 writes a second per browser)
 QUEUE_LIMIT = 256  # messages waiting for one browser before it is resynced
 MAX_SUBSCRIBERS = 32
 
@@ -72,15 +75,15 @@ class Subscription:
                 if self._behind:
                     self._behind, self._pending = False, False
                     return Signal.RESYNC
-                if self._items:
+                if self._items:  # still "pending": what comes until the next wait needs no wake-up
                     taken = list(self._items)
                     self._items.clear()
-                    self._pending = False
                     return taken
                 self._pending = False
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):  # no task per wait, unlike wait_for
+                    await self._wake.wait()
             except TimeoutError:
                 return Signal.IDLE
 

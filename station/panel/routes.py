@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from linegate.station.panel import i18n
-from linegate.station.panel.fanout import Signal
+from linegate.station.panel.fanout import FLUSH_S, Signal
 from linegate.station.panel.hub import PanelHub, Reply
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -67,6 +67,7 @@ def routes(hub: PanelHub) -> list[Route]:
                         yield ": keep-alive\n\n"
                     else:
                         yield "".join(_frame(m) for m in got)
+                        await asyncio.sleep(FLUSH_S)
             finally:
                 hub.fanout.unsubscribe(sub)
 

@@ -1,5 +1,5 @@
 // The operator panel's page: the header, one tile per socket, the stream from /api/events (docs/panel.md).
-import {post, t, translate, twoTap} from "./i18n.js";
+import {post, t, translate, twoTap} from "./common.js";
 import {Tile} from "./tile.js";
 
 class Panel {
@@ -7,6 +7,9 @@ class Panel {
     this.seq = -1;
     this.offset = 0;  // the station's clock minus this browser's, from the last state
     this.tiles = new Map();
+    this.dirty = new Set();  // tiles to draw in the next frame
+    this.told = [];  // the messages drawn in it
+    this.frame = 0;
     this.main = document.getElementById("tiles");
     this.banner = document.getElementById("banner");
     this.operator = document.getElementById("operator");
@@ -58,9 +61,29 @@ class Panel {
         this.header(m);
       }
     }
+    this.told.push({seq: this.seq, type: m.type, kind: m.event?.kind ?? null});
+    this.schedule();
+  }
+
+  changed(tile) {
+    this.dirty.add(tile);
+    this.schedule();
+  }
+
+  schedule() {
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.draw());
+  }
+
+  // Messages change the model as they come; the tiles are drawn once a frame. Each message drawn is
+  // told by a "panel:rendered" event ({seq, type, kind}): for tests and the latency bench.
+  draw() {
+    this.frame = 0;
+    for (const tile of this.dirty) tile.render();
+    this.dirty.clear();
     this.keepFocus();
-    document.dispatchEvent(new CustomEvent("panel:rendered",
-      {detail: {seq: this.seq, type: m.type, kind: m.event?.kind ?? null}}));
+    const told = this.told;
+    this.told = [];
+    for (const detail of told) document.dispatchEvent(new CustomEvent("panel:rendered", {detail}));
   }
 
   applyState(doc) {

@@ -1,5 +1,6 @@
 // One socket's tile: built from the page's <template>, updated from the hub's messages (docs/panel.md).
-import {post, t, translate, twoTap} from "./i18n.js";
+import {el, post, t, translate, twoTap} from "./common.js";
+import {PromptBox} from "./prompt.js";
 
 const SYMBOL = {pass: "✓", fail: "✗", error: "!", skipped: "–", running: "▶"};
 const STATUS = {pass: "✓", marginal: "≈", fail: "✗"};
@@ -14,13 +15,6 @@ export function seconds(ms) {
 function shown(value) {
   if (typeof value === "number" && !Number.isInteger(value)) return String(Number(value.toPrecision(5)));
   return typeof value === "string" ? value : JSON.stringify(value);
-}
-
-function el(tag, cls, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  return node;
 }
 
 export class Tile {
@@ -38,11 +32,11 @@ export class Tile {
     this.measurements = [];
     this.listIndex = null;
     this.rows = 0;
+    this.stale = false;
     this.busy = false;
-    this.answering = false;
     this.lastSubmit = -Infinity;
     this.lastSerial = "";
-    this.promptId = "";
+    this.prompt = new PromptBox(this.$);
     this.$["scan-form"].addEventListener("submit", (e) => { e.preventDefault(); this.submitSerial(); });
     twoTap(this.$.stop, "socket.stop", () => this.stop());
     // the latest rows stay in view when the tile changes size (more sockets, a rotated screen)
@@ -71,7 +65,7 @@ export class Tile {
     this.measurements = unit?.measurements ?? [];
     if (unit) { delete unit.steps; delete unit.measurements; }
     this.listIndex = unit?.index ?? null;
-    this.clearRows();
+    this.stale = true;
     this.setLight({...doc, unit});
   }
 
@@ -101,16 +95,16 @@ export class Tile {
     this.steps = [];
     this.measurements = [];
     this.listIndex = index;
-    this.clearRows();
+    this.stale = true;  // the rows shown are the last unit's
   }
 
   setLight(light) {
     if (!light.unit && this.listIndex !== null) this.newUnit(null);
     this.light = light;
-    this.render();
+    this.panel.changed(this);
   }
 
-  // -- drawing -------------------------------------------------------------------------
+  // -- drawing: once per animation frame, whatever came since -------------------------
   render() {
     const s = this.light, u = s.unit, $ = this.$;
     this.el.dataset.state = s.state;
@@ -188,7 +182,10 @@ export class Tile {
 
   renderMeasurements(u) {
     const body = this.$.measurements;
-    if (this.rows > this.measurements.length) this.clearRows();
+    if (this.stale || this.rows > this.measurements.length) {
+      this.clearRows();
+      this.stale = false;
+    }
     for (; this.rows < this.measurements.length; this.rows++) {
       const m = this.measurements[this.rows];
       const row = el("tr");
@@ -249,58 +246,7 @@ export class Tile {
   }
 
   renderPrompt(p) {
-    const $ = this.$;
-    $.prompt.hidden = !p;
     this.el.classList.toggle("asking", Boolean(p));
-    if (!p) { this.promptId = ""; return; }
-    $["prompt-error"].textContent = p.error ?? "";
-    if (p.id === this.promptId) return;  // keep what the operator is typing
-    this.promptId = p.id;
-    $["prompt-text"].textContent = p.text;
-    const range = p.low !== null && p.high !== null ? t("prompt.range", {low: p.low, high: p.high}) : "";
-    $["prompt-hint"].textContent = [range, p.units ?? ""].join(" ").trim();
-    $["prompt-actions"].replaceChildren(...this.promptControls(p));
-  }
-
-  promptControls(p) {
-    const button = (label, value, cls = "") => {
-      const b = el("button", cls, label);
-      b.type = "button";
-      b.addEventListener("click", () => this.answer(p.id, value));
-      return b;
-    };
-    if (p.form === "confirm") {
-      const [yes, no] = p.options.length === 2 ? p.options : ["yes", "no"];
-      return [button(t("prompt.yes"), yes, "yes"), button(t("prompt.no"), no, "no")];
-    }
-    if (p.form === "choose") return p.options.map((o) => button(o, o, "choice"));
-    const field = p.form === "number" ? el("input") : el("textarea");
-    if (p.form === "number") {
-      Object.assign(field, {type: "number", step: "any", inputMode: "decimal"});
-      if (p.low !== null) field.min = p.low;
-      if (p.high !== null) field.max = p.high;
-    } else {
-      field.rows = 1;
-    }
-    field.className = "answer";
-    field.dataset.role = "answer";
-    field.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); this.answer(p.id, field.value.trim()); }
-    });
-    const ok = el("button", "ok", t("prompt.ok"));
-    ok.type = "button";
-    ok.addEventListener("click", () => this.answer(p.id, field.value.trim()));
-    return [field, ok];
-  }
-
-  async answer(id, value) {
-    if (this.answering || value === "") return;
-    this.answering = true;
-    const buttons = [...this.$.prompt.querySelectorAll("button")];
-    for (const b of buttons) b.disabled = true;
-    const reply = await post(`/api/prompts/${encodeURIComponent(id)}`, {answer: value});
-    this.answering = false;
-    for (const b of buttons) b.disabled = false;
-    if (reply.status !== 200) this.$["prompt-error"].textContent = reply.body.reason ?? "";
+    this.prompt.show(p);
   }
 }

@@ -1,4 +1,5 @@
-// The page's words: the catalogue the server embedded for the hub's language (messages/<lang>.json).
+// The page's words (the catalogue the server embedded for the hub's language: messages/<lang>.json) and
+// small helpers every part of the page uses.
 const messages = JSON.parse(document.getElementById("messages").textContent);
 
 export function t(key, fields = {}) {
@@ -46,4 +47,11 @@ export function twoTap(button, label, act) {
     button.textContent = t(label);
     act();
   });
+}
+
+export function el(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
 }
