@@ -3,12 +3,13 @@
 One process plays the supervisor: it decodes each event from its wire form (as the supervisor does with a
 worker's line) and hands it to a ``PanelHub`` served on 127.0.0.1; N sockets each send R events a second
 (units of five steps, measurements, verdict, record). Real headless Chromium (Debian's, driven by
-Playwright) shows the panel. The page tells every rendered message (``panel:rendered``, its ``seq``); a
-listener records the browser's clock then and at the next animation frame (the frame that shows it). The
-two clocks are compared through the page (the tightest of 30 round trips). Printed: the latency from the
-hub taking the event to the DOM updated and to the frame (median, p95; target <= 100 ms), and this
-process's CPU (``time.process_time``) while it feeds the panel with a browser connected, less the same
-feeding into no panel at all (target <= 5 % of a core). Run it from the repository:
+Playwright) shows the panel. The page draws once per animation frame and then tells each message drawn
+(``panel:rendered``, its ``seq``); a listener records the browser's clock then (the frame that paints it)
+and at the next animation frame (an upper bound). The two clocks are compared through the page (the
+tightest of 30 round trips). Printed: the latency from the hub taking the event to its frame and to the
+next one (median, p95; the target, <= 100 ms, is held against the upper bound), and this process's CPU
+(``time.process_time``) while it feeds the panel with a browser connected, less the same feeding into no
+panel at all (target <= 5 % of a core). Run it from the repository:
 
     python bench/panel.py [--sockets 8] [--rate 10] [--seconds 10] [--browsers 1]
 """
@@ -145,10 +146,11 @@ def main() -> int:
     if not frame:
         print("no event was seen rendered", file=sys.stderr)
         return 1
-    print(f"  hub -> DOM updated:      median {statistics.median(dom):6.1f} ms   p95 {percentile(dom, .95):6.1f} ms")
+    print(f"  hub -> drawn (its frame):      median {statistics.median(dom):6.1f} ms   "
+          f"p95 {percentile(dom, .95):6.1f} ms")
     verdict = "ok" if percentile(frame, .95) <= TARGET_MS else "MISSED"
-    print(f"  hub -> frame shown:      median {statistics.median(frame):6.1f} ms   p95 {percentile(frame, .95):6.1f} ms"
-          f"   target <= {TARGET_MS:g} ms: {verdict}")
+    print(f"  hub -> next frame (bound):     median {statistics.median(frame):6.1f} ms   "
+          f"p95 {percentile(frame, .95):6.1f} ms   target <= {TARGET_MS:g} ms: {verdict}")
     print(f"  supervisor CPU (hub + server): {share:5.2f} % of a core "
           f"({panel_cpu:.3f} s over {args.seconds:g} s; feeding alone {baseline_cpu:.3f} s)"
           f"   target <= {TARGET_CPU:g} %: {'ok' if share <= TARGET_CPU else 'MISSED'}")
