@@ -17,8 +17,9 @@ SERIAL = re.compile(r"^SN-[0-9]{6}$")
 
 class ScriptedStation:
     def __init__(self, hub: PanelHub, run: Path, fails: dict[str, str] | None = None,
-                 ask: dict[str, str] | None = None, hold: dict[str, str] | None = None, step_s: float = 0.05) -> None:
-        self.hub, self.run, self.step_s = hub, run, step_s
+                 ask: dict[str, str] | None = None, hold: dict[str, str] | None = None, step_s: float = 0.05,
+                 image: str | None = None) -> None:
+        self.hub, self.run, self.step_s, self.image = hub, run, step_s, image
         self.fails, self.ask, self.hold = fails or {}, ask or {}, hold or {}
         self.scans: list[tuple[str, str]] = []
         self.answers: list[tuple[str, str]] = []
@@ -81,7 +82,7 @@ class ScriptedStation:
         self.hub(StepStarted(socket, index=index, step=step.name, number=number, of=len(PLAN)))
         if step.name == self.ask.get(socket):
             self.hub(Prompt(socket, index=index, prompt_id=f"p-{socket}-{index}", text="Is the green LED on?",
-                            options=("yes", "no")))
+                            options=("yes", "no"), image=self.image))
             self._answered.wait(20)
         else:
             self._released[socket].wait(20)

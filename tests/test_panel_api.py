@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from linegate.station.events import Prompt, WorkerDied
+from linegate.station.events import Prompt, PromptAnswered, WorkerDied
 from linegate.station.panel import TOKEN_ENV, PanelError, PanelHub, Refused, serve
 from panelkit import PLAN, outside_ip, started, step_events, unit_begin, unit_end, whole_unit
 
@@ -125,22 +125,34 @@ def test_until_the_station_connects_every_action_is_refused_not_connected():
             assert (answer.status_code, answer.json()) == (409, {"accepted": False, "reason": "not connected"})
 
 
-def test_a_prompt_is_shown_answered_and_closed():
-    hub = make_hub()
+def test_a_prompt_is_shown_answered_and_closed(tmp_path):
+    (tmp_path / "led.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / "station_tests.py").write_text("SECRET = 1")
+    hub = PanelHub("line-3", "p", "1", "0" * 64, ["A", "B"], plan_dir=str(tmp_path))
     answers = []
     hub.on_answer = lambda prompt_id, answer: (answers.append((prompt_id, answer)) or True, "")
     hub(unit_begin("A", 1, "SN-000001"))
-    hub(Prompt("A", index=1, prompt_id="p-1", text="Is the LED green?", options=("yes", "no")))
-    hub(Prompt("B", index=9, prompt_id="p-9", text="not B's unit"))  # B has no unit 9: not shown
+    hub(Prompt("A", index=1, prompt_id="p-1", text="Is the LED green?", options=("yes", "no"), image="led.png",
+               timeout_s=60))
+    hub(Prompt("B", index=9, prompt_id="p-9", text="not B's unit", ask="text"))  # B has no unit 9: not shown
     with serve(hub) as server, httpx.Client() as client:
         a, b = client.get(server.url + "api/state").json()["sockets"]
-        assert a["prompt"]["form"] == "confirm" and a["prompt"]["text"] == "Is the LED green?"
+        assert a["prompt"]["ask"] == "confirm" and a["prompt"]["text"] == "Is the LED green?"
+        assert a["prompt"]["image"] == "/plan/led.png" and a["prompt"]["timeout_s"] == 60
+        assert client.get(server.url + "plan/led.png").status_code == 200
+        for path in ("plan/station_tests.py", "plan/%2e%2e/x.png", "plan/nothing.png"):
+            assert client.get(server.url + path).status_code == 404, path
         assert b["prompt"] is None
         assert client.post(server.url + "api/prompts/p-1", json={"answer": "yes"}).status_code == 200
         assert answers == [("p-1", "yes")]
         assert client.get(server.url + "api/state").json()["sockets"][0]["prompt"] is None
         gone = client.post(server.url + "api/prompts/p-1", json={"answer": "no"})
         assert gone.status_code == 404 and gone.json()["reason"] == "this question is no longer open"
+        hub(Prompt("A", index=1, prompt_id="p-2", text="Supply voltage?", ask="number", low=3.0, high=3.6, units="V"))
+        shown = client.get(server.url + "api/state").json()["sockets"][0]["prompt"]
+        assert (shown["ask"], shown["low"], shown["high"], shown["units"]) == ("number", 3.0, 3.6, "V")
+        hub(PromptAnswered("A", index=1, prompt_id="p-2", answer="3.31", who="terminal"))  # answered elsewhere
+        assert client.get(server.url + "api/state").json()["sockets"][0]["prompt"] is None
 
 
 def test_stop_and_operator_go_to_the_station():
@@ -163,6 +175,9 @@ def test_stop_and_operator_go_to_the_station():
         hub.on_operator = busy
         refused = client.post(server.url + "api/operator", json={"name": "Zhang"})
         assert refused.status_code == 409 and refused.json()["reason"].startswith("a unit is being recorded")
+        hub.on_stop = lambda socket: (False, "the station is not running")  # StationControls.stop's answer
+        refused = client.post(server.url + "api/stop", json={"socket": "A"})
+        assert (refused.status_code, refused.json()["reason"]) == (409, "the station is not running")
 
 
 def test_a_dead_worker_puts_its_socket_out_of_service_until_it_starts_again():

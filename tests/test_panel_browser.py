@@ -39,15 +39,21 @@ def shot(page, name: str) -> Path:
 
 def hub_of(sockets: list[str], lang: str = "en", run: Path | None = None) -> PanelHub:
     hub = PanelHub("line-3 / station 2", "esp32-provision", "1.4.0", "ab12cd34ef56" * 5 + "7890", sockets,
-                   operator="Mei", lang=lang, reports_base=str(run) if run else None)
+                   operator="Mei", lang=lang, reports_base=str(run) if run else None,
+                   plan_dir=str(run) if run else None)
     hub.set_status(pool=812, backlog=3, cloud_ok=True)
     return hub
 
 
 def test_two_sockets_scanned_run_live_answer_a_prompt_and_end_pass_and_fail(browser, tmp_path):
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGB", (240, 140), "#20262d")
+    ImageDraw.Draw(picture).ellipse((90, 40, 150, 100), fill="#2ecc40")
+    picture.save(tmp_path / "led.png")
     hub = hub_of(["A", "B"], run=tmp_path)
     station = ScriptedStation(hub, tmp_path, fails={"SN-000002": "rf_power"}, ask={"A": "led_check"},
-                              hold={"B": "rf_power"})
+                              hold={"B": "rf_power"}, image="led.png")
     with serve(hub) as server:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(server.url)
@@ -79,6 +85,7 @@ def test_two_sockets_scanned_run_live_answer_a_prompt_and_end_pass_and_fail(brow
         expect(a.locator('[data-role="prompt"]')).to_be_visible()  # A asks in its fourth step
         expect(a.locator('[data-role="current-step"]')).to_have_text("led_check")
         expect(a.locator('[data-role="prompt-text"]')).to_have_text("Is the green LED on?")
+        expect(a.locator('[data-role="prompt-image"]')).to_have_js_property("naturalWidth", 240)
         shot(page, "live-prompt-1280x800")
         page.set_viewport_size({"width": 1024, "height": 600})
         shot(page, "live-prompt-1024x600")
@@ -118,15 +125,24 @@ def test_every_kind_of_prompt_is_answered_in_the_tile(browser):
         a = page.locator('[data-socket="A"]')
         from linegate.station.events import Prompt
 
-        hub(Prompt("A", index=1, prompt_id="c", text="Which LED is lit?", options=("red", "green", "blue")))
+        hub(Prompt("A", index=1, prompt_id="c", text="Which LED is lit?", options=("red", "green", "blue"),
+                   ask="choose"))
         a.get_by_role("button", name="green").click()
         expect(a.locator('[data-role="prompt"]')).to_be_hidden()
-        hub(Prompt("A", index=1, prompt_id="t", text="Type the label's batch code"))
+        hub(Prompt("A", index=1, prompt_id="t", text="Type the label's batch code", ask="text"))
         expect(a.locator('[data-role="answer"]')).to_be_visible()
         a.locator('[data-role="answer"]').fill("B-17")
         a.locator('[data-role="answer"]').press("Enter")
         expect(a.locator('[data-role="prompt"]')).to_be_hidden()
-        assert answers == [("c", "green"), ("t", "B-17")]
+        hub(Prompt("A", index=1, prompt_id="n", text="Supply voltage on TP3?", ask="number", low=3.0, high=3.6,
+                   units="V", timeout_s=90))
+        expect(a.locator('[data-role="prompt-hint"]')).to_have_text("Between 3 and 3.6 V")
+        expect(a.locator('[data-role="prompt-time"]')).to_have_text(re.compile(r"^(89|90) s left to answer$"))
+        assert a.locator('[data-role="answer"]').get_attribute("type") == "number"
+        a.locator('[data-role="answer"]').fill("3.31")
+        a.locator("button.ok").click()
+        expect(a.locator('[data-role="prompt"]')).to_be_hidden()
+        assert answers == [("c", "green"), ("t", "B-17"), ("n", "3.31")]
         assert a.locator("input[type=text]").count() == 1  # the answer field is not a second text input
 
 

@@ -32,7 +32,8 @@ log = logging.getLogger("linegate.panel")
 
 
 class Refused(Exception):
-    """Raised by ``on_stop``/``on_operator`` to refuse, with the reason the operator reads."""
+    """Raised by a callback to refuse, with the reason the operator reads (``on_stop``/``on_operator`` may
+    also return ``(False, reason)``, as ``on_serial``/``on_answer`` do; None is accepted)."""
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,13 @@ def _printable(value: str) -> bool:
 
 class PanelHub:
     def __init__(self, station: str, plan_name: str, plan_version: str, plan_sha256: str, sockets: list[str],
-                 operator: str = "", lang: str = "en", reports_base: str | None = None) -> None:
+                 operator: str = "", lang: str = "en", reports_base: str | None = None,
+                 plan_dir: str | None = None) -> None:
         i18n.catalogue(lang)  # an unknown language is refused here, before anything runs
         self.station, self.lang, self.operator = station, lang, operator
         self.plan = {"name": plan_name, "version": plan_version, "sha256": plan_sha256, "short": plan_sha256[:8]}
         self.reports_base = Path(reports_base) if reports_base else None
+        self.plan_dir = Path(plan_dir) if plan_dir else None  # a prompt's image is served from there
         self._lock = threading.RLock()
         self._tiles = {name: Tile(name) for name in sockets}
         self._counts = {"tested": 0, "pass": 0, "fail": 0, "error": 0, "aborted": 0}
@@ -64,8 +67,8 @@ class PanelHub:
         self.fanout = FanOut()
         self.on_serial: Callable[[str, str], tuple[bool, str]] = lambda socket, serial: (False, self._nc())
         self.on_answer: Callable[[str, str], tuple[bool, str]] = lambda prompt_id, answer: (False, self._nc())
-        self.on_stop: Callable[[str | None], None] = self._refuse
-        self.on_operator: Callable[[str], None] = self._refuse
+        self.on_stop: Callable[[str | None], tuple[bool, str] | None] = self._refuse
+        self.on_operator: Callable[[str], tuple[bool, str] | None] = self._refuse
 
     def _nc(self) -> str:
         return self.text("refused.not_connected")
@@ -89,7 +92,7 @@ class PanelHub:
             if tile is None:
                 tile = self._tiles[event.socket] = Tile(event.socket)
             try:
-                tile.apply(event)
+                tile.apply(event, self.image_link)
             except IllegalTransition as e:  # a view follows the station: log it, never stop the line
                 log.warning("%s", e)
             if isinstance(event, Verdict):
@@ -121,6 +124,10 @@ class PanelHub:
         except ValueError:
             return None
         return "/reports/" + quote(rel.as_posix())
+
+    def image_link(self, relative: str) -> str | None:
+        """A prompt image's URL under /plan/ (None without a plan folder)."""
+        return "/plan/" + quote(Path(relative).as_posix()) if self.plan_dir is not None else None
 
     # -- the station's periodic status ---------------------------------------------------
     def set_status(self, pool: int | None, backlog: int | None, cloud_ok: bool | None) -> None:
@@ -218,12 +225,10 @@ class PanelHub:
         return Reply(accepted, reason, 200 if accepted else 409)
 
     def _stopped(self, socket: str | None) -> tuple[bool, str]:
-        self.on_stop(socket)
-        return True, ""
+        return self.on_stop(socket) or (True, "")
 
     def _named(self, name: str) -> tuple[bool, str]:
-        self.on_operator(name)
-        return True, ""
+        return self.on_operator(name) or (True, "")
 
     def _call(self, callback: Callable[..., tuple[bool, str]], *args: str | None) -> tuple[bool, str]:
         try:

@@ -21,6 +21,7 @@ from starlette.routing import Route
 KEEP_ALIVE_S = 15.0
 MAX_BODY = 16 * 1024
 NO_STORE = {"cache-control": "no-store"}
+IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".webp")  # a prompt's image: only these from the plan's folder
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
@@ -114,6 +115,13 @@ def routes(hub: PanelHub) -> list[Route]:
             return JSONResponse({"accepted": False, "reason": hub.text("refused.no_report")}, 404, headers=NO_STORE)
         return FileResponse(found, headers=NO_STORE | {"x-content-type-options": "nosniff"})
 
+    async def image(request: Request) -> Response:
+        relative = request.path_params["path"]
+        found = _report_file(hub.plan_dir, relative) if relative.lower().endswith(IMAGES) else None
+        if found is None:
+            return JSONResponse({"accepted": False, "reason": hub.text("refused.no_image")}, 404, headers=NO_STORE)
+        return FileResponse(found, headers={"x-content-type-options": "nosniff"})
+
     async def _body(request: Request) -> dict[str, Any] | Response:
         raw = await request.body()
         if len(raw) > MAX_BODY:
@@ -137,6 +145,7 @@ def routes(hub: PanelHub) -> list[Route]:
         Route("/api/stop", stop, methods=["POST"]),
         Route("/api/operator", operator, methods=["POST"]),
         Route("/reports/{path:path}", report, methods=["GET"]),
+        Route("/plan/{path:path}", image, methods=["GET"]),
     ]
 
 
@@ -148,7 +157,7 @@ def _reply(reply: Reply) -> Response:
     return JSONResponse({"accepted": reply.accepted, "reason": reply.reason}, reply.code, headers=NO_STORE)
 
 
-def _report_file(base: Path | None, relative: str) -> Path | None:
+def _report_file(base: Path | None, relative: str) -> Path | None:  # also a prompt's image
     """The file ``relative`` names under ``base``; None for anything outside it (``..``, a link out)."""
     if base is None or "\x00" in relative:
         return None

@@ -6,6 +6,7 @@ its lists (steps, measurements): what every pushed message carries; ``full()`` a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from linegate.station.events import (
     Event,
     MeasurementTaken,
     Prompt,
+    PromptAnswered,
     StepFinished,
     StepStarted,
     UnitStarted,
@@ -24,24 +26,17 @@ from linegate.station.events import (
 from linegate.station.panel.states import SocketState, check, verdict_state
 
 MAX_MEASUREMENTS = 1000  # per unit; beyond, only counted (the report has them all)
-CONFIRM = ("yes", "no")
 
 
 def iso(at: datetime) -> str:
     return at.isoformat(timespec="milliseconds")
 
 
-def prompt_form(event: Prompt) -> dict[str, Any]:
-    """The dialog a prompt asks for. A ``form`` field on the event wins (confirm/choose/number/text, with
-    ``low``, ``high``, ``units``, ``regex``); else options ("yes", "no") ask to confirm, other options
-    to choose, none for a text."""
-    form = getattr(event, "form", None)
-    if form not in ("confirm", "choose", "number", "text"):
-        options = tuple(o.lower() for o in event.options)
-        form = "confirm" if options == CONFIRM else "choose" if event.options else "text"
+def prompt_view(event: Prompt, link: Callable[[str], str | None]) -> dict[str, Any]:
+    """The dialog a prompt asks for (``ask``: confirm/choose/number/text); ``link`` gives its image's URL."""
     return {"id": event.prompt_id, "index": event.index, "text": event.text, "options": list(event.options),
-            "form": form, "low": getattr(event, "low", None), "high": getattr(event, "high", None),
-            "units": getattr(event, "units", None), "regex": getattr(event, "regex", None), "at": iso(event.at),
+            "ask": event.ask, "low": event.low, "high": event.high, "units": event.units, "regex": event.regex,
+            "image": link(event.image) if event.image else None, "timeout_s": event.timeout_s, "at": iso(event.at),
             "error": ""}
 
 
@@ -92,11 +87,11 @@ class Tile:
         check(self.name, self.state, to, why)
         self.state = to
 
-    def apply(self, event: Event) -> None:
-        """The event's effect on the tile; a transition the table refuses raises after the tile has
-        followed the station (the hub logs it)."""
+    def apply(self, event: Event, link: Callable[[str], str | None] = lambda path: None) -> None:
+        """The event's effect on the tile (``link``: a prompt image's URL); a transition the table refuses
+        raises after the tile has followed the station (the hub logs it)."""
         to = self._target(event)
-        self._update(event)
+        self._update(event, link)
         if to is not None and to is not self.state:
             now, self.state = self.state, to
             check(self.name, now, to, event.kind)
@@ -112,7 +107,7 @@ class Tile:
             return SocketState.WAITING
         return None
 
-    def _update(self, event: Event) -> None:
+    def _update(self, event: Event, link: Callable[[str], str | None]) -> None:
         if isinstance(event, UnitStarted):
             self.unit = Unit(event.index, event.serial, event.steps, iso(event.at))
             self.prompt, self.stopping, self.scan = None, False, None
@@ -146,7 +141,9 @@ class Tile:
         elif isinstance(event, StepFinished):
             self._finish_step(unit, event)
         elif isinstance(event, Prompt):
-            self.prompt = prompt_form(event)
+            self.prompt = prompt_view(event, link)
+        elif isinstance(event, PromptAnswered) and self.prompt is not None and self.prompt["id"] == event.prompt_id:
+            self.prompt = None  # answered here, at the terminal, or nobody in time
 
     def _finish_step(self, unit: Unit, event: StepFinished) -> None:
         step = next((s for s in reversed(unit.steps) if s["name"] == event.step and s["outcome"] is None), None)

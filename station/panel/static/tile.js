@@ -209,6 +209,7 @@ export class Tile {
   }
 
   tick(now) {
+    this.prompt.tick(now);
     const u = this.light?.unit;
     if (!u) return;
     const end = u.ended_at ? Date.parse(u.ended_at) : now;
