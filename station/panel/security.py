@@ -1,0 +1,153 @@
+"""Who may use the panel: loopback by default, a token for any other bind, same-origin for every change.
+
+- Bound to loopback without a token: a request's Host must name loopback (no DNS rebinding); no token.
+- With a token (required for any other bind; option or ``LINEGATE_PANEL_TOKEN``): every request carries
+  it, as ``Authorization: Bearer <token>`` or the cookie set by opening ``/?token=<token>`` (which
+  redirects to ``/`` so the token leaves the address bar). Compared in constant time; never logged.
+- A request that changes something (not GET/HEAD) must be same-origin (``Sec-Fetch-Site: same-origin``
+  or an ``Origin`` naming the request's own host; a client sending neither is not a browser) and its
+  body JSON (or empty).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import os
+import socket
+from collections.abc import Callable
+from http.cookies import SimpleCookie
+from urllib.parse import parse_qs, urlsplit
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+TOKEN_ENV = "LINEGATE_PANEL_TOKEN"
+COOKIE = "linegate_panel"
+MIN_TOKEN = 16
+SAFE_METHODS = ("GET", "HEAD")
+
+
+class PanelError(Exception):
+    """The panel cannot start as asked: one line naming the address or the option."""
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address ``host`` names is a loopback one ("" and 0.0.0.0 are every interface)."""
+    name = host.strip("[]")
+    if not name:
+        return False
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(name, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos)
+
+
+def resolve_token(host: str, port: int, token: str | None) -> str | None:
+    """The token the panel requires (None: none); refuses a non-loopback bind without one."""
+    token = token if token is not None else os.environ.get(TOKEN_ENV) or None
+    if token is None and not is_loopback(host):
+        raise PanelError(f"panel on {host or '*'}:{port}: a bind other than loopback needs an access token "
+                         f"(--ui-token or {TOKEN_ENV})")
+    if token is not None and (len(token) < MIN_TOKEN or not token.isprintable() or " " in token):
+        raise PanelError(f"panel on {host or '*'}:{port}: the access token must be at least {MIN_TOKEN} printable "
+                         "characters without spaces")
+    return token
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
+
+
+class Guard:
+    """ASGI middleware applying the rules above; ``deny(key)`` gives the operator's words for a refusal."""
+
+    def __init__(self, app: ASGIApp, token: str | None, loopback: bool, deny: Callable[[str], str]) -> None:
+        self.app, self.token, self.loopback, self.deny = app, token, loopback, deny
+        self.cookie = hmac.new(token.encode(), b"linegate-panel-cookie", hashlib.sha256).hexdigest() if token else ""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host = headers.get("host", "")
+        if self.token is None and self.loopback and not _loopback_host(host):
+            await _refuse(send, 403, self.deny("denied.host"))
+            return
+        if self.token is not None:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            if scope["path"] == "/" and "token" in query:
+                if _same(query["token"][0], self.token):
+                    await _redirect_with_cookie(send, self.cookie)
+                else:
+                    await _refuse(send, 401, self.deny("denied.token"))
+                return
+            if not self._carries_token(headers):
+                await _refuse(send, 401, self.deny("denied.token"))
+                return
+        if scope["method"] not in SAFE_METHODS:
+            if not _same_origin(headers, host):
+                await _refuse(send, 403, self.deny("denied.origin"))
+                return
+            json_body = headers.get("content-type", "").split(";")[0].strip().lower() == "application/json"
+            if not json_body and headers.get("content-length") != "0":
+                await _refuse(send, 415, self.deny("denied.json"))
+                return
+        await self.app(scope, receive, send)
+
+    def _carries_token(self, headers: dict[str, str]) -> bool:
+        assert self.token is not None
+        auth = headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            return _same(auth[7:].strip(), self.token)
+        cookie = SimpleCookie()
+        try:
+            cookie.load(headers.get("cookie", ""))
+        except Exception:
+            return False
+        morsel = cookie.get(COOKIE)
+        return morsel is not None and _same(morsel.value, self.cookie)
+
+
+def _loopback_host(host: str) -> bool:
+    name = urlsplit(f"//{host}").hostname or ""
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _same_origin(headers: dict[str, str], host: str) -> bool:
+    site = headers.get("sec-fetch-site")
+    if site is not None and site != "same-origin":
+        return False
+    origin = headers.get("origin")
+    if origin is None:
+        return site == "same-origin" or site is None  # no Origin, no Sec-Fetch-Site: not a browser
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower() and bool(host)
+
+
+async def _refuse(send: Send, status: int, reason: str) -> None:
+    body = json.dumps({"accepted": False, "reason": reason}, ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _redirect_with_cookie(send: Send, value: str) -> None:
+    cookie = f"{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict"
+    await send({"type": "http.response.start", "status": 303, "headers": [
+        (b"location", b"/"), (b"set-cookie", cookie.encode()), (b"content-length", b"0"),
+        (b"cache-control", b"no-store"), (b"referrer-policy", b"no-referrer")]})
+    await send({"type": "http.response.body", "body": b""})
