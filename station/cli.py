@@ -23,7 +23,7 @@ from linegate.fixtures.jig import JigError
 from linegate.plans import Plan, PlanError, load_plan
 from linegate.plans.provisioning import SERVICES
 from linegate.plans.serial import refusal
-from linegate.station import ledger_cli, report_cli, sim_cloud, sim_dut
+from linegate.station import ledger_cli, panel_cli, report_cli, sim_cloud, sim_dut
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account, fresh_demo_state
 from linegate.station.compose import run_fixture
 from linegate.station.console import STYLE, LiveConsole
@@ -92,6 +92,7 @@ def _cloud_args(p: argparse.ArgumentParser) -> None:
                                                   "the same command again after a stop recovers and continues")
     p.add_argument("--events", type=Path, metavar="FILE",
                    help="also append the event stream to FILE, one JSON line per event (docs/events.md)")
+    panel_cli.add_args(p)
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -253,13 +254,24 @@ def _execute(
     total = units or (len(serials) if serials else None)
     started = time.perf_counter()
     with ExitStack() as stack:
+        panel = panel_cli.Panel(args, config, plan, stack, ledger, units) if args.ui else None
+        if panel is not None:
+            console.print(f"operator panel: {panel.url}")
         view = stack.enter_context(LiveConsole(console, [s.name for s in config.sockets], total=total))
         sinks: list[EventSink] = [view]
         if args.events is not None:
             sinks.append(stack.enter_context(EventLog(args.events)))
+        if panel is not None:
+            sinks.append(panel.hub)
         result = run_fixture(config, plan, out=args.out, units=units, serials=serials, state_dir=state_dir,
                              ledger=ledger, keep_records=False,  # the records are on disk; a line may run for days
-                             events=fan_out(sinks), workers=True)
+                             events=fan_out(sinks), workers=True,
+                             controls=panel.controls if panel else None, units_source=panel.units if panel else None)
+        if panel is not None and sys.stdin.isatty():
+            try:
+                input(f"the run is over; the panel stays at {panel.url} until you press Enter ")
+            except (EOFError, KeyboardInterrupt):
+                pass
     _summary(result, console, time.perf_counter() - started)
     if ledger is not None:
         ledger_cli.print_status(ledger, console)
