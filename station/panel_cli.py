@@ -83,7 +83,7 @@ class Panel:
         def report() -> None:
             while not done.wait(STATUS_EVERY_S):
                 try:
-                    self.hub.set_status(ledger.pool_size(service), ledger.backlog(service), None)
+                    self.hub.set_status(ledger.pool_size(service), ledger.backlog(service), self.controls.cloud_ok())
                 except Exception:  # the ledger is the station's to report on; the panel shows "?"
                     self.hub.set_status(None, None, None)
 

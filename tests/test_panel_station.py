@@ -110,3 +110,23 @@ def test_linegate_demo_ui_prints_the_panels_url_and_serves_it(tmp_path):
     assert page.status_code == 200 and "<html" in page.text.lower()
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
+
+
+def test_the_panel_header_shows_the_pool_the_backlog_and_that_the_cloud_answers(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "linegate", "demo", "--service", "ayla", "--units", "60",
+                             "--sockets", "2", "--ui", "127.0.0.1:0", "--out", str(tmp_path / "o"), "--state-dir",
+                             str(tmp_path / "state"), "--lang", "zh"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    url = next(line.split(": ", 1)[1].strip() for line in proc.stdout if line.startswith("operator panel: "))
+    status: dict = {}
+    with httpx.Client() as client:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            status = client.get(url + "api/state").json()["status"]
+            if status["pool"] is not None and status["cloud_ok"] is not None:
+                break
+            time.sleep(0.1)
+    proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    assert isinstance(status["pool"], int) and status["backlog"] == 0 and status["cloud_ok"] is True

@@ -39,3 +39,11 @@ class StationControls:
         if self._supervisor is not None:
             self._supervisor.operator = name  # read by the main thread when it hands out the next unit
         return True, ""
+
+    def cloud_ok(self) -> bool | None:
+        """Whether the provisioning service answered the pool's last refill (None: nothing to tell yet)."""
+        supervisor = self._supervisor
+        prov = supervisor.provisioning if supervisor is not None else None
+        if prov is None or prov.pool is None:
+            return None
+        return not prov.pool.last_error
