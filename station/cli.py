@@ -254,7 +254,8 @@ def _execute(
     total = units or (len(serials) if serials else None)
     started = time.perf_counter()
     with ExitStack() as stack:
-        panel = panel_cli.Panel(args, config, plan, stack, ledger, units) if args.ui else None
+        panel = panel_cli.Panel(args, config, plan, stack, ledger, units,  # a simulated line loads its own units
+                                scans=config.simulated is None and not serials) if args.ui else None
         if panel is not None:
             console.print(f"operator panel: {panel.url}")
         view = stack.enter_context(LiveConsole(console, [s.name for s in config.sockets], total=total))

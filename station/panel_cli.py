@@ -47,7 +47,8 @@ class Panel:
     scanned units it starts."""
 
     def __init__(self, args: argparse.Namespace, config: FixtureConfig, plan: Plan, stack: ExitStack,
-                 ledger: Ledger | None, units: int | None) -> None:
+                 ledger: Ledger | None, units: int | None, *, scans: bool) -> None:
+        """``scans``: units start by a scan on the panel (a real fixture); else the line loads its own."""
         host, port = address(args.ui)
         self.controls = StationControls(operator=config.operator or None)
         try:
@@ -60,7 +61,7 @@ class Panel:
         self.hub.on_stop = self.controls.stop
         self.hub.on_operator = self.controls.set_operator
         self.units: UnitSource | None = None
-        if config.simulated is None and not getattr(args, "sn", None):
+        if scans:
             scanned = ScannedUnits(units, plan.serial)
             self.hub.on_serial = scanned.submit
             self.units = scanned

@@ -16,7 +16,7 @@ from linegate.fixtures.locks import InstrumentLocks
 from linegate.plans import Plan, UnitRecord
 from linegate.reports import IndexRow
 from linegate.station.engine.controls import StationControls
-from linegate.station.engine.processes import lock_dir_of, wait_for_old_workers
+from linegate.station.engine.processes import lock_dir_of, wait_for_old_workers, workers_lock_of
 from linegate.station.engine.sources import DutProbe, UnitSource, unit_starts
 from linegate.station.engine.supervisor import GRACE_S, LineStopped, Supervisor
 from linegate.station.events import EventSink
@@ -212,12 +212,16 @@ def run_sockets(
     args, meta, writer = _prepare(config, plan, out, ledger, keep_records)
     meta["sockets"] = f"{len(config.sockets)}, one worker process each"
     lock_dir = lock_dir_of(config.station)
+    workers_lock = None
+    if ledger is not None and plan.provisioning is not None:
+        workers_lock = workers_lock_of(ledger.sqlite_path, lock_dir)
     with ExitStack() as stack:
-        wait_for_old_workers(lock_dir)  # before recovery: a killed station's workers may still be dying
+        if workers_lock is not None:  # before recovery: a killed station's workers may still be dying
+            wait_for_old_workers(workers_lock)
         provisioning = _provisioning(stack, config, plan, ledger, writer, retry, probe)
         supervisor = Supervisor(config, plan, units=units, probe=probe, writer=writer, pytest_args=args,
-                                lock_dir=lock_dir, provisioning=provisioning, ledger=ledger, events=events,
-                                keep_records=keep_records, grace_s=grace_s)
+                                lock_dir=lock_dir, workers_lock=workers_lock, provisioning=provisioning,
+                                ledger=ledger, events=events, keep_records=keep_records, grace_s=grace_s)
         if controls is not None:
             controls.bind(supervisor)
         stack.callback(_station_safe_state, config, lock_dir)

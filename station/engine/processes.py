@@ -25,11 +25,19 @@ def lock_dir_of(station: str) -> Path:
     return Path(tempfile.gettempdir()) / f"linegate-locks-{safe}"
 
 
-def wait_for_old_workers(lock_dir: Path, timeout_s: float = OLD_WORKERS_WAIT_S) -> None:
+def workers_lock_of(ledger_file: Path | None, lock_dir: Path) -> Path:
+    """The lock every worker of a station holds while it lives: beside its ledger's file (two stations on one
+    host, each with its own ledger, never wait for each other), else (a database ledger) the station's."""
+    if ledger_file is not None:
+        return ledger_file.with_name(f"{ledger_file.name}.{worker.WORKERS_LOCK}")
+    return lock_dir / worker.WORKERS_LOCK
+
+
+def wait_for_old_workers(path: Path, timeout_s: float = OLD_WORKERS_WAIT_S) -> None:
     """Workers of a station that was killed die with it, a moment later; none may touch the ledger
     while this start recovers it."""
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_dir / worker.WORKERS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline = time.monotonic() + timeout_s
         while True:
@@ -38,7 +46,7 @@ def wait_for_old_workers(lock_dir: Path, timeout_s: float = OLD_WORKERS_WAIT_S) 
                 return
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise StationFault(f"{lock_dir / worker.WORKERS_LOCK}: workers of an earlier run of this station "
+                    raise StationFault(f"{path}: workers of an earlier run of this station "
                                        f"are still running after {timeout_s:g} s") from None
                 time.sleep(0.05)
     finally:

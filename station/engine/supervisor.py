@@ -56,7 +56,8 @@ class LineStopped(Exception):
 
 class Supervisor:
     def __init__(self, config: FixtureConfig, plan: Plan, *, units: UnitSource, probe: DutProbe | None,
-                 writer: RunWriter, pytest_args: list[str], lock_dir: Path, provisioning: Provisioning | None = None,
+                 writer: RunWriter, pytest_args: list[str], lock_dir: Path, workers_lock: Path | None = None,
+                 provisioning: Provisioning | None = None,
                  ledger: Ledger | None = None, events: EventSink | None = None, keep_records: bool = False,
                  grace_s: float = GRACE_S) -> None:
         self.config = config
@@ -87,7 +88,8 @@ class Supervisor:
         self._terminal: TerminalPrompts | None = None
         self._spec = worker.WorkerSpec(
             config=config, socket="", plan=plan, pytest_args=tuple(pytest_args), run_dir=writer.run_dir,
-            lock_dir=lock_dir, ledger_url=ledger.url if ledger is not None and provisioning is not None else None,
+            lock_dir=lock_dir, workers_lock=workers_lock,
+            ledger_url=ledger.url if ledger is not None and provisioning is not None else None,
             ledger_key=ledger.key_file if ledger is not None else None,
             retry=provisioning.retry if provisioning is not None else None, keep_records=keep_records)
 

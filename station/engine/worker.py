@@ -51,7 +51,8 @@ class WorkerSpec:
     plan: Plan
     pytest_args: tuple[str, ...]
     run_dir: Path
-    lock_dir: Path
+    lock_dir: Path  # the station's shared instruments' locks
+    workers_lock: Path | None = None  # held shared while the worker lives (its station's ledger's)
     ledger_url: str | None = None
     ledger_key: Path | None = None
     retry: RetryPolicy | None = None
@@ -170,9 +171,9 @@ def _abort(signum: int, frame: object) -> NoReturn:
     raise KeyboardInterrupt
 
 
-def hold_workers_lock(lock_dir: Path) -> int:
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_dir / WORKERS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+def hold_workers_lock(path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     fcntl.flock(fd, fcntl.LOCK_SH)
     return fd  # held until the process ends, however it ends
 
@@ -180,7 +181,8 @@ def hold_workers_lock(lock_dir: Path) -> int:
 def main(spec: WorkerSpec, conn: Connection) -> None:
     """The worker process's entry point."""
     _die_with_parent()
-    hold_workers_lock(spec.lock_dir)
+    if spec.workers_lock is not None:
+        hold_workers_lock(spec.workers_lock)
     signal.signal(signal.SIGTERM, _abort)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the supervisor
     pipe = _Pipe(conn)                            # alone acts on it, and stops each worker once (SIGTERM)

@@ -93,7 +93,8 @@ def _assigned(gate: Gate, ident: Identity, probe: DutProbe | None, report: Recov
         return
     # If the DUT turns up holding (part of) it, the gate knows it came from this unit.
     gate.ledger.move(ident, RELEASED, reason=f"released by recovery: {why}",
-                     payload={**ident.payload, "released_from": ident.unit_mac})
+                     payload={**ident.payload, "released_from": ident.unit_mac} if partial or nvs is None
+                     else ident.payload)  # a DUT seen to hold none of it: an earlier unit's copy stays known
     report.released.append(ident.identity)
 
 

@@ -109,6 +109,11 @@ class LedgerStore:
         return create_engine(self.url, pool_pre_ping=True)
 
     # -- who runs on it ----------------------------------------------------
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The ledger's file, when it is SQLite."""
+        return self._sqlite_path
+
     def hold(self, station: str) -> None:
         """Claim the ledger for ``station`` until ``close()``; LedgerBusy naming the holder if taken.
 
