@@ -49,7 +49,8 @@ def recover(gate: Gate, probe: DutProbe | None = None, *, mac: str | None = None
 
     At start the interrupted units are tested again, so an identity partly written into one is released:
     the gate knows it when that DUT comes back. A dead worker's unit is recorded ERROR and leaves the
-    socket untested: an identity that may be partly in it is quarantined, never handed to another unit.
+    socket untested: an identity it does not hold whole is quarantined, never handed to another unit (a
+    write the worker sent before it died may still land in the DUT after recovery looked).
     """
     ledger, service = gate.ledger, gate.service
     report = RecoveryReport()
@@ -86,7 +87,7 @@ def _assigned(gate: Gate, ident: Identity, probe: DutProbe | None, report: Recov
     partial = nvs is not None and any(i.key in nvs.get(i.namespace, {}) for i in items)
     why = "partly written before the stop" if partial else "not on the DUT" if nvs is not None else \
         "DUT not at hand"
-    if not retested and (partial or nvs is None):
+    if not retested:  # even "not on the DUT": a write the dead worker sent may still land after this look
         gate.ledger.move(ident, QUARANTINED, reason=f"quarantined by recovery: its unit's worker died, {why}; the "
                          "unit was recorded ERROR, not tested again")
         report.quarantined.append(ident.identity)
