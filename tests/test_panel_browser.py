@@ -203,3 +203,65 @@ def test_on_a_network_bind_the_browser_needs_the_token(browser, tmp_path):
         assert stranger.request.post(base + "api/stop", data="{}", headers={"content-type": "application/json"}
                                      ).status == 401
         station.join()
+
+
+def test_a_real_two_socket_station_driven_from_the_browser(browser, tmp_path):
+    """Real worker processes on simulated modules (ptys): serials scanned in the tiles start the units,
+    each station test's question is answered in its tile, PASS and FAIL show, the records say who."""
+    import threading
+
+    from linegate.fixtures.config import load_fixture
+    from linegate.fixtures.sim.jig import SimulatedLine
+    from linegate.plans import load_plan
+    from linegate.plans.serial import SerialSpec
+    from linegate.station.cli import sockets_like
+    from linegate.station.engine.controls import StationControls
+    from linegate.station.engine.scanned import ScannedUnits
+    from linegate.station.run import run_sockets
+
+    repo = Path(__file__).resolve().parent.parent
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "browser_steps.py").write_text(
+        "def test_look(operator, measure):\n    measure('led', operator.confirm('Is the LED green?'))\n")
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text("name: browser\nversion: '1'\nstation_tests: tests\nserial: {regex: 'SN-\\d{3}'}\nsteps:\n"
+                         "  - name: look\n    test: browser_steps.py::test_look\n    measurements:\n"
+                         "      - {name: led, equals: true}\n")
+    plan = load_plan(plan_file)
+    config = load_fixture(repo / "fixtures" / "sim-station.yaml")
+    two = config.model_copy(update={"sockets": sockets_like(config.sockets[0], 2)})
+    hub = PanelHub(two.station, plan.name, plan.version, plan.sha256, ["A", "B"], plan_dir=str(tmp_path))
+    units, controls = ScannedUnits(2, SerialSpec(regex=r"SN-\d{3}")), StationControls()
+    hub.on_serial, hub.on_answer, hub.on_stop, hub.on_operator = (units.submit, controls.answer, controls.stop,
+                                                                  controls.set_operator)
+    done: dict = {}
+    with SimulatedLine(two, base=tmp_path / "ptys") as line, serve(hub) as server:
+        real = line.config.model_copy(update={"simulated": None})
+        run = threading.Thread(target=lambda: done.setdefault("result", run_sockets(
+            real, plan, units=units, probe=None, out=tmp_path / "out", events=hub, controls=controls)))
+        run.start()
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(server.url)
+        a, b = page.locator('[data-socket="A"]'), page.locator('[data-socket="B"]')
+        import time
+
+        deadline = time.monotonic() + 30
+        while len(units.waiting()) < 2 and time.monotonic() < deadline:  # both workers up, asking for a unit
+            time.sleep(0.05)
+        for tile, serial in ((a, "XX-1"), (a, "SN-101"), (b, "SN-102")):
+            field = tile.locator("input[type=text]")
+            expect(field).to_be_enabled(timeout=20_000)
+            field.fill(serial)
+            field.press("Enter")
+            if serial == "XX-1":
+                expect(a.locator('[data-role="scan-msg"]')).to_contain_text("does not match the plan's form")
+        for tile, button in ((a, "button.yes"), (b, "button.no")):
+            expect(tile.locator('[data-role="prompt-text"]')).to_have_text("Is the LED green?", timeout=20_000)
+            tile.locator(button).click()
+        expect(a.locator('[data-role="verdict"]')).to_have_text("PASS", timeout=20_000)
+        expect(b.locator('[data-role="verdict"]')).to_have_text("FAIL", timeout=20_000)
+        shot(page, "real-station-1280x800")
+        run.join(30)
+    records = {r.unit["serial"]: r for r in done["result"].records}
+    assert records["SN-101"].outcome.value == "PASS" and records["SN-102"].outcome.value == "FAIL"
+    assert [p.answer for p in records["SN-101"].prompts] == ["yes"]
