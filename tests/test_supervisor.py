@@ -280,14 +280,19 @@ def test_ask(operator, measure):
 '''
 
 
-def test_a_station_test_asks_the_operator_and_the_answers_go_into_the_record(tmp_path):
+def _asking_plan(tmp_path: Path, module: str) -> Path:
     tests = tmp_path / "tests"
     tests.mkdir()
-    (tests / "asking.py").write_text(OPERATOR_CODE)
+    (tests / f"{module}.py").write_text(OPERATOR_CODE)
     plan = tmp_path / "plan.yaml"
-    plan.write_text("name: asking\nversion: '1'\nstation_tests: tests\nsteps:\n  - name: ask\n    test: asking.py::"
+    plan.write_text(f"name: asking\nversion: '1'\nstation_tests: tests\nsteps:\n  - name: ask\n    test: {module}.py::"
                     "test_ask\n    measurements:\n      - {name: led, equals: true}\n"
                     "      - {name: volts, units: V, low: 3.2, high: 3.4}\n")
+    return plan
+
+
+def test_a_station_test_asks_the_operator_and_the_answers_go_into_the_record(tmp_path):
+    plan = _asking_plan(tmp_path, "asking")
     answered: list[tuple[bool, str]] = []
     supervisor_of: list = []
 
@@ -326,13 +331,7 @@ def test_a_station_test_asks_the_operator_and_the_answers_go_into_the_record(tmp
 
 
 def test_with_nobody_to_ask_the_step_errors_at_once_saying_so(tmp_path):
-    tests = tmp_path / "tests"
-    tests.mkdir()
-    (tests / "asking2.py").write_text(OPERATOR_CODE)
-    plan = tmp_path / "plan.yaml"
-    plan.write_text("name: asking\nversion: '1'\nstation_tests: tests\nsteps:\n  - name: ask\n    test: asking2.py::"
-                    "test_ask\n    measurements:\n      - {name: led, equals: true}\n"
-                    "      - {name: volts, units: V, low: 3.2, high: 3.4}\n")
+    plan = _asking_plan(tmp_path, "asking2")
     t0 = time.monotonic()
     result = run_fixture(_station(1), load_plan(plan), out=tmp_path / "out", units=1, workers=True)
     assert time.monotonic() - t0 < 20
