@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import threading
 from contextlib import ExitStack
-from pathlib import Path
 
 from linegate.fixtures.config import FixtureConfig
 from linegate.plans import Plan
@@ -93,4 +92,4 @@ class Panel:
         stack.callback(done.set)
 
 
-__all__ = ["DEFAULT_UI", "Panel", "Path", "add_args", "address"]
+__all__ = ["DEFAULT_UI", "Panel", "add_args", "address"]
