@@ -33,6 +33,7 @@ from linegate.station.gate.station import CloudUnavailable
 from linegate.station.ledger.crypto import LedgerKeyError
 from linegate.station.ledger.journal import Ledger, LedgerError
 from linegate.station.output import OutputError, check_writable
+from linegate.station.results.store import ResultsError, ResultsStore, local_results_path
 from linegate.station.run import LineError, RunResult
 from rich.console import Console
 from rich.table import Table
@@ -129,7 +130,7 @@ def _main(args: argparse.Namespace, console: Console) -> int:
             return ledger_cli.run(args, console)
         if args.command == "report":
             return report_cli.run(args)
-    except (PlanError, FixtureError, LineError, LedgerError, LedgerKeyError, EventError) as e:
+    except (PlanError, FixtureError, LineError, LedgerError, LedgerKeyError, EventError, ResultsError) as e:
         _error(f"linegate: error: {e}")
         return EXIT_BAD_INPUT
     except JigError as e:
@@ -254,6 +255,7 @@ def _execute(
     total = units or (len(serials) if serials else None)
     started = time.perf_counter()
     with ExitStack() as stack:
+        results = stack.enter_context(ResultsStore(local_results_path(config.station, state_dir)))
         panel = panel_cli.Panel(args, config, plan, stack, ledger, units,  # a simulated line loads its own units
                                 scans=config.simulated is None and not serials) if args.ui else None
         if panel is not None:
@@ -267,7 +269,8 @@ def _execute(
         result = run_fixture(config, plan, out=args.out, units=units, serials=serials, state_dir=state_dir,
                              ledger=ledger, keep_records=False,  # the records are on disk; a line may run for days
                              events=fan_out(sinks), workers=True,
-                             controls=panel.controls if panel else None, units_source=panel.units if panel else None)
+                             controls=panel.controls if panel else None, units_source=panel.units if panel else None,
+                             results=results)
         if panel is not None and sys.stdin.isatty():
             try:
                 input(f"the run is over; the panel stays at {panel.url} until you press Enter ")

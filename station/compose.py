@@ -28,6 +28,7 @@ from linegate.station.engine.sources import DutProbe, UnitSource, UnitStart
 from linegate.station.events import EventSink
 from linegate.station.handler import OperatorUnits
 from linegate.station.ledger.journal import Ledger
+from linegate.station.results.store import ResultsStore
 from linegate.station.run import RunResult, run_line, run_sockets
 
 
@@ -118,6 +119,7 @@ def run_fixture(
     workers: bool = False,
     controls: StationControls | None = None,
     units_source: UnitSource | None = None,
+    results: ResultsStore | None = None,
 ) -> RunResult:
     """Test ``units`` units (or one per serial) on ``config``'s station: ``run_line`` (or, with ``workers``,
     ``run_sockets``: one process per socket) given its unit source and DUT probe. Raises JigError /
@@ -128,9 +130,9 @@ def run_fixture(
         if workers or controls is not None:
             return run_sockets(composed.config, plan, units=source, probe=composed.probe, out=out,
                                state_dir=state_dir, ledger=ledger, retry=retry, keep_records=keep_records,
-                               events=events, controls=controls)
+                               events=events, controls=controls, results=results)
         return run_line(composed.config, plan, units=source, probe=composed.probe, out=out, state_dir=state_dir,
-                        ledger=ledger, retry=retry, keep_records=keep_records, events=events)
+                        ledger=ledger, retry=retry, keep_records=keep_records, events=events, results=results)
 
 
 def simulated_duts(state_dir: Path | None) -> DutProbe | None:

@@ -25,6 +25,7 @@ from linegate.reports import IndexRow, RunIndexRenderer, UnitReportRenderer
 from linegate.reports.junit import junit_xml
 from linegate.reports.lot import load_records, write_lot
 from linegate.reports.openhtf_export import openhtf_json
+from linegate.station.results.store import ResultsStore
 
 INDEX_SHARE = 0.05
 
@@ -64,14 +65,18 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_unit_files(run_dir: Path, record: UnitRecord, renderer: UnitReportRenderer) -> tuple[Path, Path]:
-    """A unit's JSON record, its OpenHTF export and its HTML report; returns (json, html) paths."""
+def write_unit_files(run_dir: Path, record: UnitRecord, renderer: UnitReportRenderer,
+                     results: ResultsStore | None = None) -> tuple[Path, Path]:
+    """A unit's JSON record, its OpenHTF export and its HTML report, then its rows in the station's results
+    store (a rewritten record replaces its rows); returns (json, html) paths."""
     json_path = run_dir / f"{record.stem}.json"
     html_path = json_path.with_suffix(".html")
     write_atomic(html_path, renderer.render(record))
     (run_dir / "openhtf").mkdir(exist_ok=True)
     write_atomic(run_dir / "openhtf" / json_path.name, openhtf_json(record))
-    write_atomic(json_path, record.model_dump_json(indent=1))  # last: a record on disk has its report
+    write_atomic(json_path, record.model_dump_json(indent=1))  # a record on disk has its report
+    if results is not None:
+        results.write(record, run_dir=run_dir, record_path=json_path, report_path=html_path)
     return json_path, html_path
 
 
@@ -81,8 +86,10 @@ class RunWriter:
         out: Path,
         meta: dict[str, str],
         keep_records: bool = True,
+        results: ResultsStore | None = None,
     ) -> None:
         self.out = out
+        self.results = results
         self.started = datetime.now(UTC)
         self.run_dir = out / f"run-{self.started.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
         self.meta = meta
@@ -96,7 +103,7 @@ class RunWriter:
 
     def __call__(self, record: UnitRecord) -> Path:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        json_path, _ = write_unit_files(self.run_dir, record, self._unit_html)
+        json_path, _ = write_unit_files(self.run_dir, record, self._unit_html, self.results)
         self.add(IndexRow.of(0, record), record)
         return json_path
 

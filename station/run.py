@@ -26,6 +26,7 @@ from linegate.station.gate.station import Provisioning
 from linegate.station.ledger.journal import Ledger
 from linegate.station.loop import StationLoop
 from linegate.station.output import OutputError, RunWriter, check_writable
+from linegate.station.results.store import ResultsStore
 
 # pytest's exit codes of a run that went through (units may have failed, or the operator stopped it)
 RAN = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED,
@@ -75,7 +76,7 @@ def pytest_args(plan: Plan) -> list[str]:
 
 
 def _prepare(config: FixtureConfig, plan: Plan, out: Path, ledger: Ledger | None,
-             keep_records: bool) -> tuple[list[str], dict[str, str], RunWriter]:
+             keep_records: bool, results: ResultsStore | None) -> tuple[list[str], dict[str, str], RunWriter]:
     args = pytest_args(plan)
     if plan.provisioning is not None and ledger is None:
         raise LineError(f"{plan.path}: the plan provisions with {plan.provisioning.service}: a ledger is needed")
@@ -89,7 +90,7 @@ def _prepare(config: FixtureConfig, plan: Plan, out: Path, ledger: Ledger | None
         "plan": f"{plan.name} v{plan.version}",
         "plan sha256": plan.sha256,
     }
-    return args, meta, RunWriter(out, meta, keep_records=keep_records)
+    return args, meta, RunWriter(out, meta, keep_records=keep_records, results=results)
 
 
 def _provisioning(stack: ExitStack, config: FixtureConfig, plan: Plan, ledger: Ledger | None, writer: RunWriter,
@@ -104,6 +105,7 @@ def _provisioning(stack: ExitStack, config: FixtureConfig, plan: Plan, ledger: L
         raise LineError(f"{config.path or 'fixture'}: {e}") from e
     provisioning.start()
     provisioning.set_run_dir(writer.run_dir)
+    provisioning.results = writer.results
     stack.callback(provisioning.stop)
     writer.meta["provisioning"] = plan.provisioning.service
     if provisioning.recovered and provisioning.recovered.summary() != "nothing to recover":
@@ -140,6 +142,7 @@ def run_line(
     keep_records: bool = True,
     events: EventSink | None = None,
     locks: InstrumentLocks | None = None,
+    results: ResultsStore | None = None,
 ) -> RunResult:
     """Test the units ``units`` puts in the sockets of ``config``'s jig, in this process, one after
     another (``run_sockets`` tests them side by side). Raises JigError / LineError before any unit.
@@ -149,8 +152,9 @@ def run_line(
     The result holds every unit's record unless ``keep_records`` is false (the rows are always there).
     ``events`` receives the typed event stream (station/events.py) as the units run. ``locks``: the
     cross-process locks of the station-level instruments, when other processes use them too.
+    ``results``: the station's results store, which gets every unit's rows as its record is written.
     """
-    args, _, writer = _prepare(config, plan, out, ledger, keep_records)
+    args, _, writer = _prepare(config, plan, out, ledger, keep_records, results)
     aborted = False
     with ExitStack() as stack:
         provisioning = _provisioning(stack, config, plan, ledger, writer, retry, probe)
@@ -205,11 +209,12 @@ def run_sockets(
     events: EventSink | None = None,
     grace_s: float = GRACE_S,
     controls: StationControls | None = None,
+    results: ResultsStore | None = None,
 ) -> RunResult:
     """``run_line``, with one worker process per socket under a supervisor (this process): the sockets
     test side by side, a step past its deadline is killed ``grace_s`` later, a dead worker is restarted.
     Raises JigError / LineError (before any unit) as ``run_line`` does."""
-    args, meta, writer = _prepare(config, plan, out, ledger, keep_records)
+    args, meta, writer = _prepare(config, plan, out, ledger, keep_records, results)
     meta["sockets"] = f"{len(config.sockets)}, one worker process each"
     lock_dir = lock_dir_of(config.station)
     workers_lock = None

@@ -91,7 +91,8 @@ class Supervisor:
             lock_dir=lock_dir, workers_lock=workers_lock,
             ledger_url=ledger.url if ledger is not None and provisioning is not None else None,
             ledger_key=ledger.key_file if ledger is not None else None,
-            retry=provisioning.retry if provisioning is not None else None, keep_records=keep_records)
+            retry=provisioning.retry if provisioning is not None else None, keep_records=keep_records,
+            results_url=writer.results.url if writer.results is not None else None)
 
     # -- the run -------------------------------------------------------------------------
     def run(self) -> None:

@@ -38,6 +38,7 @@ from linegate.station.gate.station import Provisioning
 from linegate.station.ledger.journal import Ledger
 from linegate.station.loop import StationLoop
 from linegate.station.output import write_atomic, write_unit_files
+from linegate.station.results.store import ResultsStore
 
 WORKERS_LOCK = "workers.lock"  # every live worker holds it shared; a starting supervisor waits for it
 
@@ -57,6 +58,7 @@ class WorkerSpec:
     ledger_key: Path | None = None
     retry: RetryPolicy | None = None
     keep_records: bool = False
+    results_url: str | None = None  # the station's local results store
     spawned_at: float = 0.0  # time.time() when the supervisor started the process
 
 
@@ -144,10 +146,11 @@ class _UnitFiles:
         self.run_dir = spec.run_dir
         self.keep_records = spec.keep_records
         self._renderer = UnitReportRenderer()
+        self.results = ResultsStore(spec.results_url, create=False) if spec.results_url else None
 
     def __call__(self, record: UnitRecord) -> Path:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        json_path, _ = write_unit_files(self.run_dir, record, self._renderer)
+        json_path, _ = write_unit_files(self.run_dir, record, self._renderer, self.results)
         self.pipe.send("row", IndexRow.of(0, record), record if self.keep_records else None)
         return json_path
 

@@ -20,6 +20,7 @@ from linegate.station.gate.recovery import Drain, DutProbe, RecoveryReport, reco
 from linegate.station.gate.services import Service, make_service
 from linegate.station.ledger.journal import Identity, Ledger
 from linegate.station.output import write_unit_files
+from linegate.station.results.store import ResultsError, ResultsStore
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Provisioning:
         self.drain = Drain(self.gate, self.committed_later, interval_s=drain_interval_s)
         self._record_lock = threading.Lock()
         self._renderer = UnitReportRenderer()
+        self.results: ResultsStore | None = None  # the station's results store: a rewrite updates its rows
         self.recovered: RecoveryReport | None = None
         self.in_supervisor = True  # owns the pool refill and the commit drain
 
@@ -142,5 +144,9 @@ class Provisioning:
             "reason": "committed later, when the service answered again" + (f" (at first: {before.reason})"
                                                                               if before.reason else ""),
             "response": {k: str(v) for k, v in (ident.commit_summary or {}).items()}})
-        write_unit_files(path.parent, record.model_copy(update={"provisioning": prov}), self._renderer)
+        try:
+            write_unit_files(path.parent, record.model_copy(update={"provisioning": prov}), self._renderer,
+                             self.results)
+        except (OSError, ResultsError) as e:
+            log.warning("cannot update %s after its commit: %s", path, e)
 

@@ -1,0 +1,143 @@
+"""The results store's tables (SQLAlchemy Core).
+
+One row per unit test in ``units`` (keyed by the record's ``record_id``), its steps, measurements,
+provisioning and attachments' metadata beside it. The unit's JSON record and HTML report stay the
+artifacts; the rows are what QA queries across runs and stations. ``revision`` orders the local changes
+for the sync to the central store (a rewrite after a late commit gets a new one).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),  # uuid5 of host and run folder: every process agrees
+    Column("station", String(128), nullable=False),
+    Column("host", String(255), nullable=False, default=""),
+    Column("run_dir", String(1000), nullable=False, default=""),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("linegate_version", String(32), nullable=False, default=""),
+)
+
+units = Table(
+    "units",
+    metadata,
+    Column("record_id", String(64), primary_key=True),
+    Column("run_id", String(64), ForeignKey("runs.run_id"), nullable=False),
+    Column("revision", Integer, nullable=False, default=0),  # local order of writes, for the sync
+    Column("unit_key", String(128), nullable=False),  # the MAC, else the serial: one physical unit
+    Column("serial", String(128), nullable=False, default=""),
+    Column("mac", String(64), nullable=False, default=""),
+    Column("station", String(128), nullable=False),
+    Column("socket", String(64), nullable=False, default=""),
+    Column("host", String(255), nullable=False, default=""),
+    Column("operator", String(128), nullable=False, default=""),
+    Column("fixture", String(255), nullable=False, default=""),
+    Column("plan_name", String(255), nullable=False),
+    Column("plan_version", String(64), nullable=False),
+    Column("plan_sha256", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=False),
+    Column("duration_s", Float, nullable=False),
+    Column("failure_step", String(255)),
+    Column("failure_measurement", String(255)),
+    Column("failure_message", Text),
+    Column("failure_key", String(255)),  # the Pareto's key: step and measurement, no per-unit values
+    Column("retest_override", Text),  # who let a unit past the retest limit, and why
+    Column("record_path", String(1000), nullable=False, default=""),
+    Column("report_path", String(1000), nullable=False, default=""),
+    Column("linegate_version", String(32), nullable=False, default=""),
+    Index("units_serial", "serial", "started_at"),
+    Index("units_mac", "mac", "started_at"),
+    Index("units_unit_key", "unit_key", "started_at"),
+    Index("units_station", "station", "started_at"),
+    Index("units_socket", "station", "socket", "started_at"),
+    Index("units_plan", "plan_sha256", "started_at"),
+    Index("units_started", "started_at"),
+    Index("units_revision", "revision"),
+)
+
+steps = Table(
+    "steps",
+    metadata,
+    Column("record_id", String(64), ForeignKey("units.record_id", ondelete="CASCADE"), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("test", String(500), nullable=False, default=""),
+    Column("outcome", String(16), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("duration_s", Float, nullable=False),
+    Column("message", Text, nullable=False, default=""),
+    Column("lock_wait_s", Float, nullable=False, default=0.0),
+)
+
+measurements = Table(
+    "measurements",
+    metadata,
+    Column("record_id", String(64), ForeignKey("units.record_id", ondelete="CASCADE"), primary_key=True),
+    Column("idx", Integer, primary_key=True),  # in the unit's order, over all its steps
+    Column("step_idx", Integer, nullable=False),
+    Column("step", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("value", Float),  # numbers (not booleans); the others in ``text``
+    Column("text", Text),
+    Column("units", String(32), nullable=False, default=""),
+    Column("low", Float),
+    Column("high", Float),
+    Column("limit", String(255), nullable=False, default=""),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Index("measurements_name", "step", "name"),
+)
+
+provisioning = Table(
+    "provisioning",
+    metadata,
+    Column("record_id", String(64), ForeignKey("units.record_id", ondelete="CASCADE"), primary_key=True),
+    Column("service", String(32), nullable=False),
+    Column("identity", String(255), nullable=False, default=""),  # DSN / deviceId: never a key or secret
+    Column("commit_status", String(24), nullable=False),
+    Column("readback_ok", Boolean, nullable=False, default=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("code", String(64)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Index("provisioning_identity", "service", "identity"),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("record_id", String(64), ForeignKey("units.record_id", ondelete="CASCADE"), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("mime_type", String(128), nullable=False),
+    Column("size", Integer, nullable=False),  # characters of its content in the record (the content is not here)
+)
+
+sync_state = Table(  # local store only: how far the central store has what this one holds
+    "sync_state",
+    metadata,
+    Column("target", String(500), primary_key=True),  # the central URL without its password
+    Column("revision", Integer, nullable=False, default=0),
+    Column("synced_at", DateTime(timezone=True)),
+    Column("last_error", Text, nullable=False, default=""),
+)
+
+CHILDREN = (steps, measurements, provisioning, attachments)

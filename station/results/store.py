@@ -1,0 +1,151 @@
+"""Opening a results store and writing unit records into it.
+
+The station's local store is SQLite beside its ledger (``results.db``): every worker writes its units
+into it, each in one short transaction, in the step that writes the unit's JSON. A central store
+(PostgreSQL, ``--results URL``) gets the same rows from the local one by the sync (``sync.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from linegate.plans import UnitRecord
+from linegate.station.results.rows import run_id_of, run_row, unit_rows
+from linegate.station.results.schema import CHILDREN, metadata, runs, units
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+
+class ResultsError(Exception):
+    """The results store cannot be opened or written. One line naming the store (never its password)."""
+
+
+def results_url(path_or_url: str | Path) -> str:
+    text = str(path_or_url)
+    return text if "://" in text else f"sqlite:///{Path(text).resolve()}"
+
+
+def shown_url(url: str) -> str:
+    """The store as messages name it: the file, or the URL without its password."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "<a URL that does not parse>"
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    return parsed.render_as_string(hide_password=True)
+
+
+def first_line(e: BaseException) -> str:
+    text = str(getattr(e, "orig", None) or e)
+    return f"{type(e).__name__}: {(text.splitlines() or [''])[0][:200]}"
+
+
+def open_engine(url: str) -> Engine:
+    """An engine on a results store; SQLite in WAL mode with one writer at a time (``BEGIN IMMEDIATE``)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise ResultsError(f"{shown_url(url)}: not a database URL") from e
+    if parsed.get_backend_name() != "sqlite":
+        try:
+            return create_engine(url, pool_pre_ping=True, connect_args=_connect_timeout(parsed.get_backend_name()))
+        except (ImportError, ArgumentError, SQLAlchemyError) as e:
+            raise ResultsError(f"{shown_url(url)}: cannot use this database: {first_line(e)}") from e
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")  # the JSON record is the artifact; the rows follow it
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _connect_timeout(backend: str) -> dict[str, Any]:
+    return {"connect_timeout": 5} if backend == "postgresql" else {}
+
+
+def local_results_path(station: str, state_dir: Path | None) -> Path:
+    """The station's own store: ``results.db`` beside its ledger (in its state folder)."""
+    return (state_dir if state_dir is not None else Path(".linegate") / station) / "results.db"
+
+
+class ResultsStore:
+    """A results database: write unit records, read them back (``query.py``)."""
+
+    def __init__(self, url: str | Path, *, create: bool = True) -> None:
+        self.url = results_url(url)
+        self.shown = shown_url(self.url)
+        self.engine = open_engine(self.url)
+        if create:
+            try:
+                metadata.create_all(self.engine)
+            except SQLAlchemyError as e:
+                self.engine.dispose()
+                raise ResultsError(f"{self.shown}: cannot open the results store: {first_line(e)}") from e
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def write(self, record: UnitRecord, *, run_dir: Path | str, record_path: Path | str = "",
+              report_path: Path | str = "") -> None:
+        """The record's rows, replacing any earlier version of the same record (a rewrite after a late
+        commit), under a new local revision."""
+        run = run_row(record, run_dir)
+        rows = unit_rows(record, run_id=run["run_id"], record_path=_absolute(record_path),
+                         report_path=_absolute(report_path))
+        try:
+            with self.begin() as conn:
+                revision = conn.execute(select(func.coalesce(func.max(units.c.revision), 0))).scalar_one() + 1
+                rows["units"][0]["revision"] = revision
+                put_rows(conn, [run], rows)
+        except SQLAlchemyError as e:
+            raise ResultsError(f"{self.shown}: cannot store unit {record.record_id}: {first_line(e)}") from e
+
+
+def _absolute(path: Path | str) -> str:
+    return str(Path(path).resolve()) if str(path) else ""
+
+
+def put_rows(conn: Connection, run_rows: list[dict[str, Any]], rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Insert or replace runs and units with their children, in the caller's transaction (idempotent)."""
+    known = set(conn.execute(select(runs.c.run_id).where(runs.c.run_id.in_([r["run_id"] for r in run_rows])))
+                .scalars())
+    fresh = [r for r in {r["run_id"]: r for r in run_rows}.values() if r["run_id"] not in known]
+    if fresh:
+        conn.execute(insert(runs), fresh)
+    ids = [u["record_id"] for u in rows["units"]]
+    for table in CHILDREN:
+        conn.execute(delete(table).where(table.c.record_id.in_(ids)))
+    conn.execute(delete(units).where(units.c.record_id.in_(ids)))
+    conn.execute(insert(units), rows["units"])
+    for table in CHILDREN:
+        if rows[table.name]:
+            conn.execute(insert(table), rows[table.name])
+
+
+__all__ = ["ResultsError", "ResultsStore", "local_results_path", "put_rows", "results_url", "run_id_of", "shown_url"]
