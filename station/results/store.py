@@ -16,6 +16,8 @@ from linegate.plans import UnitRecord
 from linegate.station.results.rows import run_id_of, run_row, unit_rows
 from linegate.station.results.schema import CHILDREN, metadata, runs, units
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -132,18 +134,27 @@ def _absolute(path: Path | str) -> str:
 
 
 def put_rows(conn: Connection, run_rows: list[dict[str, Any]], rows: dict[str, list[dict[str, Any]]]) -> None:
-    """Insert or replace runs and units with their children, in the caller's transaction (idempotent)."""
-    known = set(conn.execute(select(runs.c.run_id).where(runs.c.run_id.in_([r["run_id"] for r in run_rows])))
-                .scalars())
-    fresh = [r for r in {r["run_id"]: r for r in run_rows}.values() if r["run_id"] not in known]
-    if fresh:
-        conn.execute(insert(runs), fresh)
+    """Insert or replace runs and units with their children, in the caller's transaction (idempotent).
+
+    Statements are few because each is a round trip to a central database: a run already there is
+    skipped by the insert itself (SQLite, PostgreSQL), and only a unit already stored has rows to delete."""
+    fresh = list({r["run_id"]: r for r in run_rows}.values())
+    dialect = conn.dialect.name
+    if fresh and dialect in ("sqlite", "postgresql"):
+        upsert = sqlite_insert(runs) if dialect == "sqlite" else pg_insert(runs)
+        conn.execute(upsert.on_conflict_do_nothing(index_elements=[runs.c.run_id]), fresh)
+    elif fresh:
+        known_runs = set(conn.execute(select(runs.c.run_id).where(runs.c.run_id.in_([r["run_id"] for r in fresh])))
+                         .scalars())
+        if missing := [r for r in fresh if r["run_id"] not in known_runs]:
+            conn.execute(insert(runs), missing)
     ids = [u["record_id"] for u in rows["units"]]
-    for table in CHILDREN:
-        conn.execute(delete(table).where(table.c.record_id.in_(ids)))
-    conn.execute(delete(units).where(units.c.record_id.in_(ids)))
-    conn.execute(insert(units), rows["units"])
-    for table in CHILDREN:
+    stored = list(conn.execute(select(units.c.record_id).where(units.c.record_id.in_(ids))).scalars())
+    if stored:  # a rewrite (a late commit) or a sync sent again: the old rows go
+        for table in CHILDREN:
+            conn.execute(delete(table).where(table.c.record_id.in_(stored)))
+        conn.execute(delete(units).where(units.c.record_id.in_(stored)))
+    for table in (units, *CHILDREN):  # psycopg pipelines an executemany: one wait for all its rows
         if rows[table.name]:
             conn.execute(insert(table), rows[table.name])
 
