@@ -111,3 +111,18 @@ def test_sockets_benchmark_reads_worker_pids_and_start_up_from_the_event_stream(
     assert without.startup_s == [] and without.worker_rss_kb == [] and without.span_s > 0
 
 
+
+
+def test_results_benchmark_prints_inserts_and_history_beside_their_targets(tmp_path):
+    args = ("--inserts", "20", "--batch", "10", "--history-units", "3000", "--queries", "5", "--cache", str(tmp_path),
+            "--no-lot")
+    out = bench("results.py", *args)
+    assert re.search(r"insert per unit, SQLite, WAL, one transaction each: \d+\.\d\d ms median, \d+\.\d\d ms mean "
+                     r"over 20 \(target <= 2 ms\): (met|NOT met)", out)
+    assert re.search(r"SQLite, 10 units a transaction \(the sync's batches\): \d+\.\d\d ms a unit", out)
+    assert re.search(r"insert per unit, PostgreSQL (over loopback, one transaction each: \d+\.\d\d ms "
+                     r"median|: skipped)", out)
+    assert "history store: 3,000 unit tests with their provisioning, built in" in out
+    assert re.search(r"history SERIAL, 3,000 units stored: \d+\.\d\d ms median, .*\(target <= 20 ms\): (met|NOT met); "
+                     r"a relabelled unit's history holds 2 tests", out)
+    assert "history store: 3,000 unit tests with their provisioning, reused" in bench("results.py", *args)
