@@ -118,7 +118,7 @@ def test_results_benchmark_prints_inserts_and_history_beside_their_targets(tmp_p
             "--no-lot")
     out = bench("results.py", *args)
     assert re.search(r"insert per unit, SQLite, WAL, one transaction each: \d+\.\d\d ms median, \d+\.\d\d ms mean "
-                     r"over 20 \(target <= 2 ms\): (met|NOT met)", out)
+                     r"over 20 \(target <= 2 ms\): (met|NOT met); this process.s CPU \d+\.\d\d ms a unit", out)
     assert re.search(r"SQLite, 10 units a transaction \(the sync's batches\): \d+\.\d\d ms a unit", out)
     assert re.search(r"insert per unit, PostgreSQL (over loopback, one transaction each: \d+\.\d\d ms "
                      r"median|: skipped)", out)
