@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -104,19 +105,21 @@ def run(args: argparse.Namespace, console: Console) -> int:
             raise LineError(f"--{e}") from e  # its message starts with the field's name
         with open_store(args) as store:
             found = units(store, where)
-        if args.json:
-            _print_json(found)
-        elif args.csv:
-            _print_csv(found, UNIT_COLUMNS)
-        else:
-            console.print(units_table(found, store.shown, console.width))
-        return 0
+        return _printed(lambda: _print_json(found) if args.json else _print_csv(found, UNIT_COLUMNS) if args.csv
+                        else console.print(units_table(found, store.shown, console.width)))
     with open_store(args) as store:
         tests = history(store, args.serial)
-    if args.json:
-        _print_json(tests)
-    else:
-        console.print(history_table(tests, args.serial, store.shown, console.width))
+    return _printed(lambda: _print_json(tests) if args.json
+                    else console.print(history_table(tests, args.serial, store.shown, console.width)))
+
+
+def _printed(show: Callable[[], None]) -> int:
+    """A reader that stops early (``| head``) is not a fault: the rest is dropped quietly."""
+    try:
+        show()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush must not fail again
     return 0
 
 

@@ -176,3 +176,17 @@ def test_cli_error_from_a_process_has_no_traceback(tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == "linegate: error: --since 'soon': not an ISO 8601 date or time (2026-11-01, " \
                           "2026-11-01T08:30, 2026-11-01T08:30:00+08:00)\n"
+
+
+def test_a_reader_that_stops_early_is_not_a_fault(tmp_path):
+    """``linegate results units --csv | head -1``: exit 0, nothing on stderr, no fault log."""
+    with ResultsStore(tmp_path / "results.db") as store:
+        for i in range(1, 301):  # ~120 kB of CSV: more than a pipe holds
+            store.write(make_record(i), run_dir=tmp_path, record_path=tmp_path / f"{i:0200d}.json")
+    reader = subprocess.Popen([sys.executable, "-m", "linegate", "results", "units", "--state-dir", str(tmp_path),
+                               "--csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    assert reader.stdout is not None and reader.stdout.readline().startswith(b"record_id,serial,mac,")
+    reader.stdout.close()
+    assert reader.wait(timeout=60) == 0
+    assert reader.stderr is not None and reader.stderr.read() == b""
+    assert not list(tmp_path.glob("*fault*"))
