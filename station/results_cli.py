@@ -76,7 +76,7 @@ def _store_args(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--results", metavar="URL", help="results store: SQLite path or SQLAlchemy URL "
                                                         f"(default {DEFAULT_STATE_DIR}/results.db)")
-    group.add_argument("--state-dir", type=Path, help="the station's state folder: its DIR/results.db")
+    group.add_argument("--state-dir", type=Path, metavar="DIR", help="the station's state folder: its DIR/results.db")
 
 
 def open_store(args: argparse.Namespace) -> ResultsStore:
