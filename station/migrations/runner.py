@@ -141,7 +141,7 @@ def _may_adopt(conn: Connection, found: tuple[str, ...] | None, scripts: ScriptD
         return False
     if not schema.tables & set(inspect(conn).get_table_names()):
         return True
-    return scripts.get_revision(schema.head).down_revision is None  # type: ignore[union-attr]
+    return scripts.get_revision(schema.head).down_revision is None
 
 
 def _migrate(conn: Connection, scripts: ScriptDirectory, schema: Schema, shown: str) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from linegate.plans import UnitRecord
-from linegate.station.results.rows import run_id_of, run_row, unit_rows
 from linegate.station.migrations.results import SCHEMA
 from linegate.station.migrations.runner import SchemaError, SchemaNewer, ensure
+from linegate.station.results.rows import run_id_of, run_row, unit_rows
 from linegate.station.results.schema import CHILDREN, runs, units
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
 from sqlalchemy.engine import make_url
@@ -165,4 +165,5 @@ def put_rows(conn: Connection, run_rows: list[dict[str, Any]], rows: dict[str, l
             conn.execute(insert(table), rows[table.name])
 
 
-__all__ = ["ResultsError", "ResultsSchemaNewer", "ResultsStore", "local_results_path", "put_rows", "results_url", "run_id_of", "shown_url"]
+__all__ = ["ResultsError", "ResultsSchemaNewer", "ResultsStore", "local_results_path", "put_rows", "results_url",
+           "run_id_of", "shown_url"]
