@@ -23,7 +23,7 @@ from linegate.fixtures.jig import JigError
 from linegate.plans import Plan, PlanError, load_plan
 from linegate.plans.provisioning import SERVICES
 from linegate.plans.serial import refusal
-from linegate.station import ledger_cli, panel_cli, report_cli, results_cli, sim_cloud, sim_dut
+from linegate.station import db_cli, ledger_cli, panel_cli, report_cli, results_cli, sim_cloud, sim_dut
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account, fresh_demo_state
 from linegate.station.compose import run_fixture
 from linegate.station.console import STYLE, LiveConsole
@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     sim_dut.add_parser(sim_sub)
     sim_cloud.add_parser(sim_sub)
     ledger_cli.add_parser(sub)
+    db_cli.add_parser(sub)
     report_cli.add_parser(sub)
     results_cli.add_parser(sub)
     return p
@@ -129,6 +130,8 @@ def _main(args: argparse.Namespace, console: Console) -> int:
             return sim_cloud.run(args)
         if args.command == "ledger":
             return ledger_cli.run(args, console)
+        if args.command == "db":
+            return db_cli.run(args)
         if args.command == "report":
             return report_cli.run(args)
         if args.command == "results":

@@ -17,3 +17,7 @@ class LedgerCorrupt(LedgerError):
 
 class IllegalMove(LedgerError):
     """A transition the state table does not allow, or an on-unit state without a unit."""
+
+
+class LedgerSchemaNewer(LedgerError):
+    """The ledger's schema is a revision this linegate does not know: a newer linegate made it."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from linegate.station.ledger.crypto import SecretBox
-from linegate.station.ledger.errors import LedgerBusy, LedgerCorrupt, LedgerError
+from linegate.station.ledger.errors import LedgerBusy, LedgerCorrupt, LedgerError, LedgerSchemaNewer
 from linegate.station.ledger.keycheck import open_key, refuse_orphan_key
 from linegate.station.ledger.lock import (
     describe,
@@ -20,7 +20,9 @@ from linegate.station.ledger.lock import (
     release_advisory,
     release_file,
 )
-from linegate.station.ledger.schema import meta, metadata
+from linegate.station.ledger.schema import meta
+from linegate.station.migrations.ledger import SCHEMA
+from linegate.station.migrations.runner import SchemaError, SchemaNewer, ensure
 from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -60,7 +62,7 @@ class LedgerStore:
         try:
             if self._sqlite_path is not None:
                 self._check_integrity()
-            metadata.create_all(self.engine)
+            self._migrate()
             self._box = SecretBox(open_key(self.engine, self.shown, key_file))
         except SQLAlchemyError as e:
             self.engine.dispose()
@@ -68,6 +70,15 @@ class LedgerStore:
         except BaseException:
             self.engine.dispose()
             raise
+
+    def _migrate(self) -> None:
+        """The schema at this linegate's revision: created, adopted or upgraded (docs/ledger.md, Migrations)."""
+        try:
+            ensure(self.engine, SCHEMA, self.shown)
+        except SchemaNewer as e:
+            raise LedgerSchemaNewer(str(e)) from e
+        except SchemaError as e:
+            raise LedgerError(str(e)) from e
 
     def _create_file(self, path: Path) -> None:
         try:

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from linegate.plans import UnitRecord
+from linegate.station.migrations.results import SCHEMA
+from linegate.station.migrations.runner import SchemaError, SchemaNewer, ensure
 from linegate.station.results.rows import run_id_of, run_row, unit_rows
-from linegate.station.results.schema import CHILDREN, metadata, runs, units
+from linegate.station.results.schema import CHILDREN, runs, units
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -24,6 +26,10 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 class ResultsError(Exception):
     """The results store cannot be opened or written. One line naming the store (never its password)."""
+
+
+class ResultsSchemaNewer(ResultsError):
+    """The store's schema is a revision this linegate does not know: a newer linegate made it."""
 
 
 def results_url(path_or_url: str | Path) -> str:
@@ -86,7 +92,12 @@ def local_results_path(station: str, state_dir: Path | None) -> Path:
 
 
 class ResultsStore:
-    """A results database: write unit records, read them back (``query.py``)."""
+    """A results database: write unit records, read them back (``query.py``).
+
+    Opening brings its schema to this linegate's revision (created, adopted, upgraded; a PostgreSQL
+    store behind it needs ``linegate db upgrade``, one newer is refused: docs/ledger.md, Migrations).
+    ``create=False``: a worker's opening of a store its parent process has already opened.
+    """
 
     def __init__(self, url: str | Path, *, create: bool = True) -> None:
         self.url = results_url(url)
@@ -94,7 +105,13 @@ class ResultsStore:
         self.engine = open_engine(self.url)
         if create:
             try:
-                metadata.create_all(self.engine)
+                ensure(self.engine, SCHEMA, self.shown)
+            except SchemaNewer as e:
+                self.engine.dispose()
+                raise ResultsSchemaNewer(str(e)) from e
+            except SchemaError as e:
+                self.engine.dispose()
+                raise ResultsError(str(e)) from e
             except SQLAlchemyError as e:
                 self.engine.dispose()
                 raise ResultsError(f"{self.shown}: cannot open the results store: {first_line(e)}") from e
@@ -159,4 +176,5 @@ def put_rows(conn: Connection, run_rows: list[dict[str, Any]], rows: dict[str, l
             conn.execute(insert(table), rows[table.name])
 
 
-__all__ = ["ResultsError", "ResultsStore", "local_results_path", "put_rows", "results_url", "run_id_of", "shown_url"]
+__all__ = ["ResultsError", "ResultsSchemaNewer", "ResultsStore", "local_results_path", "put_rows", "results_url",
+           "run_id_of", "shown_url"]

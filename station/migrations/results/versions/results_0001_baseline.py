@@ -1,0 +1,132 @@
+"""The results store as linegate created it before migrations: runs, units and their rows, sync state.
+
+Revision ID: results_0001
+Revises: (none)
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from linegate.station.migrations.adopt import create_index, create_table
+
+revision = "results_0001"
+down_revision: str | None = None
+branch_labels = None
+depends_on = None
+
+TIME = sa.DateTime(timezone=True)
+
+
+def _record_id() -> sa.Column:
+    return sa.Column("record_id", sa.String(64), sa.ForeignKey("units.record_id", ondelete="CASCADE"),
+                     primary_key=True)
+
+
+def upgrade() -> None:
+    create_table(
+        "runs",
+        sa.Column("run_id", sa.String(64), primary_key=True),
+        sa.Column("station", sa.String(128), nullable=False),
+        sa.Column("host", sa.String(255), nullable=False),
+        sa.Column("run_dir", sa.String(1000), nullable=False),
+        sa.Column("started_at", TIME, nullable=False),
+        sa.Column("linegate_version", sa.String(32), nullable=False),
+    )
+    create_table(
+        "units",
+        sa.Column("record_id", sa.String(64), primary_key=True),
+        sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.run_id"), nullable=False),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("unit_key", sa.String(128), nullable=False),
+        sa.Column("serial", sa.String(128), nullable=False),
+        sa.Column("mac", sa.String(64), nullable=False),
+        sa.Column("station", sa.String(128), nullable=False),
+        sa.Column("socket", sa.String(64), nullable=False),
+        sa.Column("host", sa.String(255), nullable=False),
+        sa.Column("operator", sa.String(128), nullable=False),
+        sa.Column("fixture", sa.String(255), nullable=False),
+        sa.Column("plan_name", sa.String(255), nullable=False),
+        sa.Column("plan_version", sa.String(64), nullable=False),
+        sa.Column("plan_sha256", sa.String(64), nullable=False),
+        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column("started_at", TIME, nullable=False),
+        sa.Column("ended_at", TIME, nullable=False),
+        sa.Column("duration_s", sa.Float, nullable=False),
+        sa.Column("failure_step", sa.String(255)),
+        sa.Column("failure_measurement", sa.String(255)),
+        sa.Column("failure_message", sa.Text),
+        sa.Column("failure_key", sa.String(255)),
+        sa.Column("retest_override", sa.Text),
+        sa.Column("record_path", sa.String(1000), nullable=False),
+        sa.Column("report_path", sa.String(1000), nullable=False),
+        sa.Column("linegate_version", sa.String(32), nullable=False),
+    )
+    for name, columns in (("units_serial", ["serial", "started_at"]), ("units_mac", ["mac", "started_at"]),
+                          ("units_unit_key", ["unit_key", "started_at"]),
+                          ("units_station", ["station", "started_at"]),
+                          ("units_socket", ["station", "socket", "started_at"]),
+                          ("units_plan", ["plan_sha256", "started_at"]), ("units_started", ["started_at"]),
+                          ("units_revision", ["revision"])):
+        create_index(name, "units", columns)
+    create_table(
+        "steps",
+        _record_id(),
+        sa.Column("idx", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Column("test", sa.String(500), nullable=False),
+        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column("started_at", TIME, nullable=False),
+        sa.Column("duration_s", sa.Float, nullable=False),
+        sa.Column("message", sa.Text, nullable=False),
+        sa.Column("lock_wait_s", sa.Float, nullable=False),
+    )
+    create_table(
+        "measurements",
+        _record_id(),
+        sa.Column("idx", sa.Integer, primary_key=True),
+        sa.Column("step_idx", sa.Integer, nullable=False),
+        sa.Column("step", sa.String(255), nullable=False),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Column("value", sa.Float),
+        sa.Column("text", sa.Text),
+        sa.Column("units", sa.String(32), nullable=False),
+        sa.Column("low", sa.Float),
+        sa.Column("high", sa.Float),
+        sa.Column("limit", sa.String(255), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+    )
+    create_index("measurements_name", "measurements", ["step", "name"])
+    create_table(
+        "provisioning",
+        _record_id(),
+        sa.Column("service", sa.String(32), nullable=False),
+        sa.Column("identity", sa.String(255), nullable=False),
+        sa.Column("commit_status", sa.String(24), nullable=False),
+        sa.Column("readback_ok", sa.Boolean, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("code", sa.String(64)),
+        sa.Column("attempts", sa.Integer, nullable=False),
+    )
+    create_index("provisioning_identity", "provisioning", ["service", "identity"])
+    create_table(
+        "attachments",
+        _record_id(),
+        sa.Column("idx", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Column("mime_type", sa.String(128), nullable=False),
+        sa.Column("size", sa.Integer, nullable=False),
+    )
+    create_table(
+        "sync_state",
+        sa.Column("target", sa.String(500), primary_key=True),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("synced_at", TIME),
+        sa.Column("last_error", sa.Text, nullable=False),
+    )
+
+
+def downgrade() -> None:
+    for table in ("sync_state", "attachments", "provisioning", "measurements", "steps", "units", "runs"):
+        op.drop_table(table)
