@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import threading
 import time
 import uuid
@@ -33,6 +34,7 @@ from linegate.station.compose import run_fixture
 from linegate.station.engine.retest import RetestChecked
 from linegate.station.engine.sources import UnitStart
 from linegate.station.handler import OperatorUnits
+from linegate.station.panel import PanelHub, serve
 from linegate.station.panel.i18n import text
 from linegate.station.panel_cli import Panel
 from linegate.station.results.attempts import RetestPolicy, StoreAttempts
@@ -318,3 +320,42 @@ def _wait(client: httpx.Client, url: str, check, timeout: float = 30) -> dict:
             return state
         time.sleep(0.05)
     raise AssertionError(f"not reached in {timeout} s: {state}")
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_in_the_browser_a_scan_refused_for_rework_offers_the_override_and_the_override_starts_it():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install '.[dev]')")
+    hub = PanelHub("line-1", "retest", "1", "ab" * 32, ["A"], operator="Mei", lang="en")
+    overrides: list[tuple[str, ...]] = []
+    hub.on_serial = lambda socket, serial: (False, "send to rework: SN-9 failed 2 times")
+    hub.overridable = lambda socket, serial: serial == "SN-9"
+
+    def override(*given: str) -> tuple[bool, str]:
+        overrides.append(given)
+        return True, ""
+
+    hub.on_override = override
+    with serve(hub) as server, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.goto(server.url)
+            a = page.locator('[data-socket="A"]')
+            form = a.locator('[data-role="override-form"]')
+            sync_api.expect(form).to_be_hidden()
+            a.locator('[data-role="serial"]').fill("SN-9")
+            a.locator('[data-role="serial"]').press("Enter")
+            sync_api.expect(a.locator('[data-role="scan-msg"]')).to_have_text(
+                "Refused: send to rework: SN-9 failed 2 times")
+            sync_api.expect(form).to_be_visible()
+            form.locator('[data-role="override-reason"]').fill("probe cleaned")
+            form.locator("button").click()
+            sync_api.expect(a.locator('[data-role="scan-msg"]')).to_have_text(
+                "Accepted: SN-9 · tested past the retest limit, overridden by Mei")
+            sync_api.expect(form).to_be_hidden()
+        finally:
+            browser.close()
+    assert overrides == [("A", "SN-9", "Mei", "probe cleaned")]
