@@ -248,7 +248,7 @@ def test_at_the_terminal_a_unit_for_rework_is_asked_again_or_overridden_with_a_r
 
 
 # -- the panel -----------------------------------------------------------------------------------
-def test_the_panel_refuses_a_unit_for_rework_and_an_override_starts_it_recording_who_and_why(tmp_path):
+def test_the_panel_refuses_a_unit_for_rework_and_an_override_starts_it_recording_who_and_why(tmp_path, capsys):
     plan = load_plan(_plan(tmp_path))
     config = load_fixture(_fixture(tmp_path, "line-1"))
     two = config.model_copy(update={"sockets": cli.sockets_like(config.sockets[0], 2), "operator": ""})
@@ -267,7 +267,7 @@ def test_the_panel_refuses_a_unit_for_rework_and_an_override_starts_it_recording
         run.start()
         url = panel.url
         _wait(client, url, lambda s: all(t["state"] == "waiting" for t in s["sockets"]))
-        _wait(client, url, lambda s: len(panel.units.waiting()) == 2)  # type: ignore[union-attr]
+        _wait(client, url, lambda s: len(panel.units.waiting()) == 2)
         refused = client.post(url + "api/sockets/A/serial", json={"serial": "SN-9"})
         assert refused.status_code == 409
         reason = refused.json()["reason"]
@@ -287,6 +287,9 @@ def test_the_panel_refuses_a_unit_for_rework_and_an_override_starts_it_recording
         assert client.post(url + "api/sockets/B/serial", json={"serial": "SN-2"}).json()["accepted"] is True
         _wait(client, url, lambda s: all(t["unit"] and t["unit"]["verdict"] for t in s["sockets"]))
         run.join(30)
+    console = capsys.readouterr().out
+    assert "socket A: refused: send to rework: SN-9 failed 2 times" in console
+    assert "socket A: SN-9 tested past the retest limit: Li Wei says 'probe cleaned'" in console
     by_serial = {r.unit["serial"]: r for r in done["result"].records}
     overridden = by_serial["SN-9"].retest
     assert overridden is not None and overridden.failed_before == 2

@@ -23,13 +23,16 @@ class ScannedUnits:
     concurrent = True  # each socket waits for its own scan: the supervisor asks for them side by side
 
     def __init__(self, total: int | None, rule: SerialSpec | None = None, retest: RetestPolicy | None = None,
-                 rework_text: Callable[[Rework], str] = Rework.message) -> None:
-        """``rework_text``: the refusal of a unit over the retest limit in the operator's words."""
+                 rework_text: Callable[[Rework], str] = Rework.message,
+                 say: Callable[[str], None] | None = None) -> None:
+        """``rework_text``: the refusal of a unit over the retest limit in the operator's words; ``say``: the
+        console, told of each such refusal and override."""
         self.total = total  # None: until the station is stopped
         self.rule = rule
         self.retest = retest
         self._rework_text = rework_text
         self._rework: dict[str, str] = {}  # socket -> the serial refused for rework there, until an override
+        self._say = say or (lambda text: print(text, flush=True))
         self.tested: set[str] = set()
         self._index = 0
         self._waiting: dict[str, str | None] = {}  # socket -> the serial scanned for it (None: not yet)
@@ -50,6 +53,7 @@ class ScannedUnits:
                 return False, f"socket {socket} is not waiting for a unit"
             if rework is not None:
                 self._rework[socket] = serial
+                self._say(f"socket {socket}: refused: {rework.message()}")
                 return False, self._rework_text(rework)
             self._rework.pop(socket, None)
             if serial in self.tested and self._retest.get(socket) != serial:
@@ -74,6 +78,7 @@ class ScannedUnits:
             if self.retest is None or self._rework.get(socket) != serial:
                 return False, f"{serial} was not refused for rework in socket {socket}: scan it first"
             self.retest.override(serial, by, reason)
+            self._say(f"socket {socket}: {serial} tested past the retest limit: {by} says {reason!r}")
             del self._rework[socket]
             self._retest.pop(socket, None)
             self._waiting[socket] = serial
