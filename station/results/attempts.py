@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -189,14 +189,14 @@ class ReworkRefused(Exception):
         self.rework = rework
 
 
-@dataclass
 class RetestPolicy:
     """The plan's retest limit over ``attempts``; overrides granted (by serial) until the unit starts."""
 
-    spec: RetestSpec
-    attempts: Attempts
-    _overrides: dict[str, tuple[str, str, datetime]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, spec: RetestSpec, attempts: Attempts) -> None:
+        self.spec = spec
+        self.attempts = attempts
+        self._overrides: dict[str, tuple[str, str, datetime]] = {}  # serial -> who, why, when
+        self._lock = threading.Lock()
 
     def check(self, serial: str) -> Rework | None:
         """The refusal when ``serial`` has failed the limit of times and no override was granted."""
