@@ -65,6 +65,15 @@ class StepSpec(BaseModel):
         return None
 
 
+class RetestSpec(BaseModel):
+    """How often a unit may fail before the station refuses it and sends it to rework."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_attempts: int = Field(ge=1, le=1000, strict=True,
+                              description="failed tests (FAIL or ERROR, on any station) after which a unit is refused")
+
+
 class Plan(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -78,6 +87,7 @@ class Plan(BaseModel):
     steps_from: str | None = Field(None, description="take steps and station_tests from this plan file")
     provisioning: ProvisioningSpec | None = None
     serial: SerialSpec | None = Field(None, description="the form every unit's serial number must have")
+    retest: RetestSpec | None = Field(None, description="the retest limit: a unit failed this often goes to rework")
 
     # Set by load_plan, not by the file.
     path: Path | None = Field(None, exclude=True)

@@ -141,6 +141,20 @@ class PromptRecord(_Frozen):
     options: tuple[str, ...] = ()
 
 
+class RetestRecord(_Frozen):
+    """The unit had failed before: how often, the plan's limit, and who let it past the limit and why."""
+
+    failed_before: int = Field(description="failed tests (FAIL or ERROR) of the unit before this one, all stations")
+    max_attempts: int = Field(description="the plan's retest limit")
+    override_by: str = Field("", description="who let the unit past the limit: the operator's name, or ''")
+    override_reason: str = Field("", description="why the unit was tested past the limit")
+    override_at: datetime | None = None
+
+    @property
+    def overridden(self) -> bool:
+        return bool(self.override_by)
+
+
 class UnitRecord(_Frozen):
     schema_version: str = SCHEMA_VERSION
     record_id: str
@@ -158,6 +172,7 @@ class UnitRecord(_Frozen):
     attachments: tuple[Attachment, ...] = ()
     provisioning: ProvisioningRecord | None = None
     prompts: tuple[PromptRecord, ...] = Field((), description="the operator's answers to the station tests' questions")
+    retest: RetestRecord | None = Field(None, description="set when the unit had failed before (plan's retest limit)")
 
     @property
     def stem(self) -> str:

@@ -24,10 +24,12 @@ from linegate.fixtures.sim.jig import SimulatedDuts, SimulatedLine, apply_load
 from linegate.plans import Plan
 from linegate.plans.serial import SerialSpec
 from linegate.station.engine.controls import StationControls
+from linegate.station.engine.retest import RetestChecked
 from linegate.station.engine.sources import DutProbe, UnitSource, UnitStart
 from linegate.station.events import EventSink
 from linegate.station.handler import OperatorUnits
 from linegate.station.ledger.journal import Ledger
+from linegate.station.results.attempts import RetestPolicy
 from linegate.station.results.store import ResultsStore
 from linegate.station.run import RunResult, run_line, run_sockets
 
@@ -64,14 +66,14 @@ class Station:
 @contextmanager
 def station(config: FixtureConfig, *, units: int | None = None, serials: Sequence[str] | None = None,
             state_dir: Path | None = None, ledger: Ledger | None = None,
-            rule: SerialSpec | None = None) -> Iterator[Station]:
+            rule: SerialSpec | None = None, retest: RetestPolicy | None = None) -> Iterator[Station]:
     """The unit source and DUT probe of ``config``'s station, for the length of a run.
 
     A simulated line with ``state_dir`` and a ``ledger`` continues after a stop: ``units`` counts the
     whole line, the units the ledger has finished are skipped.
     """
     if config.simulated is None:
-        yield Station(config, OperatorUnits(units, serials, rule), None)
+        yield Station(config, OperatorUnits(units, serials, rule, retest=retest, operator=config.operator), None)
         return
     finished = frozenset(ledger.finished_units()) if ledger is not None and state_dir is not None else frozenset()
     total = units if units is not None else len(serials or ()) or 1
@@ -120,13 +122,16 @@ def run_fixture(
     controls: StationControls | None = None,
     units_source: UnitSource | None = None,
     results: ResultsStore | None = None,
+    retest: RetestPolicy | None = None,
 ) -> RunResult:
     """Test ``units`` units (or one per serial) on ``config``'s station: ``run_line`` (or, with ``workers``,
     ``run_sockets``: one process per socket) given its unit source and DUT probe. Raises JigError /
-    LineError before any unit."""
+    LineError before any unit. ``retest``: the plan's retest limit, checked as each unit starts."""
     with station(config, units=units, serials=serials, state_dir=state_dir, ledger=ledger,
-                 rule=plan.serial) as composed:
+                 rule=plan.serial, retest=retest) as composed:
         source = composed.units if units_source is None or config.simulated is not None else units_source
+        if retest is not None:
+            source = RetestChecked(source, retest)
         if workers or controls is not None:
             return run_sockets(composed.config, plan, units=source, probe=composed.probe, out=out,
                                state_dir=state_dir, ledger=ledger, retry=retry, keep_records=keep_records,

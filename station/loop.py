@@ -160,6 +160,7 @@ class StationLoop:
         state = self.state
         unit = state.load_unit(start.socket, start.index, start.serial)
         unit.operator = start.operator
+        unit.retest = start.retest
         self._current = start
         if start.bench is not None and state.jig is not None:
             start.bench(state.jig)

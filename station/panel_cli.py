@@ -14,6 +14,7 @@ from linegate.station.engine.sources import UnitSource
 from linegate.station.ledger.journal import Ledger
 from linegate.station.panel import PanelError, PanelHub, serve
 from linegate.station.panel.i18n import LanguageError
+from linegate.station.results.attempts import RetestPolicy, Rework
 from linegate.station.run import LineError
 
 DEFAULT_UI = "127.0.0.1:8765"
@@ -46,7 +47,8 @@ class Panel:
     scanned units it starts."""
 
     def __init__(self, args: argparse.Namespace, config: FixtureConfig, plan: Plan, stack: ExitStack,
-                 ledger: Ledger | None, units: int | None, *, scans: bool) -> None:
+                 ledger: Ledger | None, units: int | None, *, scans: bool,
+                 retest: RetestPolicy | None = None) -> None:
         """``scans``: units start by a scan on the panel (a real fixture); else the line loads its own."""
         host, port = address(args.ui)
         self.controls = StationControls(operator=config.operator or None)
@@ -61,8 +63,10 @@ class Panel:
         self.hub.on_operator = self.controls.set_operator
         self.units: UnitSource | None = None
         if scans:
-            scanned = ScannedUnits(units, plan.serial)
+            scanned = ScannedUnits(units, plan.serial, retest, rework_text=self.rework_text)
             self.hub.on_serial = scanned.submit
+            self.hub.overridable = scanned.overridable
+            self.hub.on_override = scanned.override
             self.units = scanned
         else:
             self.hub.on_serial = lambda socket, serial: (False, self.hub.text("refused.simulated"))
@@ -72,6 +76,12 @@ class Panel:
             raise LineError(str(e)) from None
         if ledger is not None and plan.provisioning is not None:
             self._status(stack, ledger, plan.provisioning.service)
+
+    def rework_text(self, rework: Rework) -> str:
+        """A unit refused for rework, in the panel's language."""
+        fields = rework.fields()
+        text = self.hub.text("refused.rework", **fields)
+        return f"{text} · {self.hub.text('rework.local')}" if fields["note"] else text
 
     @property
     def url(self) -> str:

@@ -99,6 +99,7 @@ def build_record(
         prompts=tuple(PromptRecord(step=a.step, ask=a.question.ask, text=a.question.text, answer=a.answer.value,
                                    who=a.answer.who, at=a.answer.at, options=a.question.options)
                       for a in unit.asked),
+        retest=unit.retest,
     )
 
 

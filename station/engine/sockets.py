@@ -123,7 +123,8 @@ class UnitTrace:
                          tests_sha256=plan.tests_sha256),
             dut={"port": socket.dut.port}, started_at=self.started_at, ended_at=now,
             duration_s=(now - self.started_at).total_seconds(), steps=tuple(steps),
-            failure=failure or Failure(step=self.step or "worker", message=why), provisioning=provisioning)
+            failure=failure or Failure(step=self.step or "worker", message=why), provisioning=provisioning,
+            retest=self.start.retest)
 
 
 def _measured(taken: list[MeasurementTaken]) -> tuple[MeasurementRecord, ...]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from itertools import cycle
 from typing import TYPE_CHECKING, Protocol
 
+from linegate.plans.record import RetestRecord
+
 if TYPE_CHECKING:  # the ledger audit uses these interfaces and has no use for the instrument drivers
     from linegate.fixtures.jig import Jig
 
@@ -30,6 +32,7 @@ class UnitStart:
     serial: str | None = None
     bench: Callable[[Jig], None] | None = None
     operator: str | None = None  # who loaded it (the name entered at the panel); None: the fixture file's
+    retest: RetestRecord | None = None  # its earlier failures and any override of the plan's retest limit
 
 
 class UnitSource(Protocol):

@@ -2,7 +2,7 @@
 
 The supervisor calls the hub with each event on its main thread; the web server reads ``state()`` and
 subscribes (fanout.py) from its own thread. What the operator does goes out through callbacks the
-station sets (``on_serial``, ``on_answer``, ``on_stop``, ``on_operator``); until then they refuse,
+station sets (``on_serial``, ``on_answer``, ``on_stop``, ``on_operator``, ``on_override``); until then they refuse,
 "not connected". A callback is never called with the hub's lock held: it may send events back.
 """
 
@@ -28,6 +28,7 @@ STATE_VERSION = 1
 MAX_SERIAL = 128
 MAX_NAME = 64
 MAX_ANSWER = 1000
+MAX_REASON = 200
 log = logging.getLogger("linegate.panel")
 
 
@@ -69,6 +70,10 @@ class PanelHub:
         self.on_answer: Callable[[str, str], tuple[bool, str]] = lambda prompt_id, answer: (False, self._nc())
         self.on_stop: Callable[[str | None], tuple[bool, str] | None] = self._refuse
         self.on_operator: Callable[[str], tuple[bool, str] | None] = self._refuse
+        # A unit refused for rework: may the operator override (socket, serial), and the override itself
+        # (socket, serial, operator, reason).
+        self.overridable: Callable[[str, str], bool] = lambda socket, serial: False
+        self.on_override: Callable[[str, str, str, str], tuple[bool, str]] = lambda *_: (False, self._nc())
 
     def _nc(self) -> str:
         return self.text("refused.not_connected")
@@ -179,10 +184,40 @@ class PanelHub:
         else:
             accepted, reason = self._call(self.on_serial, socket, serial)
             reply = Reply(accepted, reason, 200 if accepted else 409)
+        self._scanned(tile, serial, reply)
+        return reply
+
+    def _scanned(self, tile: Tile, serial: str, reply: Reply) -> None:
+        override = not reply.accepted and reply.code == 409 and self._may_override(tile.name, serial)
         with self._lock:
             tile.scan = {"serial": serial, "accepted": reply.accepted, "reason": reply.reason,
-                         "at": iso(datetime.now(UTC))}
+                         "at": iso(datetime.now(UTC))} | ({"override": True} if override else {})
             self._push_tile(tile)
+
+    def _may_override(self, socket: str, serial: str) -> bool:
+        try:
+            return bool(self.overridable(socket, serial))
+        except Exception:
+            log.exception("panel: overridable failed")
+            return False
+
+    def override_retest(self, socket: str, serial: str, reason: str) -> Reply:
+        """Start ``serial``, refused for rework in ``socket``, past the retest limit: the panel's operator
+        gives ``reason``; both go into the unit's record."""
+        serial, reason = serial.strip(), " ".join(reason.split())
+        with self._lock:
+            tile = self._tiles.get(socket)
+            operator = self.operator
+        if tile is None:
+            return Reply(False, self.text("refused.unknown_socket", socket=socket), 404)
+        if not reason or len(reason) > MAX_REASON or not _printable(reason):
+            return Reply(False, self.text("refused.override_reason", max=MAX_REASON), 422)
+        if not operator:
+            return Reply(False, self.text("refused.override_name"), 409)
+        accepted, why = self._call(self.on_override, socket, serial, operator, reason)
+        reply = Reply(accepted, self.text("scan.overridden", who=operator) if accepted else why,
+                      200 if accepted else 409)
+        self._scanned(tile, serial, reply)
         return reply
 
     def answer(self, prompt_id: str, answer: str) -> Reply:

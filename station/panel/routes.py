@@ -84,6 +84,16 @@ def routes(hub: PanelHub) -> list[Route]:
             return _reply(Reply(False, hub.text("refused.bad_serial", max=128), 422))
         return _reply(await run_in_threadpool(hub.submit_serial, request.path_params["name"], value))
 
+    async def override(request: Request) -> Response:
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
+        value, reason = body.get("serial"), body.get("reason")
+        if not isinstance(value, str):
+            return _reply(Reply(False, hub.text("refused.bad_serial", max=128), 422))
+        return _reply(await run_in_threadpool(hub.override_retest, request.path_params["name"], value,
+                                              reason if isinstance(reason, str) else ""))
+
     async def prompt(request: Request) -> Response:
         body = await _body(request)
         if isinstance(body, Response):
@@ -141,6 +151,7 @@ def routes(hub: PanelHub) -> list[Route]:
         Route("/api/state", state, methods=["GET"]),
         Route("/api/events", events, methods=["GET"]),
         Route("/api/sockets/{name}/serial", serial, methods=["POST"]),
+        Route("/api/sockets/{name}/override", override, methods=["POST"]),
         Route("/api/prompts/{id}", prompt, methods=["POST"]),
         Route("/api/stop", stop, methods=["POST"]),
         Route("/api/operator", operator, methods=["POST"]),

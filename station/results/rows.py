@@ -36,6 +36,12 @@ def run_row(record: UnitRecord, run_dir: Path | str) -> dict[str, Any]:
 Rows = dict[str, list[dict[str, Any]]]
 
 
+def _override(record: UnitRecord) -> str | None:
+    """Who let the unit past the plan's retest limit, and why ("by: reason"); None when nobody did."""
+    retest = record.retest
+    return f"{retest.override_by}: {retest.override_reason}" if retest is not None and retest.overridden else None
+
+
 def unit_rows(record: UnitRecord, *, run_id: str, record_path: str = "", report_path: str = "") -> Rows:
     """The rows of every table but ``runs`` for one record (``revision`` is set by the store)."""
     failure = record.failure
@@ -51,7 +57,7 @@ def unit_rows(record: UnitRecord, *, run_id: str, record_path: str = "", report_
         "failure_measurement": failure.measurement if failure else None,
         "failure_message": failure.message if failure else None,
         "failure_key": failure_key(failure) if failure else None,
-        "retest_override": None, "record_path": record_path, "report_path": report_path,
+        "retest_override": _override(record), "record_path": record_path, "report_path": report_path,
         "linegate_version": record.station.linegate_version,
     }
     steps: list[dict[str, Any]] = []

@@ -38,6 +38,7 @@ export class Tile {
     this.lastSerial = "";
     this.prompt = new PromptBox(this.$);
     this.$["scan-form"].addEventListener("submit", (e) => { e.preventDefault(); this.submitSerial(); });
+    this.$["override-form"].addEventListener("submit", (e) => { e.preventDefault(); this.submitOverride(); });
     twoTap(this.$.stop, "socket.stop", () => this.stop());
     // the latest rows stay in view when the tile changes size (more sockets, a rotated screen)
     const bottom = new ResizeObserver((entries) => {
@@ -146,6 +147,9 @@ export class Tile {
   showScan(scan) {
     const msg = this.$["scan-msg"];
     msg.dataset.accepted = scan ? String(scan.accepted) : "";
+    // a unit refused for rework (the station's state says so): the reason to test it anyway
+    const refused = this.light?.scan;
+    this.$["override-form"].hidden = !(scan && !scan.accepted && refused?.override && refused.serial === scan.serial);
     if (!scan) { msg.textContent = ""; return; }
     msg.textContent = scan.accepted
       ? t("scan.accepted", {serial: scan.serial}) + (scan.reason ? ` · ${scan.reason}` : "")
@@ -239,6 +243,23 @@ export class Tile {
     } else {
       this.input.select();
     }
+  }
+
+  async submitOverride() {
+    const serial = this.light?.scan?.serial;
+    const field = this.$["override-reason"];
+    const reason = field.value.trim();
+    if (!serial || !reason || this.busy) return;
+    this.busy = true;
+    const reply = await post(`/api/sockets/${encodeURIComponent(this.name)}/override`, {serial, reason});
+    this.busy = false;
+    const accepted = reply.status === 200 && reply.body.accepted === true;
+    if (accepted) {
+      field.value = "";
+      this.input.value = "";
+      this.panel.focusNext(this);
+    }
+    this.showScan({serial, accepted, reason: reply.body.reason ?? ""});
   }
 
   async stop() {
