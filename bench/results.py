@@ -132,9 +132,9 @@ def build_history_store(path: Path, count: int) -> None:
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
     indexes = [sql for (sql,) in db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-                                            "AND tbl_name IN ('units', 'provisioning')")]
+                                            "AND tbl_name IN ('unit_tests', 'provisioning')")]
     for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-                              "AND tbl_name IN ('units', 'provisioning')").fetchall():
+                              "AND tbl_name IN ('unit_tests', 'provisioning')").fetchall():
         db.execute(f"DROP INDEX {name}")
     db.execute("BEGIN")
     db.executemany("INSERT INTO runs (run_id, station, host, run_dir, started_at, linegate_version) "
@@ -193,7 +193,7 @@ def time_history(path: Path, queries: int) -> tuple[float, float, float, int]:
     tests the relabelled serial's history found (2: one under each serial)."""
     with ResultsStore(path, create=False) as store:
         with store.engine.connect() as conn:
-            physical = conn.exec_driver_sql("SELECT max(revision) FROM units").scalar_one() * 10 // 11
+            physical = conn.exec_driver_sql("SELECT max(revision) FROM unit_tests").scalar_one() * 10 // 11
         rng = random.Random(1)
         serials = [f"LG{rng.randint(1, physical):08d}" for _ in range(queries)]
         serials[::50] = [f"LR{3 + k * RELABELLED_EVERY:08d}" for k in range(len(serials[::50]))]

@@ -22,7 +22,7 @@ from linegate.station.migrations import ledger as ledger_revisions
 from linegate.station.migrations import results as results_revisions
 from linegate.station.migrations.runner import Schema, SchemaOlder, describe, ensure, revision_of, upgrade
 from linegate.station.results.schema import metadata as results_metadata
-from linegate.station.results.store import ResultsError, ResultsSchemaNewer, ResultsStore, open_engine
+from linegate.station.results.store import ResultsSchemaNewer, ResultsStore, open_engine
 from pgkit import pg_schema, postgres_up
 from sqlalchemy import MetaData, create_engine, inspect, select, text
 from synthetic import make_record
@@ -167,7 +167,7 @@ def test_a_results_store_made_before_migrations_is_upgraded_in_place_with_nothin
                 store.write(make_record(i, fail=i == 3), run_dir=tmp_path / "run", record_path=tmp_path / f"{i}.json")
     url = f"sqlite:///{path}"
     made = rows(url, results_metadata)
-    assert version(url, RESULTS) is None and len(made["units"]) == 5 and made["measurements"]
+    assert version(url, RESULTS) is None and len(made["unit_tests"]) == 5 and made["measurements"]
     if via == "db upgrade":
         assert linegate_here(capsys, "db", "upgrade", "--results", str(path)) == (
             0, f"results store {path}: no version table -> {RESULTS.head}\n", "")
@@ -176,7 +176,7 @@ def test_a_results_store_made_before_migrations_is_upgraded_in_place_with_nothin
         assert rows(url, results_metadata) == made
         store.write(make_record(5), run_dir=tmp_path / "run")
     after = rows(url, results_metadata)
-    assert len(after["units"]) == 6 and max(u[2] for u in after["units"]) == 6  # revision numbering goes on
+    assert len(after["unit_tests"]) == 6 and max(u[2] for u in after["unit_tests"]) == 6  # revision numbering goes on
     assert differences(url, RESULTS, results_metadata) == []
 
 
@@ -227,16 +227,16 @@ def test_a_newer_results_store_is_refused_in_one_line(tmp_path, capsys):
                f"linegate (knows up to {RESULTS.head}); upgrade linegate\n")
 
 
-def test_a_results_store_refuses_a_database_whose_units_table_is_the_ledgers(tmp_path):
-    """Both have a ``units`` table: in one database they would collide, so the store refuses, saying so."""
+def test_the_ledger_and_the_results_store_share_one_database(tmp_path):
+    """No table name in common: one database (one PostgreSQL schema) can hold both, each with its version."""
     Ledger(tmp_path / "shared.db").close()
-    with pytest.raises(ResultsError, match=r"^results store .*shared\.db: its table units is not this one's \(it "
-                                           r"has no column run_id, revision, unit_key and \d+ more\): give it a "
-                                           r"database or schema of its own$"):
-        ResultsStore(tmp_path / "shared.db")
+    ResultsStore(tmp_path / "shared.db").close()
     engine = create_engine(f"sqlite:///{tmp_path / 'shared.db'}")
-    assert set(inspect(engine).get_table_names()) == set(ledger_metadata.tables) | {LEDGER.version_table}
-    engine.dispose()  # nothing created, nothing stamped: the refusal rolled the whole opening back
+    names = set(inspect(engine).get_table_names())
+    engine.dispose()
+    assert not set(ledger_metadata.tables) & set(results_metadata.tables)
+    assert names == set(ledger_metadata.tables) | set(results_metadata.tables) | {LEDGER.version_table,
+                                                                                    RESULTS.version_table}
 
 
 def test_db_upgrade_refuses_a_ledger_a_station_holds(tmp_path, capsys):

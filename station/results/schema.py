@@ -1,6 +1,6 @@
 """The results store's tables (SQLAlchemy Core).
 
-One row per unit test in ``units`` (keyed by the record's ``record_id``), its steps, measurements,
+One row per unit test in ``unit_tests`` (keyed by the record's ``record_id``), its steps, measurements,
 provisioning and attachments' metadata beside it. The unit's JSON record and HTML report stay the
 artifacts; the rows are what QA queries across runs and stations. ``revision`` orders the local changes
 for the sync to the central store (a rewrite after a late commit gets a new one).
@@ -36,7 +36,7 @@ runs = Table(
 )
 
 units = Table(
-    "units",
+    "unit_tests",
     metadata,
     Column("record_id", String(64), primary_key=True),
     Column("run_id", String(64), ForeignKey("runs.run_id"), nullable=False),
@@ -64,20 +64,20 @@ units = Table(
     Column("record_path", String(1000), nullable=False, default=""),
     Column("report_path", String(1000), nullable=False, default=""),
     Column("linegate_version", String(32), nullable=False, default=""),
-    Index("units_serial", "serial", "started_at"),
-    Index("units_mac", "mac", "started_at"),
-    Index("units_unit_key", "unit_key", "started_at"),
-    Index("units_station", "station", "started_at"),
-    Index("units_socket", "station", "socket", "started_at"),
-    Index("units_plan", "plan_sha256", "started_at"),
-    Index("units_started", "started_at"),
-    Index("units_revision", "revision"),
+    Index("unit_tests_serial", "serial", "started_at"),
+    Index("unit_tests_mac", "mac", "started_at"),
+    Index("unit_tests_unit_key", "unit_key", "started_at"),
+    Index("unit_tests_station", "station", "started_at"),
+    Index("unit_tests_socket", "station", "socket", "started_at"),
+    Index("unit_tests_plan", "plan_sha256", "started_at"),
+    Index("unit_tests_started", "started_at"),
+    Index("unit_tests_revision", "revision"),
 )
 
 steps = Table(
     "steps",
     metadata,
-    Column("record_id", String(64), ForeignKey("units.record_id", ondelete="CASCADE"), primary_key=True),
+    Column("record_id", String(64), ForeignKey("unit_tests.record_id", ondelete="CASCADE"), primary_key=True),
     Column("idx", Integer, primary_key=True),
     Column("name", String(255), nullable=False),
     Column("test", String(500), nullable=False, default=""),
@@ -91,7 +91,7 @@ steps = Table(
 measurements = Table(
     "measurements",
     metadata,
-    Column("record_id", String(64), ForeignKey("units.record_id", ondelete="CASCADE"), primary_key=True),
+    Column("record_id", String(64), ForeignKey("unit_tests.record_id", ondelete="CASCADE"), primary_key=True),
     Column("idx", Integer, primary_key=True),  # in the unit's order, over all its steps
     Column("step_idx", Integer, nullable=False),
     Column("step", String(255), nullable=False),
@@ -110,7 +110,7 @@ measurements = Table(
 provisioning = Table(
     "provisioning",
     metadata,
-    Column("record_id", String(64), ForeignKey("units.record_id", ondelete="CASCADE"), primary_key=True),
+    Column("record_id", String(64), ForeignKey("unit_tests.record_id", ondelete="CASCADE"), primary_key=True),
     Column("service", String(32), nullable=False),
     Column("identity", String(255), nullable=False, default=""),  # DSN / deviceId: never a key or secret
     Column("commit_status", String(24), nullable=False),
@@ -124,7 +124,7 @@ provisioning = Table(
 attachments = Table(
     "attachments",
     metadata,
-    Column("record_id", String(64), ForeignKey("units.record_id", ondelete="CASCADE"), primary_key=True),
+    Column("record_id", String(64), ForeignKey("unit_tests.record_id", ondelete="CASCADE"), primary_key=True),
     Column("idx", Integer, primary_key=True),
     Column("name", String(255), nullable=False),
     Column("mime_type", String(128), nullable=False),

@@ -171,9 +171,9 @@ def put_rows(conn: Connection, run_rows: list[dict[str, Any]], rows: dict[str, l
         for table in CHILDREN:
             conn.execute(delete(table).where(table.c.record_id.in_(stored)))
         conn.execute(delete(units).where(units.c.record_id.in_(stored)))
-    for table in (units, *CHILDREN):  # psycopg pipelines an executemany: one wait for all its rows
-        if rows[table.name]:
-            conn.execute(insert(table), rows[table.name])
+    for table, key in ((units, "units"), *((t, t.name) for t in CHILDREN)):  # psycopg pipelines an executemany:
+        if rows[key]:                                                          # one wait for all its rows
+            conn.execute(insert(table), rows[key])
 
 
 __all__ = ["ResultsError", "ResultsSchemaNewer", "ResultsStore", "local_results_path", "put_rows", "results_url",

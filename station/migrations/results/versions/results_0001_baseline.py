@@ -19,7 +19,7 @@ TIME = sa.DateTime(timezone=True)
 
 
 def _record_id() -> sa.Column:
-    return sa.Column("record_id", sa.String(64), sa.ForeignKey("units.record_id", ondelete="CASCADE"),
+    return sa.Column("record_id", sa.String(64), sa.ForeignKey("unit_tests.record_id", ondelete="CASCADE"),
                      primary_key=True)
 
 
@@ -34,7 +34,7 @@ def upgrade() -> None:
         sa.Column("linegate_version", sa.String(32), nullable=False),
     )
     create_table(
-        "units",
+        "unit_tests",
         sa.Column("record_id", sa.String(64), primary_key=True),
         sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.run_id"), nullable=False),
         sa.Column("revision", sa.Integer, nullable=False),
@@ -62,13 +62,13 @@ def upgrade() -> None:
         sa.Column("report_path", sa.String(1000), nullable=False),
         sa.Column("linegate_version", sa.String(32), nullable=False),
     )
-    for name, columns in (("units_serial", ["serial", "started_at"]), ("units_mac", ["mac", "started_at"]),
-                          ("units_unit_key", ["unit_key", "started_at"]),
-                          ("units_station", ["station", "started_at"]),
-                          ("units_socket", ["station", "socket", "started_at"]),
-                          ("units_plan", ["plan_sha256", "started_at"]), ("units_started", ["started_at"]),
-                          ("units_revision", ["revision"])):
-        create_index(name, "units", columns)
+    for name, columns in (("unit_tests_serial", ["serial", "started_at"]), ("unit_tests_mac", ["mac", "started_at"]),
+                          ("unit_tests_unit_key", ["unit_key", "started_at"]),
+                          ("unit_tests_station", ["station", "started_at"]),
+                          ("unit_tests_socket", ["station", "socket", "started_at"]),
+                          ("unit_tests_plan", ["plan_sha256", "started_at"]), ("unit_tests_started", ["started_at"]),
+                          ("unit_tests_revision", ["revision"])):
+        create_index(name, "unit_tests", columns)
     create_table(
         "steps",
         _record_id(),
@@ -128,5 +128,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("sync_state", "attachments", "provisioning", "measurements", "steps", "units", "runs"):
+    for table in ("sync_state", "attachments", "provisioning", "measurements", "steps", "unit_tests", "runs"):
         op.drop_table(table)
