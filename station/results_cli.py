@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
 from linegate.station.results.store import ResultsStore, results_url
-from linegate.station.results.sync import BackgroundSync, Lag, Outbox, SyncError
+from linegate.station.results.sync import BackgroundSync, Lag, Outbox, SyncError, backoff_s
 from linegate.station.run import LineError
 from rich.console import Console
 
@@ -64,7 +65,7 @@ def _sync(args: argparse.Namespace, console: Console) -> int:
         try:
             before, _ = outbox.lag()
             try:
-                sent = outbox.push()
+                sent = _push(outbox)
             except SyncError as e:
                 outbox.note_error(str(e))
                 left, _ = outbox.lag()
@@ -75,6 +76,20 @@ def _sync(args: argparse.Namespace, console: Console) -> int:
             outbox.close()
     console.print(f"results: sent {sent} unit(s) from {path} to {outbox.target}; it has every unit of the outbox")
     return 0
+
+
+def _push(outbox: Outbox, attempts: int = 3) -> int:
+    """Everything, tried again after a short wait when the central store refused a batch (another station
+    making the tables or sending the same units at that moment)."""
+    sent = 0
+    for attempt in range(1, attempts + 1):
+        try:
+            return sent + outbox.push()
+        except SyncError:
+            if attempt == attempts:
+                raise
+            time.sleep(backoff_s(attempt))
+    return sent
 
 
 def open_outbox(local: ResultsStore, central: str) -> Outbox:

@@ -12,38 +12,60 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
-from linegate.station.results.schema import CHILDREN
-from linegate.station.results.store import ResultsStore
+from linegate.station.results.rows import run_row, unit_rows
+from linegate.station.results.schema import CHILDREN, units
+from linegate.station.results.store import ResultsStore, put_rows
 from sqlalchemy import create_engine, func, select, text
-
+from sqlalchemy.exc import SQLAlchemyError
 from synthetic import make_record
 
 
 def fill_outbox(path: Path, count: int, *, first: int = 1, station: str = "st1") -> list[str]:
-    """``count`` synthetic units written into the local store at ``path``; their record ids."""
+    """``count`` synthetic units in the local store at ``path`` (one transaction: a quick outbox to send),
+    under increasing revisions as the store gives them; their record ids."""
     ids = []
-    with ResultsStore(path) as store:
+    run_dir = path.parent / f"run-{station}"
+    with ResultsStore(path) as store, store.begin() as conn:
+        revision = conn.execute(select(func.coalesce(func.max(units.c.revision), 0))).scalar_one()
         for index in range(first, first + count):
             record = make_record(index, fail=index % 7 == 0)
             record = record.model_copy(update={"station": record.station.model_copy(update={"name": station})})
-            store.write(record, run_dir=path.parent / f"run-{station}")
+            run = run_row(record, run_dir)
+            rows = unit_rows(record, run_id=run["run_id"])
+            revision += 1
+            rows["units"][0]["revision"] = revision
+            put_rows(conn, [run], rows)
             ids.append(record.record_id)
     return ids
 
 
-def census(url: str) -> dict[str, object]:
-    """What a store holds: its record ids (a list, repeats kept) and its children counts per record."""
+class Census(NamedTuple):
+    ids: list[str]  # every unit's record id, repeats kept
+    children: dict[str, dict[str, int]]  # per child table: rows per record id
+
+
+def census(url: str) -> Census:
+    """What a store holds."""
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
             ids = list(conn.execute(text("SELECT record_id FROM units")).scalars())
-            children = {t.name: dict(conn.execute(select(t.c.record_id, func.count()).group_by(t.c.record_id)).all())
-                        for t in CHILDREN}
+            children = {t.name: {str(k): int(v) for k, v in conn.execute(
+                select(t.c.record_id, func.count()).group_by(t.c.record_id)).all()} for t in CHILDREN}
     finally:
         engine.dispose()
-    return {"ids": ids, "children": children}
+    return Census(ids, children)
+
+
+def units_in(url: str) -> int:
+    """How many units a store holds; 0 before its tables are made."""
+    try:
+        return len(census(url).ids)
+    except SQLAlchemyError:
+        return 0
 
 
 def free_port() -> int:

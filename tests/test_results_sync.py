@@ -6,6 +6,7 @@ PostgreSQL cluster for the central store stopped and restarted mid-run.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -24,7 +25,7 @@ from linegate.station.results.store import ResultsStore
 from linegate.station.results.sync import BackgroundSync, Outbox, backoff_s, scrubbed
 from pgkit import pg_schema, postgres_up
 from sqlalchemy import create_engine, text
-from synckit import census, fill_outbox, private_postgres
+from synckit import census, fill_outbox, private_postgres, units_in
 from synthetic import make_record
 
 TESTS = Path(__file__).resolve().parent
@@ -70,13 +71,12 @@ def local_url(state_dir: Path) -> str:
 def assert_same_units(local: str, central_url: str, *, also: list[str] = ()) -> None:
     """The central store has every unit of ``local`` (and ``also``) exactly once, with all its children."""
     have = census(central_url)
-    ids = Counter(have["ids"])  # type: ignore[arg-type]
+    ids = Counter(have.ids)
     assert [i for i, n in ids.items() if n > 1] == [], "a record_id twice"
     want = census(local)
-    expected = set(want["ids"]) | set(also)  # type: ignore[arg-type]
-    assert set(ids) >= expected and len(expected - set(ids)) == 0
-    for table, counts in want["children"].items():  # type: ignore[union-attr]
-        assert {k: v for k, v in have["children"][table].items() if k in counts} == counts, table  # type: ignore[index]
+    assert set(want.ids) | set(also) <= set(ids), "units lost"
+    for table, counts in want.children.items():
+        assert {k: v for k, v in have.children[table].items() if k in counts} == counts, table
 
 
 # -- the outbox itself ---------------------------------------------------------------------
@@ -94,7 +94,7 @@ def test_the_outbox_sends_in_order_once_and_a_resend_after_a_lost_note_doubles_n
             conn.execute(text("UPDATE sync_state SET revision = 0"))
         assert outbox.push(size=100) == 450
         outbox.close()
-    assert sorted(census(central)["ids"]) == sorted(ids)  # type: ignore[type-var]
+    assert sorted(census(central).ids) == sorted(ids)
     assert_same_units(local_url(tmp_path / "s"), central)
 
 
@@ -140,7 +140,7 @@ def test_lag_is_reported_when_it_changes_and_the_password_is_scrubbed(tmp_path):
     assert all(e.reachable is not True for e in seen)
     assert state.target == "postgresql+psycopg://station:***@127.0.0.1:1/line" and state.revision == 0
     assert state.last_error.startswith(state.target) and PASSWORD not in repr(seen) + repr(state)
-    gaps = [b.at - a.at for a, b in zip(seen, seen[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(seen)]
     assert all(g.total_seconds() >= 0.15 for g in gaps[:-1])  # at most every report_every_s (the last: forced)
 
 
@@ -160,8 +160,8 @@ def test_a_demo_with_results_ends_with_every_unit_in_the_central_store_exactly_o
     assert done.returncode == 0, done.stderr
     assert "has every unit (8 sent this run)" in done.stdout
     local = local_url(tmp_path / "s")
-    assert len(census(local)["ids"]) == 8  # type: ignore[arg-type]
-    assert sorted(census(central)["ids"]) == sorted(census(local)["ids"])  # type: ignore[type-var]
+    assert len(census(local).ids) == 8
+    assert sorted(census(central).ids) == sorted(census(local).ids)
     assert_same_units(local, central)
     fields = "record_id, outcome, serial, mac, socket, started_at, failure_key, record_path"
     rows = {}
@@ -223,38 +223,28 @@ def test_kill_9_mid_sync_loses_nothing_and_doubles_nothing(tmp_path, central):
     env = {**os.environ, "PYTHONPATH": str(TESTS)}
     rng = random.Random(14)
     kills, mid = 0, 0
-    for _ in range(8):
-        before = len(census(central)["ids"]) if kills else 0  # type: ignore[arg-type]
+    for _ in range(6):
+        before = units_in(central)
         proc = subprocess.Popen([sys.executable, "-c", PUSH, str(outbox), central, "25"], env=env,
                                 stdout=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:  # wait for it to be sending, then a bit more
-            if kills and len(census(central)["ids"]) > before or not kills and _central_has_some(central):  # type: ignore[arg-type]
-                break
-            time.sleep(0.02)
+        while proc.poll() is None and units_in(central) <= before and time.monotonic() < deadline:
+            time.sleep(0.02)  # until it is sending; then killed a random moment later
         time.sleep(rng.uniform(0.0, 0.3))
         if proc.poll() is not None:
             break
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1
-        have = len(census(central)["ids"])  # type: ignore[arg-type]
-        mid += 0 < have < 2000
+        mid += 0 < units_in(central) < 2000
     assert kills >= 3, "the sync ended before it could be killed often enough"
     done = subprocess.run([sys.executable, "-c", PUSH, str(outbox), central, "25"], env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     have = census(central)
-    assert len(have["ids"]) == 2000 and sorted(have["ids"]) == sorted(ids)  # type: ignore[arg-type,type-var]
+    assert len(have.ids) == 2000 and sorted(have.ids) == sorted(ids)
     assert_same_units(local_url(tmp_path / "s"), central)
     print(f"kill -9: {kills} kills ({mid} with the central store part-filled), 0 duplicates, 0 lost")
-
-
-def _central_has_some(url: str) -> bool:
-    try:
-        return len(census(url)["ids"]) > 0  # type: ignore[arg-type]
-    except Exception:  # the tables are not made yet
-        return False
 
 
 def test_two_stations_syncing_to_one_database_at_once(tmp_path, central):
@@ -266,8 +256,7 @@ def test_two_stations_syncing_to_one_database_at_once(tmp_path, central):
     outs = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert [int(o[0]) for o in outs] == [600, 600]
-    have = census(central)
-    assert sorted(have["ids"]) == sorted(one + two)  # type: ignore[type-var]
+    assert sorted(census(central).ids) == sorted(one + two)
     assert_same_units(local_url(tmp_path / "a"), central, also=two)
     assert_same_units(local_url(tmp_path / "b"), central, also=one)
 
@@ -302,16 +291,16 @@ def test_the_central_database_stopped_and_restarted_mid_run(tmp_path):
         assert proc.returncode == 143, err
         assert PASSWORD not in out + err + events.read_text()
         local = local_url(tmp_path / "s")
-        tested = len(census(local)["ids"])  # type: ignore[arg-type]
+        tested = len(census(local).ids)
         assert tested >= stopped_at + 6
         assert_same_units(local, cluster.url())
-        assert len(census(cluster.url())["ids"]) == tested  # type: ignore[arg-type]
+        assert len(census(cluster.url()).ids) == tested
 
 
 def _until(check: object, what: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for: {what}")

@@ -28,7 +28,7 @@ from linegate.station.results.store import (
     results_url,
     shown_url,
 )
-from sqlalchemy import Connection, Engine, case, func, insert, select, update
+from sqlalchemy import Connection, Engine, case, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -169,7 +169,10 @@ class Outbox:
     def _send(self, run_rows: list[dict[str, Any]], rows: dict[str, list[dict[str, Any]]]) -> None:
         try:
             if not self._tables_made:
-                metadata.create_all(self.central)
+                with self.central.begin() as conn:
+                    if conn.dialect.name == "postgresql":  # stations starting together: one makes the tables
+                        conn.execute(text("SELECT pg_advisory_xact_lock(1414)"))
+                    metadata.create_all(conn)
                 self._tables_made = True
             with self.central.begin() as conn:
                 put_rows(conn, run_rows, rows)
