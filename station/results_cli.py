@@ -67,7 +67,7 @@ def _sync(args: argparse.Namespace, console: Console) -> int:
             try:
                 sent = _push(outbox)
             except SyncError as e:
-                outbox.note_error(str(e))
+                outbox.note_error(e.reason)
                 left, _ = outbox.lag()
                 print(f"linegate: results: {e}; {left} of {before} unit(s) stay in the outbox {path}", file=sys.stderr)
                 return EXIT_UNREACHABLE

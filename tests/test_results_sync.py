@@ -139,7 +139,7 @@ def test_lag_is_reported_when_it_changes_and_the_password_is_scrubbed(tmp_path):
     assert [e.behind for e in seen if e.error][-1] == 8 and seen[0].behind == 5
     assert all(e.reachable is not True for e in seen)
     assert state.target == "postgresql+psycopg://station:***@127.0.0.1:1/line" and state.revision == 0
-    assert state.last_error.startswith(state.target) and PASSWORD not in repr(seen) + repr(state)
+    assert state.last_error.startswith("OperationalError: ") and PASSWORD not in repr(seen) + repr(state)
     gaps = [b.at - a.at for a, b in itertools.pairwise(seen)]
     assert all(g.total_seconds() >= 0.15 for g in gaps[:-1])  # at most every report_every_s (the last: forced)
 
@@ -217,6 +217,7 @@ def test_a_bad_results_value_is_one_line_naming_it_exit_2(tmp_path):
 # -- kill -9, two stations, the central store stopped ---------------------------------------
 
 
+@pytest.mark.slow
 def test_kill_9_mid_sync_loses_nothing_and_doubles_nothing(tmp_path, central):
     outbox = tmp_path / "s" / "results.db"
     ids = fill_outbox(outbox, 2000)
@@ -283,8 +284,11 @@ def test_the_central_database_stopped_and_restarted_mid_run(tmp_path):
             away = [e for e in events_of(events, "results_sync") if e["error"]]
             assert away[-1]["behind"] > away[0]["behind"] > 0 and away[-1]["reachable"] is False
             cluster.start()
+            restarted = time.monotonic()
             _until(lambda: events_of(events, "results_sync")[-1]["behind"] == 0
                    and not events_of(events, "results_sync")[-1]["error"], "caught up after the restart", 60)
+            print(f"central away: lag grew to {away[-1]['behind']} units; caught up "
+                  f"{time.monotonic() - restarted:.1f} s after the restart")
         finally:
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=120)

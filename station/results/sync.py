@@ -44,8 +44,9 @@ class SyncError(Exception):
     """One batch could not be sent: one line naming the store, never a password. ``central``: the central
     store's fault (it does not answer, refuses), else the local one's."""
 
-    def __init__(self, message: str, *, central: bool) -> None:
-        super().__init__(message)
+    def __init__(self, store: str, reason: str, *, central: bool) -> None:
+        super().__init__(f"{store}: {reason}")
+        self.reason = reason  # without the store's name: the sync state and the lag name it already
         self.central = central
 
 
@@ -153,7 +154,7 @@ class Outbox:
             try:
                 revision, run_rows, rows = self._batch(size)
             except SQLAlchemyError as e:
-                raise SyncError(f"{self.local.url.database}: cannot read the outbox: {first_line(e)}",
+                raise SyncError(str(self.local.url.database), f"cannot read the outbox: {first_line(e)}",
                                 central=False) from e
             if not rows:
                 break
@@ -161,7 +162,7 @@ class Outbox:
             try:
                 self._advance(revision)
             except SQLAlchemyError as e:
-                raise SyncError(f"{self.local.url.database}: cannot note what was sent: {first_line(e)}",
+                raise SyncError(str(self.local.url.database), f"cannot note what was sent: {first_line(e)}",
                                 central=False) from e
             sent += len(rows["units"])
         return sent
@@ -177,7 +178,7 @@ class Outbox:
             with self.central.begin() as conn:
                 put_rows(conn, run_rows, rows)
         except SQLAlchemyError as e:
-            raise SyncError(scrubbed(f"{self.target}: {first_line(e)}", self.url), central=True) from e
+            raise SyncError(self.target, scrubbed(first_line(e), self.url), central=True) from e
 
 
 def backoff_s(failures: int) -> float:
@@ -226,10 +227,10 @@ class BackgroundSync:
         try:
             self.sent += self.outbox.push(deadline=deadline, stop=stop)
         except SyncError as e:
-            self._failed(str(e), central=e.central)
+            self._failed(e.reason, central=e.central)
             return
         except Exception as e:  # a bug in the sync: said like an error, the line goes on, the next try may pass
-            self._failed(scrubbed(f"{self.outbox.target}: {type(e).__name__}: {e}", self.outbox.url), central=False)
+            self._failed(scrubbed(f"{type(e).__name__}: {e}", self.outbox.url), central=False)
             return
         if self._failures:
             self.outbox.note_error("")
