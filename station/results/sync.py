@@ -10,6 +10,7 @@ doubled. ``BackgroundSync`` runs it in a thread of the supervisor's process and 
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -35,9 +36,13 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 BATCH = 200  # units per central transaction
 POLL_S = 0.5  # how often the thread looks for new units
 REPORT_EVERY_S = 2.0  # at most one results_sync event this often
+AGE_EVERY_S = 30.0  # while behind and nothing else changes, the lag is told again this often
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 10.0
 FINAL_TRY_S = 10.0  # at the end of a run, how long the last try may take
+
+
+log = logging.getLogger(__name__)
 
 
 class SyncError(Exception):
@@ -251,11 +256,15 @@ class BackgroundSync:
         self.last = Lag(behind, oldest, self._error, self._reachable)
         shown = (behind, self._error, self._reachable)
         now = time.monotonic()
-        due = shown != self._shown and now - self._shown_at >= self.report_every_s
+        stale = behind > 0 and now - self._shown_at >= AGE_EVERY_S  # the oldest unit's age, told again
+        due = (shown != self._shown or stale) and now - self._shown_at >= self.report_every_s
         if self.events is not None and (force or due):
             self._shown, self._shown_at = shown, now
-            self.events(ResultsSync("", target=self.outbox.target, behind=behind, oldest_s=self.last.oldest_s(),
-                                    reachable=self._reachable, error=self._error))
+            try:
+                self.events(ResultsSync("", target=self.outbox.target, behind=behind,
+                                        oldest_s=self.last.oldest_s(), reachable=self._reachable, error=self._error))
+            except Exception:  # a view that fails must not stop the sync
+                log.exception("results sync: telling the lag failed")
         return self.last
 
     def finish(self, deadline_s: float = FINAL_TRY_S) -> Lag:
