@@ -201,6 +201,18 @@ def test_a_central_store_away_keeps_the_line_running_and_no_password_shows(tmp_p
     assert_same_units(local_url(tmp_path / "s"), f"sqlite:///{tmp_path / 'central.db'}")
 
 
+def test_the_fixture_names_the_central_store_a_relative_file_next_to_it(tmp_path):
+    (tmp_path / "fx").mkdir()
+    fixture = tmp_path / "fx" / "f.yaml"
+    fixture.write_text((TESTS.parent / "fixtures" / "sim-station.yaml").read_text() + "results: central.db\n")
+    done = linegate("run", "--fixture", str(fixture), "--plan", str(TESTS.parent / "plans" / "esp-at-module.yaml"),
+                    "--units", "2", "--state-dir", "s", "--out", "o", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"the central store {tmp_path / 'fx' / 'central.db'} has every unit (2 sent this run)" in done.stdout
+    assert sorted(census(f"sqlite:///{tmp_path / 'fx' / 'central.db'}").ids) == sorted(
+        census(local_url(tmp_path / "s")).ids)
+
+
 def test_a_bad_results_value_is_one_line_naming_it_exit_2(tmp_path):
     fixture = tmp_path / "f.yaml"
     fixture.write_text(f"station: s1\nsockets:\n  - name: A\n    dut: {{port: loop://}}\n"
