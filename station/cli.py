@@ -25,11 +25,11 @@ from linegate.fixtures.jig import JigError
 from linegate.plans import Plan, PlanError, load_plan
 from linegate.plans.provisioning import SERVICES
 from linegate.plans.serial import refusal
-from linegate.station import db_cli, ledger_cli, panel_cli, report_cli, results_cli, sim_cloud, sim_dut
+from linegate.station import db_cli, ledger_cli, panel_cli, report_cli, results_cli, sim_cloud, sim_dut, sync_cli
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account, fresh_demo_state
 from linegate.station.compose import run_fixture
 from linegate.station.console import STYLE, LiveConsole
-from linegate.station.events import EventError, EventLog, EventSink, fan_out
+from linegate.station.events import EventError, EventLog, EventSink, fan_out, serialized
 from linegate.station.faults import StationFault, Terminated, fault_from, write_log
 from linegate.station.gate.station import CloudUnavailable
 from linegate.station.ledger.crypto import LedgerKeyError
@@ -100,6 +100,7 @@ def _cloud_args(p: argparse.ArgumentParser) -> None:
                                                   "the emulators in-process")
     p.add_argument("--state-dir", type=Path, help="ledger (DIR/ledger.db), emulator and simulated DUT state; "
                                                   "the same command again after a stop recovers and continues")
+    sync_cli.add_args(p)
     p.add_argument("--events", type=Path, metavar="FILE",
                    help="also append the event stream to FILE, one JSON line per event (docs/events.md)")
     panel_cli.add_args(p)
@@ -200,8 +201,8 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
                                        "sockets": sockets_like(config.sockets[0], args.sockets)})
     name = "esp-at-module.yaml" if args.service == "none" else f"esp-at-{args.service}.yaml"
     plan = load_plan(packaged("linegate.plans", name))
-    if plan.provisioning is None:
-        return _execute(config, plan, args, console, units=args.units)
+    if plan.provisioning is None:  # --state-dir still holds the results store (the outbox)
+        return _execute(config, plan, args, console, units=args.units, state_dir=args.state_dir)
     state_dir = args.state_dir
     if state_dir is None:
         state_dir = DEFAULT_STATE_DIR
@@ -321,6 +322,7 @@ def _execute(
         retest = _retest_policy(args, config, plan, results)
         if retest is not None and isinstance(retest.attempts, StoreAttempts):
             stack.callback(retest.attempts.close)
+        sync = sync_cli.prepare_sync(stack, results, args.results or config.results)
         panel = panel_cli.Panel(args, config, plan, stack, ledger, units,  # a simulated line loads its own units
                                 scans=config.simulated is None and not serials, retest=retest) if args.ui else None
         if panel is not None:
@@ -331,17 +333,23 @@ def _execute(
             sinks.append(stack.enter_context(EventLog(args.events)))
         if panel is not None:
             sinks.append(panel.hub)
+        events = serialized(fan_out(sinks))  # the results sync tells its lag from its own thread
+        if sync is not None:
+            sync.start(events)
         result = run_fixture(config, plan, out=args.out, units=units, serials=serials, state_dir=state_dir,
                              ledger=ledger, keep_records=False,  # the records are on disk; a line may run for days
-                             events=fan_out(sinks), workers=True,
+                             events=events, workers=True,
                              controls=panel.controls if panel else None, units_source=panel.units if panel else None,
                              results=results, retest=retest)
+        synced = sync_cli.end_sync(sync, results)
         if panel is not None and sys.stdin.isatty():
             try:
                 input(f"the run is over; the panel stays at {panel.url} until you press Enter ")
             except (EOFError, KeyboardInterrupt):
                 pass
     _summary(result, console, time.perf_counter() - started)
+    if synced is not None:
+        console.print(synced)
     if ledger is not None:
         ledger_cli.print_status(ledger, console)
     if not result.aborted:

@@ -4,6 +4,10 @@ On a terminal, one line per socket (unit, step k/n and its name, elapsed, verdic
 with each finished unit printed above it. Elsewhere (CI, a log file) plain appended lines: one per
 finished unit. Lines fit the console's width: below 100 columns a unit's line leaves out its MAC,
 and the failure text is cut to what is left (the report has it whole).
+
+With a central results store, the live view's last line is the sync's lag ("results → URL: 12 behind
+(oldest 3 min)"); elsewhere a line is printed when the central store stops answering and when it is
+caught up again.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ import time
 from dataclasses import dataclass
 from types import TracebackType
 
-from linegate.station.events import Event, StepStarted, UnitStarted, Verdict, WorkerDied
-from rich.console import Console
+from linegate.station.events import Event, ResultsSync, StepStarted, UnitStarted, Verdict, WorkerDied
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -47,6 +51,8 @@ class LiveConsole:
         self.total = total
         self.sockets = {name: _Socket(name) for name in sockets}
         self.show_socket = len(sockets) > 1
+        self.results: ResultsSync | None = None  # the results sync's last word
+        self._results_away = False
         self._live = Live(self, console=console, refresh_per_second=REFRESH_PER_SECOND, transient=True,
                           auto_refresh=True) if (console.is_terminal if live is None else live) else None
 
@@ -61,6 +67,9 @@ class LiveConsole:
 
     # -- the sink -----------------------------------------------------------
     def __call__(self, event: Event) -> None:
+        if isinstance(event, ResultsSync):
+            self._results(event)
+            return
         socket = self.sockets.setdefault(event.socket, _Socket(event.socket))
         if isinstance(event, UnitStarted):
             socket.index, socket.serial, socket.since, socket.verdict = event.index, event.serial, time.monotonic(), ""
@@ -77,6 +86,33 @@ class LiveConsole:
             line.append(event.reason, style=STYLE["ERROR"])
             self.console.print(line)
 
+    def _results(self, event: ResultsSync) -> None:
+        """Live: kept for the next redraw. Plain: a line when the central store goes away, and when the
+        sync has caught up after that."""
+        self.results = event
+        if self._live is not None:
+            return
+        away = bool(event.error)
+        if away and not self._results_away:
+            self._results_away = True
+            self.console.print(self.results_line(event))
+        elif not away and self._results_away and event.behind == 0:
+            self._results_away = False
+            self.console.print(self.results_line(event))
+
+    @staticmethod
+    def results_line(event: ResultsSync) -> Text:
+        """The results sync's lag in one line: up to date, or how many units and how old, and why."""
+        line = Text(f"  results → {event.target}: ")
+        if event.behind == 0 and not event.error:
+            line.append("up to date", style=STYLE["PASS"])
+            return line
+        oldest = f" (oldest {age(event.oldest_s)})" if event.oldest_s is not None else ""
+        line.append(f"{event.behind} behind{oldest}", style="yellow")
+        if event.error:
+            line.append(f"; not answering: {event.error}", style=STYLE["FAIL"])
+        return line
+
     # -- what is shown -------------------------------------------------------
     def unit_line(self, verdict: Verdict) -> Text:
         """One finished unit: number, socket, serial, MAC, verdict, the first failure (cut to fit)."""
@@ -91,8 +127,8 @@ class LiveConsole:
             line.append(f"  {failure}")
         return line
 
-    def __rich__(self) -> Table:
-        """The live part: one row per socket, its elapsed time as of this redraw."""
+    def __rich__(self) -> RenderableType:
+        """The live part: one row per socket, its elapsed time as of this redraw; the results sync's lag."""
         table = Table(box=None, show_header=True, header_style="bold", expand=False, pad_edge=False)
         for column, width in (("socket", 8), ("unit", 14), ("step", None), ("elapsed", 8), ("verdict", 8)):
             table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=width)
@@ -102,4 +138,13 @@ class LiveConsole:
             step = f"{s.number}/{s.of} {s.step}" if s.number else ""
             elapsed = f"{now - s.since:6.1f} s" if s.since is not None else ""
             table.add_row(s.name, unit, step, elapsed, Text(s.verdict, style=STYLE.get(s.verdict, "")))
-        return table
+        return table if self.results is None else Group(table, self.results_line(self.results))
+
+
+def age(seconds: float | None) -> str:
+    """A duration as the lag shows it: seconds under a minute, minutes under two hours, then hours."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    return f"{int(seconds // 60)} min" if seconds < 7200 else f"{int(seconds // 3600)} h"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -146,9 +147,22 @@ class WorkerDied(Event):
     index: int = 0  # the unit it was testing (recorded ERROR), 0: none
 
 
+@dataclass(frozen=True)
+class ResultsSync(Event):
+    """How far the central results store is behind the station's outbox (station/results/sync.py); told
+    when it changes, at most every ~2 s, and once at the end of the run. ``socket`` is "": the station's."""
+
+    kind: ClassVar[str] = "results_sync"
+    target: str  # the central store, never with its password
+    behind: int  # units it lacks
+    oldest_s: float | None  # how long ago the oldest of them ended (None: none behind)
+    reachable: bool | None  # it answered the last try (None: not tried yet)
+    error: str = ""  # the last try's, one line, password-free; "" when it went through
+
+
 KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (
     UnitStarted, StepStarted, MeasurementTaken, StepFinished, Prompt, PromptAnswered, ProvisioningStarted, Verdict,
-    RecordWritten, WorkerStarted, WorkerDied)}
+    RecordWritten, WorkerStarted, WorkerDied, ResultsSync)}
 
 EventSink = Callable[[Event], None]
 
@@ -199,6 +213,17 @@ def fan_out(sinks: list[EventSink]) -> EventSink:
 
     def tell(event: Event) -> None:
         for sink in sinks:
+            sink(event)
+
+    return tell
+
+
+def serialized(sink: EventSink) -> EventSink:
+    """``sink``, called by one thread at a time: the supervisor's and the results sync's events share it."""
+    lock = threading.Lock()
+
+    def tell(event: Event) -> None:
+        with lock:
             sink(event)
 
     return tell

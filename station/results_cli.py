@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from linegate.station import sync_cli
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR
 from linegate.station.console import STYLE
 from linegate.station.results.query import (
@@ -41,7 +42,7 @@ from sqlalchemy.exc import ArgumentError
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     """The ``results`` group; its sub-commands' action is returned so other modules can add theirs."""
-    results = sub.add_parser("results", help="ask the results database: units, a unit's history")
+    results = sub.add_parser("results", help="the results database: units, a unit's history, sending the outbox")
     cmds = results.add_subparsers(dest="results_command", required=True)
     found = cmds.add_parser("units", help="the tests that match the filters, oldest first")
     found.add_argument("--serial", help="the unit's serial number")
@@ -62,6 +63,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     hist.add_argument("serial", metavar="SERIAL")
     _output_args(hist, csv_too=False)
     _store_args(hist)
+    sync_cli.add_parser(cmds)
     return cmds
 
 
@@ -95,6 +97,8 @@ def open_store(args: argparse.Namespace) -> ResultsStore:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    if args.results_command == "sync":
+        return sync_cli.run(args, console)
     if args.results_command == "units":
         since = _when("--since", args.since, end_of_day=False)
         until = _when("--until", args.until, end_of_day=True)

@@ -19,6 +19,7 @@ from linegate.station.events import (
     PromptAnswered,
     ProvisioningStarted,
     RecordWritten,
+    ResultsSync,
     StepFinished,
     StepStarted,
     UnitStarted,
@@ -50,6 +51,8 @@ SAMPLES: list[Event] = [
     PromptAnswered("A", index=2, prompt_id="p2", answer="3.31", who="alice", at=AT),
     WorkerStarted("C", pid=4242, startup_s=0.91, at=AT),
     WorkerDied("C", reason="socket C's worker died (SIGKILL)", pid=4242, index=7, at=AT),
+    ResultsSync("", target="postgresql+psycopg://station:***@db/line", behind=12, oldest_s=185.0, reachable=False,
+                error="OperationalError: connection refused", at=AT),
 ]
 
 

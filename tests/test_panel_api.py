@@ -78,7 +78,8 @@ def test_the_stream_starts_with_the_state_then_tells_each_event_live():
         assert two["tile"]["unit"]["step"] == "power_on" and "steps" not in two["tile"]["unit"]
         hub.set_status(pool=90, backlog=2, cloud_ok=False)
         header = next(messages)
-        assert header["type"] == "header" and header["status"] == {"pool": 90, "backlog": 2, "cloud_ok": False}
+        assert header["type"] == "header" and header["status"] == {"pool": 90, "backlog": 2, "cloud_ok": False,
+                                                                  "results": None}
 
 
 def test_a_reconnecting_browser_sees_the_unit_in_flight_at_once():

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from linegate.station.events import Event, RecordWritten, Verdict, to_wire
+from linegate.station.events import Event, RecordWritten, ResultsSync, Verdict, to_wire
 from linegate.station.panel import i18n
 from linegate.station.panel.fanout import FanOut
 from linegate.station.panel.states import IllegalTransition, SocketState
@@ -62,7 +62,7 @@ class PanelHub:
         self._lock = threading.RLock()
         self._tiles = {name: Tile(name) for name in sockets}
         self._counts = {"tested": 0, "pass": 0, "fail": 0, "error": 0, "aborted": 0}
-        self._status: dict[str, Any] = {"pool": None, "backlog": None, "cloud_ok": None}
+        self._status: dict[str, Any] = {"pool": None, "backlog": None, "cloud_ok": None, "results": None}
         self._stopping = False
         self._seq = 0
         self.fanout = FanOut()
@@ -92,6 +92,9 @@ class PanelHub:
 
     # -- the event sink (the supervisor's thread) ----------------------------------------
     def __call__(self, event: Event) -> None:
+        if isinstance(event, ResultsSync):  # the station's, not a socket's: the header shows it
+            self._results(event)
+            return
         with self._lock:
             tile = self._tiles.get(event.socket)
             if tile is None:
@@ -136,11 +139,19 @@ class PanelHub:
 
     # -- the station's periodic status ---------------------------------------------------
     def set_status(self, pool: int | None, backlog: int | None, cloud_ok: bool | None) -> None:
-        status = {"pool": pool, "backlog": backlog, "cloud_ok": cloud_ok}
         with self._lock:
+            status = {"pool": pool, "backlog": backlog, "cloud_ok": cloud_ok, "results": self._status["results"]}
             if status != self._status:
                 self._status = status
                 self._push_header()
+
+    def _results(self, event: ResultsSync) -> None:
+        """The central results store's lag (no results sync: ``null``)."""
+        results = {"target": event.target, "behind": event.behind, "oldest_s": event.oldest_s,
+                   "reachable": event.reachable, "error": event.error}
+        with self._lock:
+            self._status = self._status | {"results": results}
+            self._push_header()
 
     # -- what is shown -------------------------------------------------------------------
     def _header(self) -> dict[str, Any]:

@@ -2,6 +2,14 @@
 import {post, t, translate, twoTap} from "./common.js";
 import {Tile} from "./tile.js";
 
+// A duration as the header shows it: seconds under a minute, minutes under two hours, then hours.
+export function age(seconds) {
+  if (seconds === null || seconds === undefined) return t("status.unknown");
+  if (seconds < 60) return t("age.s", {n: Math.floor(seconds)});
+  if (seconds < 7200) return t("age.min", {n: Math.floor(seconds / 60)});
+  return t("age.h", {n: Math.floor(seconds / 3600)});
+}
+
 class Panel {
   constructor() {
     this.seq = -1;
@@ -130,9 +138,21 @@ class Panel {
     const cloud = document.getElementById("status-cloud");
     cloud.textContent = st.cloud_ok === null ? unknown : t(st.cloud_ok ? "cloud.ok" : "cloud.down");
     cloud.dataset.ok = String(st.cloud_ok);
+    this.results(st.results);
     const stop = document.getElementById("stop-station");
     stop.disabled = h.station.stopping;
     if (h.station.stopping) stop.textContent = t("stop.stopping");
+  }
+
+  // The central results store's lag: "12 behind (oldest 3 min)" or "up to date"; hidden without a sync.
+  results(r) {
+    document.getElementById("status-results-item").hidden = !r;
+    if (!r) return;
+    const el = document.getElementById("status-results");
+    el.textContent = r.behind === 0 ? t("results.up_to_date")
+      : t(r.oldest_s === null ? "results.behind" : "results.behind_oldest", {n: r.behind, age: age(r.oldest_s)});
+    el.dataset.ok = String(r.error === "" && r.reachable !== false);
+    el.title = r.error ? t("results.error", {error: r.error}) : r.target;
   }
 
   counts(c) {

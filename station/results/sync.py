@@ -1,0 +1,291 @@
+"""The station's outbox: what its local results store holds and the central store (``--results URL``) lacks.
+
+Every unit's rows go into the local store first (``store.py``); the sync sends the units whose local
+``revision`` is past the one the central store is known to have (``sync_state``, per target), in
+batches, each in one central transaction, then advances ``sync_state``. A kill between the central
+commit and the local update sends the batch again: ``put_rows`` replaces by ``record_id``, so nothing is
+doubled. ``BackgroundSync`` runs it in a thread of the supervisor's process and reports its lag as
+``results_sync`` events; the line never waits for the central store.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from linegate.station.events import EventSink, ResultsSync
+from linegate.station.migrations.results import SCHEMA
+from linegate.station.migrations.runner import SchemaError, ensure
+from linegate.station.results.schema import CHILDREN, runs, sync_state, units
+from linegate.station.results.store import (
+    ResultsError,
+    ResultsStore,
+    first_line,
+    open_engine,
+    put_rows,
+    results_url,
+    shown_url,
+)
+from sqlalchemy import Connection, Engine, case, func, insert, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+BATCH = 200  # units per central transaction
+POLL_S = 0.5  # how often the thread looks for new units
+REPORT_EVERY_S = 2.0  # at most one results_sync event this often
+AGE_EVERY_S = 30.0  # while behind and nothing else changes, the lag is told again this often
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 10.0
+FINAL_TRY_S = 10.0  # at the end of a run, how long the last try may take
+
+
+log = logging.getLogger(__name__)
+
+
+class SyncError(Exception):
+    """One batch could not be sent: one line naming the store, never a password. ``central``: the central
+    store's fault (it does not answer, refuses), else the local one's."""
+
+    def __init__(self, store: str, reason: str, *, central: bool) -> None:
+        super().__init__(f"{store}: {reason}")
+        self.reason = reason  # without the store's name: the sync state and the lag name it already
+        self.central = central
+
+
+@dataclass(frozen=True)
+class Lag:
+    behind: int  # units the central store lacks
+    oldest: datetime | None  # the end of the oldest of them
+    error: str = ""  # the last try's, "" when it went through
+    reachable: bool | None = None  # the central store answered the last try (None: not tried yet)
+
+    def oldest_s(self, now: datetime | None = None) -> float | None:
+        if self.oldest is None:
+            return None
+        return max(0.0, ((now or datetime.now(UTC)) - self.oldest).total_seconds())
+
+
+def _aware(row: dict[str, Any]) -> dict[str, Any]:
+    """SQLite gives back the UTC times it stored without their zone; PostgreSQL needs it."""
+    return {k: v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v for k, v in row.items()}
+
+
+def scrubbed(text: str, url: str) -> str:
+    """``text`` without the URL's password, wherever a driver put it."""
+    try:
+        password = make_url(url).password
+    except (ArgumentError, ValueError):
+        return text
+    return text.replace(str(password), "***") if password else text
+
+
+class Outbox:
+    """The local store's units the central one lacks, and sending them. Not thread-safe: one sender."""
+
+    def __init__(self, local: ResultsStore, central_url: str) -> None:
+        self.local = local.engine
+        self.url = results_url(central_url)
+        try:
+            make_url(self.url)
+        except (ArgumentError, ValueError):  # a port that is not a number is a ValueError
+            raise ResultsError("the central results store: not a database URL (postgresql+psycopg://user@host/db) "
+                               "nor an SQLite file") from None
+        self.target = shown_url(self.url)
+        try:
+            self.central: Engine = open_engine(self.url)  # a URL that does not parse is refused here, at start
+        except ResultsError as e:
+            raise ResultsError(scrubbed(str(e), self.url)) from None
+        self._tables_made = False
+
+    def close(self) -> None:
+        self.central.dispose()
+
+    # -- the local side ----------------------------------------------------------------
+    def _synced(self, conn: Connection) -> int:
+        return conn.execute(select(sync_state.c.revision).where(sync_state.c.target == self.target)).scalar() or 0
+
+    def lag(self) -> tuple[int, datetime | None]:
+        """Units not yet in the central store, and the end of the oldest of them."""
+        with self.local.begin() as conn:
+            since = self._synced(conn)
+            count, oldest = conn.execute(select(func.count(), func.min(units.c.ended_at))
+                                         .where(units.c.revision > since)).one()
+        if isinstance(oldest, str):  # SQLite's min() of a DateTime column is its stored text
+            oldest = datetime.fromisoformat(oldest)
+        return int(count), oldest.replace(tzinfo=UTC) if oldest is not None and oldest.tzinfo is None else oldest
+
+    def _batch(self, size: int) -> tuple[int, list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+        """The next ``size`` units past the synced revision with their children and runs; one snapshot."""
+        with self.local.begin() as conn:
+            since = self._synced(conn)
+            found = [_aware(dict(r)) for r in conn.execute(
+                select(units).where(units.c.revision > since).order_by(units.c.revision).limit(size)).mappings()]
+            if not found:
+                return since, [], {}
+            ids = [u["record_id"] for u in found]
+            rows = {"units": found} | {t.name: [_aware(dict(r)) for r in conn.execute(
+                select(t).where(t.c.record_id.in_(ids))).mappings()] for t in CHILDREN}
+            run_rows = [_aware(dict(r)) for r in conn.execute(
+                select(runs).where(runs.c.run_id.in_({u["run_id"] for u in found}))).mappings()]
+        return max(u["revision"] for u in found), run_rows, rows
+
+    def _advance(self, revision: int, error: str = "") -> None:
+        """Record that the central store has every unit up to ``revision`` (never moving back)."""
+        now = datetime.now(UTC)
+        with self.local.begin() as conn:
+            done = conn.execute(update(sync_state).where(sync_state.c.target == self.target).values(
+                revision=case((sync_state.c.revision < revision, revision), else_=sync_state.c.revision),
+                synced_at=now if not error else sync_state.c.synced_at, last_error=error))
+            if done.rowcount == 0:
+                conn.execute(insert(sync_state).values(target=self.target, revision=revision,
+                                                       synced_at=None if error else now, last_error=error))
+
+    def note_error(self, error: str) -> None:
+        """Keep the last error beside the sync state (``last_error``), password-free; best effort."""
+        try:
+            self._advance(0, error)
+        except SQLAlchemyError:
+            pass
+
+    # -- sending ------------------------------------------------------------------------
+    def push(self, *, deadline: float | None = None, stop: threading.Event | None = None, size: int = BATCH) -> int:
+        """Send batches until the central store has everything (or ``deadline``, a ``time.monotonic()``,
+        passes, or ``stop`` is set); the units sent. Raises SyncError."""
+        sent = 0
+        while not (stop is not None and stop.is_set()) and (deadline is None or time.monotonic() < deadline):
+            try:
+                revision, run_rows, rows = self._batch(size)
+            except SQLAlchemyError as e:
+                raise SyncError(str(self.local.url.database), f"cannot read the outbox: {first_line(e)}",
+                                central=False) from e
+            if not rows:
+                break
+            self._send(run_rows, rows)
+            try:
+                self._advance(revision)
+            except SQLAlchemyError as e:
+                raise SyncError(str(self.local.url.database), f"cannot note what was sent: {first_line(e)}",
+                                central=False) from e
+            sent += len(rows["units"])
+        return sent
+
+    def _send(self, run_rows: list[dict[str, Any]], rows: dict[str, list[dict[str, Any]]]) -> None:
+        try:
+            if not self._tables_made:  # made or checked once it answers: its schema under Alembic's version,
+                ensure(self.central, SCHEMA, self.target)  # and one this linegate knows (never a newer one)
+                self._tables_made = True
+            with self.central.begin() as conn:
+                put_rows(conn, run_rows, rows)
+        except SQLAlchemyError as e:
+            raise SyncError(self.target, scrubbed(first_line(e), self.url), central=True) from e
+        except SchemaError as e:  # newer or older than this linegate, or not a results store: said, not sent
+            raise SyncError(self.target, scrubbed(str(e).split(": ", 1)[-1], self.url), central=True) from e
+
+
+def backoff_s(failures: int) -> float:
+    """The wait after ``failures`` failed tries in a row: doubling from 0.5 s to 10 s, jittered so that
+    the stations of a line do not all knock at once when the central store comes back."""
+    return min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** max(0, failures - 1)) * random.uniform(0.8, 1.0)
+
+
+class BackgroundSync:
+    """The sync of one station's run: a thread sending the outbox while the line runs, reporting its lag
+    to ``events`` (``results_sync``, when it changes, at most every ``report_every_s``)."""
+
+    def __init__(self, outbox: Outbox, events: EventSink | None = None, *, poll_s: float = POLL_S,
+                 report_every_s: float = REPORT_EVERY_S) -> None:
+        self.outbox = outbox
+        self.events = events
+        self.poll_s, self.report_every_s = poll_s, report_every_s
+        self.sent = 0
+        self._failures = 0
+        self._error = ""
+        self._reachable: bool | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._shown: tuple[int, str, bool | None] | None = None
+        self._shown_at = float("-inf")
+        self.last: Lag | None = None
+
+    def start(self, events: EventSink | None = None) -> BackgroundSync:
+        if events is not None:
+            self.events = events
+        self._thread = threading.Thread(target=self._loop, name="results-sync", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        next_try = 0.0
+        while True:
+            if time.monotonic() >= next_try:
+                self._try(stop=self._stop)
+                next_try = time.monotonic() + (self.poll_s if not self._failures else backoff_s(self._failures))
+            self._report()
+            if self._stop.wait(self.poll_s):
+                return
+
+    def _try(self, *, deadline: float | None = None, stop: threading.Event | None = None) -> None:
+        try:
+            self.sent += self.outbox.push(deadline=deadline, stop=stop)
+        except SyncError as e:
+            self._failed(e.reason, central=e.central)
+            return
+        except Exception as e:  # a bug in the sync: said like an error, the line goes on, the next try may pass
+            self._failed(scrubbed(f"{type(e).__name__}: {e}", self.outbox.url), central=False)
+            return
+        if self._failures:
+            self.outbox.note_error("")
+        self._failures, self._error, self._reachable = 0, "", True
+
+    def _failed(self, error: str, *, central: bool) -> None:
+        self._failures += 1
+        self._error = error
+        if central:
+            self._reachable = False
+        self.outbox.note_error(error)
+
+    def _report(self, *, force: bool = False) -> Lag | None:
+        try:
+            behind, oldest = self.outbox.lag()
+        except SQLAlchemyError:
+            return self.last  # the local store is busy: the next round tells
+        self.last = Lag(behind, oldest, self._error, self._reachable)
+        shown = (behind, self._error, self._reachable)
+        now = time.monotonic()
+        stale = behind > 0 and now - self._shown_at >= AGE_EVERY_S  # the oldest unit's age, told again
+        due = (shown != self._shown or stale) and now - self._shown_at >= self.report_every_s
+        if self.events is not None and (force or due):
+            self._shown, self._shown_at = shown, now
+            try:
+                self.events(ResultsSync("", target=self.outbox.target, behind=behind,
+                                        oldest_s=self.last.oldest_s(), reachable=self._reachable, error=self._error))
+            except Exception:  # a view that fails must not stop the sync
+                log.exception("results sync: telling the lag failed")
+        return self.last
+
+    def finish(self, deadline_s: float = FINAL_TRY_S) -> Lag:
+        """Stop the thread, try once more for at most ``deadline_s``, tell the lag as it is left."""
+        self._halt()
+        self._try(deadline=time.monotonic() + deadline_s)
+        lag = self._report(force=True)
+        if lag is None:
+            raise ResultsError(f"{self.outbox.local.url.database}: cannot count the units left in the outbox")
+        return lag
+
+    def _halt(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def close(self) -> None:
+        self._halt()
+        self.outbox.close()
+
+
+__all__ = ["BATCH", "FINAL_TRY_S", "BackgroundSync", "Lag", "Outbox", "SyncError", "backoff_s", "scrubbed"]
