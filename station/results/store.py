@@ -62,7 +62,10 @@ def open_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         try:
             return create_engine(url, pool_pre_ping=True, connect_args=_connect_timeout(parsed.get_backend_name()))
-        except (ImportError, ArgumentError, SQLAlchemyError) as e:
+        except ImportError as e:  # the driver is an extra: linegate[postgres]
+            raise ResultsError(f"{shown_url(url)}: cannot use this database: its driver is not installed "
+                               f"({e.name or e}); pip install 'linegate[postgres]'") from e
+        except (ArgumentError, SQLAlchemyError) as e:
             raise ResultsError(f"{shown_url(url)}: cannot use this database: {first_line(e)}") from e
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
