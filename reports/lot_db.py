@@ -1,0 +1,267 @@
+"""The lot summary from the results database: every count, sum and histogram bin aggregated by the
+database (GROUP BY, window functions), so 100,000 units summarise in seconds; the same ``LotSummary``
+as from the record files (``reports.lot``), for the one renderer.
+
+Per measurement, one pass groups by limit set and by whether the test passed, with the sum and sum of
+squares of ``value - shift`` (the limits' middle: no cancellation); the groups merge into the overall and
+the passing moments in Python. A second pass counts the histogram bins once the axes are known, with the
+axis arithmetic of ``Axis.bin_of``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from linegate.plans import Outcome
+from linegate.reports.histogram import histogram_axis
+from linegate.reports.lot import ROWS_SHOWN, LotSummary, pareto_of, plan_label, socket_label
+from linegate.reports.lot_stats import LimitSet, MeasurementStats, Moments, main_limits
+from linegate.reports.sockets import SocketStats, judged
+from linegate.station.results.schema import measurements, provisioning, units
+from linegate.station.results.store import ResultsError, first_line, open_engine, results_url, shown_url
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    create_engine,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.sql import ColumnElement
+
+AXES_PER_QUERY = 400  # SQLite allows 500 SELECTs in one UNION
+
+
+@dataclass(frozen=True)
+class LotFilter:
+    since: datetime | None = None  # started at or after
+    until: datetime | None = None  # started before
+    station: str | None = None
+    plan: str | None = None  # the plan's name, or its SHA-256 (or a prefix of 6 hex digits or more)
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.since is not None:
+            found.append(units.c.started_at >= _utc(self.since))
+        if self.until is not None:
+            found.append(units.c.started_at < _utc(self.until))
+        if self.station is not None:
+            found.append(units.c.station == self.station)
+        if self.plan is not None:
+            plan = self.plan.strip()
+            hexed = len(plan) >= 6 and all(c in "0123456789abcdef" for c in plan.lower())
+            found.append(or_(units.c.plan_name == plan, units.c.plan_sha256.startswith(plan.lower()))
+                         if hexed else units.c.plan_name == plan)
+        return found
+
+
+def _utc(when: datetime) -> datetime:
+    """Aware, in UTC (the store keeps UTC; SQLite keeps it without the offset)."""
+    return (when if when.tzinfo is not None else when.astimezone()).astimezone(UTC)
+
+
+def _stored_utc(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def lot_from_store(url_or_path: str | Path, lot: LotFilter | None = None, title: str = "") -> LotSummary:
+    """The lot summary of a results store (a SQLite file or a database URL), read-only. ResultsError names
+    the store (never its password) when it cannot be read."""
+    url = results_url(url_or_path)
+    shown = shown_url(url)
+    engine = _reader(url, shown)
+    try:
+        with engine.connect() as conn:
+            return summarize_db(conn, lot, title=title or shown, source=shown)
+    except SQLAlchemyError as e:
+        raise ResultsError(f"{shown}: cannot read the lot: {first_line(e)}") from e
+    finally:
+        engine.dispose()
+
+
+def _reader(url: str, shown: str) -> Engine:
+    """SQLite opened read-only (no write lock taken while the stations write), other databases as the store does."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise ResultsError(f"{shown}: not a database URL") from e
+    if parsed.get_backend_name() != "sqlite":
+        return open_engine(url)
+    path = Path(parsed.database or "")
+    if not path.is_file():
+        raise ResultsError(f"{shown}: no such results store (file not found)")
+    return create_engine(f"sqlite:///file:{quote(str(path.resolve()))}?mode=ro&uri=true")
+
+
+def summarize_db(conn: Connection, lot: LotFilter | None = None, title: str = "lot", source: str = "",
+                 rows_shown: int = ROWS_SHOWN) -> LotSummary:
+    lot = lot or LotFilter()
+    where = lot.conditions()
+    picked = select(units.c.record_id).where(*where)
+    stations = conn.execute(select(func.count(func.distinct(units.c.station))).where(*where)).scalar_one()
+    summary = LotSummary(title=title, tests=0, units=0, passed_units=0, first_pass_units=0, retests=0,
+                         outcomes=Counter(), pareto=[], measurements=[], provisioning=Counter(), rows=[],
+                         sockets=judged([]), source=source)
+    sockets = _tally_units(conn, where, summary, stations)
+    for station, socket, step, count in conn.execute(
+            select(units.c.station, units.c.socket, units.c.failure_step, func.count())
+            .where(*where, units.c.outcome.in_([Outcome.FAIL.value, Outcome.ERROR.value]),
+                   units.c.failure_step.is_not(None))
+            .group_by(units.c.station, units.c.socket, units.c.failure_step)):
+        sockets[socket_label(station, socket, stations)].failing_steps[step] += count
+    summary.sockets = judged(list(sockets.values()))
+    summary.pareto = pareto_of(Counter(dict(conn.execute(
+        select(units.c.failure_key, func.count()).where(*where, units.c.failure_key.is_not(None))
+        .group_by(units.c.failure_key)).tuples().all())))
+    prov = select(provisioning.c.commit_status, func.count()).group_by(provisioning.c.commit_status)
+    summary.provisioning = Counter(dict(conn.execute(
+        prov.where(provisioning.c.record_id.in_(picked)) if where else prov).tuples().all()))
+    first, last = conn.execute(select(func.min(units.c.started_at), func.max(units.c.ended_at)).where(*where)).one()
+    summary.started = _stored_utc(first).isoformat(timespec="seconds") if first is not None else ""
+    summary.ended = _stored_utc(last).isoformat(timespec="seconds") if last is not None else ""
+    summary.plans = sorted(plan_label(*p) for p in conn.execute(
+        select(units.c.plan_name, units.c.plan_version, units.c.plan_sha256).where(*where).distinct()))
+    summary.measurements = _measurements(conn, where, picked)
+    summary.rows = _recent_rows(conn, where, summary.tests, stations, rows_shown)
+    return summary
+
+
+def _tally_units(conn: Connection, where: list[ColumnElement[bool]], summary: LotSummary,
+                 stations: int) -> dict[str, SocketStats]:
+    """Tests, units, yields and the per-socket counts from one grouped pass over the ranked tests."""
+    u = units.c
+    newest_first = (u.started_at.desc(), u.record_id.desc())
+    ranked = select(
+        u.station, u.socket, u.outcome,
+        case((func.row_number().over(partition_by=u.unit_key, order_by=(u.started_at, u.record_id)) == 1, 1),
+             else_=0).label("first"),
+        case((func.row_number().over(partition_by=u.unit_key, order_by=newest_first) == 1, 1), else_=0)
+        .label("last"),
+        case((func.row_number().over(partition_by=(u.station, u.socket, u.unit_key), order_by=newest_first) == 1,
+              1), else_=0).label("socket_last"),
+    ).where(*where).subquery()
+    r = ranked.c
+    sockets: dict[str, SocketStats] = {}
+    for station, socket, outcome, first, last, socket_last, count in conn.execute(
+            select(r.station, r.socket, r.outcome, r.first, r.last, r.socket_last, func.count())
+            .group_by(r.station, r.socket, r.outcome, r.first, r.last, r.socket_last)):
+        label = socket_label(station, socket, stations)
+        s = sockets.setdefault(label, SocketStats(label))
+        passed = outcome == Outcome.PASS
+        summary.tests += count
+        summary.outcomes[outcome] += count
+        s.tests += count
+        s.outcomes[outcome] += count
+        if first:
+            summary.units += count
+            summary.first_pass_units += count * passed
+            s.first_tests += count
+            s.first_pass += count * passed
+        if last:
+            summary.passed_units += count * passed
+        if socket_last:
+            s.units += count
+            s.passed_units += count * passed
+    summary.retests = summary.tests - summary.units
+    return sockets
+
+
+def _shift(low: float | None, high: float | None) -> float:
+    if low is not None and high is not None:
+        return (low + high) / 2
+    return low if low is not None else high if high is not None else 0.0
+
+
+def _measurements(conn: Connection, where: list[ColumnElement[bool]], picked: Select[Any]) -> list[MeasurementStats]:
+    m = measurements.c
+    shift = case((and_(m.low.is_not(None), m.high.is_not(None)), (m.low + m.high) / 2),
+                 (m.low.is_not(None), m.low), (m.high.is_not(None), m.high), else_=0.0)
+    passed = select(units.c.record_id).where(*where, units.c.outcome == Outcome.PASS.value)
+    rows = select(m.step, m.name, m.units, m.low, m.high, m.value, (m.value - shift).label("d"),
+                  case((m.status == "fail", 1), else_=0).label("fail"),
+                  case((m.record_id.in_(passed), 1), else_=0).label("passed")).where(m.value.is_not(None))
+    if where:
+        rows = rows.where(m.record_id.in_(picked))
+    v = rows.subquery().c
+    grouped = select(v.step, v.name, v.units, v.low, v.high, v.passed, func.count(), func.sum(v.d),
+                     func.sum(v.d * v.d), func.min(v.value), func.max(v.value), func.sum(v.fail)) \
+        .group_by(v.step, v.name, v.units, v.low, v.high, v.passed)
+    overall: dict[tuple[str, str], Moments] = defaultdict(Moments)
+    passing: dict[tuple[str, str], Moments] = defaultdict(Moments)
+    failed: Counter[tuple[str, str]] = Counter()
+    limits: dict[tuple[str, str], Counter[LimitSet]] = defaultdict(Counter)
+    for step, name, unit, low, high, was_passed, n, s1, s2, smallest, largest, fails in conn.execute(grouped):
+        key = (step, name)
+        part = Moments.from_sums(n, _shift(low, high), s1, s2, smallest, largest)
+        overall[key] += part
+        if was_passed:
+            passing[key] += part
+        failed[key] += fails
+        limits[key][(unit or "", low, high)] += n
+    stats = []
+    for key in sorted(overall):
+        unit, low, high = main_limits(limits[key])
+        axis = histogram_axis(overall[key].smallest, overall[key].largest, low, high)
+        stats.append(MeasurementStats(key[0], key[1], unit, low, high, failed=failed[key], overall=overall[key],
+                                      passing=passing[key], axis=axis, counts=[0] * axis.bins))
+    for i in range(0, len(stats), AXES_PER_QUERY):
+        _count_bins(conn, where, picked, stats[i:i + AXES_PER_QUERY])
+    return stats
+
+
+def _count_bins(conn: Connection, where: list[ColumnElement[bool]], picked: Select[Any],
+                stats: list[MeasurementStats]) -> None:
+    axes = union_all(*[select(literal(s.step, String).label("step"), literal(s.name, String).label("name"),
+                              literal(s.axis.lo, Float).label("lo"), literal(s.axis.width, Float).label("width"))
+                       for s in stats if s.axis is not None]).cte("axes")
+    m = measurements.c
+    scaled = (m.value - axes.c.lo) / axes.c.width
+    if conn.dialect.name != "sqlite":  # SQLite's CAST truncates; elsewhere it rounds (the values are >= lo)
+        scaled = func.floor(scaled)
+    rows = select(m.step, m.name, cast(scaled, Integer).label("bin")) \
+        .join_from(measurements, axes, and_(axes.c.step == m.step, axes.c.name == m.name)) \
+        .where(m.value.is_not(None))
+    if where:
+        rows = rows.where(m.record_id.in_(picked))
+    b = rows.subquery().c
+    by_key = {(s.step, s.name): s for s in stats}
+    for step, name, index, count in conn.execute(select(b.step, b.name, b.bin, func.count())
+                                                 .group_by(b.step, b.name, b.bin)):
+        s = by_key[(step, name)]
+        assert s.axis is not None
+        s.counts[min(s.axis.bins - 1, max(0, index))] += count
+
+
+def _recent_rows(conn: Connection, where: list[ColumnElement[bool]], tests: int, stations: int,
+                 shown: int) -> list[dict[str, str]]:
+    u, p = units.c, provisioning.c
+    query = select(u.station, u.socket, u.serial, u.mac, u.outcome, u.failure_message, p.identity, p.commit_status,
+                   u.report_path, u.started_at) \
+        .join_from(units, provisioning, p.record_id == u.record_id, isouter=True) \
+        .where(*where).order_by(u.started_at.desc(), u.record_id.desc()).limit(shown)
+    rows = []
+    for k, (station, socket, serial, mac, outcome, message, identity, commit, report, started) in enumerate(
+            conn.execute(query)):
+        rows.append({"index": str(tests - k), "socket": socket_label(station, socket, stations), "serial": serial,
+                     "mac": mac, "outcome": outcome, "failure": (message or "")[:100], "identity": identity or "",
+                     "commit": commit or "", "report": report,
+                     "started": _stored_utc(started).strftime("%Y-%m-%d %H:%M:%S")})
+    return rows
+
+
