@@ -46,6 +46,34 @@ def bin_counts(values: Iterable[float], axis: Axis) -> list[int]:
     return counts
 
 
+GRID = 20  # cells between a measurement's two limits: its histogram's bins are whole cells
+CLAMP = 100_000.0  # cells beyond this (a value a million times off) count as this far out
+
+
+def grid_position(value: float, low: float, high: float) -> float:
+    """Where the value lies in cells from the low limit; the database computes the same expression."""
+    return min(CLAMP, max(-CLAMP, (value - low) / ((high - low) / GRID)))
+
+
+def grid_cell(value: float, low: float, high: float) -> int:
+    """The cell of the value: ``floor`` as the databases compute it (a cast of a positive number)."""
+    return int(grid_position(value, low, high) + 1_000_000.0) - 1_000_000
+
+
+def grid_histogram(cells: dict[int, int], low: float, high: float, most: int = 40) -> tuple[Axis, list[int]]:
+    """The axis and bin counts from cell counts: every cell from the data's and the limits' (0..GRID) with one
+    to spare each side, whole cells merged so that at most ``most`` bins remain (the limits on bin edges)."""
+    first, last = min(min(cells), 0) - 1, max(max(cells), GRID - 1) + 1
+    merge = -(-(last - first + 1) // most)
+    first -= (first % merge)  # bins start at a multiple of the merge, so the limits stay on bin edges
+    bins = (last - first) // merge + 1
+    counts = [0] * bins
+    for cell, count in cells.items():
+        counts[(cell - first) // merge] += count
+    cell_width = (high - low) / GRID
+    return Axis(low + first * cell_width, low + (first + bins * merge) * cell_width, bins), counts
+
+
 def axis_labels(lo: float, hi: float) -> tuple[str, str]:
     """Both ends with the fewest significant digits (at least 3) that resolve a hundredth of the span, so the
     two labels differ whenever the ends do (3.1185 and 3.4815, not 3.3 and 3.3)."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import jinja2
 from linegate.plans import Failure, Outcome, UnitRecord
-from linegate.reports.histogram import bin_counts, histogram_axis, histogram_svg
+from linegate.reports.histogram import Axis, bin_counts, grid_cell, grid_histogram, histogram_axis, histogram_svg
 from linegate.reports.lot_stats import LimitSet, MeasurementStats, Moments, main_limits
 from linegate.reports.pareto import failure_key
 from linegate.reports.sockets import SocketTally, SocketYield
@@ -163,6 +163,7 @@ def summarize_tests(tests: Iterable[LotTest], title: str = "lot") -> LotSummary:
     passing: dict[tuple[str, str], list[float]] = defaultdict(list)
     failed: Counter[tuple[str, str]] = Counter()
     limits: dict[tuple[str, str], Counter[LimitSet]] = defaultdict(Counter)
+    cells: dict[tuple[tuple[str, str], LimitSet], Counter[int]] = defaultdict(Counter)
     tally = SocketTally()
     stations = len({t.station for t in ordered})
     for t in ordered:
@@ -179,14 +180,15 @@ def summarize_tests(tests: Iterable[LotTest], title: str = "lot") -> LotSummary:
                 passing[key].append(value)
             failed[key] += fail
             limits[key][(units, low, high)] += 1
+            if low is not None and high is not None and high > low:
+                cells[(key, (units, low, high))][grid_cell(value, low, high)] += 1
     measurements = []
     for key in sorted(values):
-        units, low, high = main_limits(limits[key])
+        units, low, high = main = main_limits(limits[key])
         overall = Moments.of(values[key])
-        axis = histogram_axis(overall.smallest, overall.largest, low, high)
+        axis, counts = histogram_of(overall, main, cells.get((key, main)), values[key])
         measurements.append(MeasurementStats(key[0], key[1], units, low, high, failed=failed[key], overall=overall,
-                                             passing=Moments.of(passing[key]), axis=axis,
-                                             counts=bin_counts(values[key], axis)))
+                                             passing=Moments.of(passing[key]), axis=axis, counts=counts))
     shown = range(len(ordered), max(0, len(ordered) - ROWS_SHOWN), -1)
     return LotSummary(
         title=title, tests=len(ordered), units=len(last), passed_units=sum(last.values()),
@@ -198,6 +200,17 @@ def summarize_tests(tests: Iterable[LotTest], title: str = "lot") -> LotSummary:
         ended=max(t.ended_at for t in ordered).isoformat(timespec="seconds") if ordered else "",
         plans=sorted({t.plan for t in ordered}),
     )
+
+
+def histogram_of(overall: Moments, limits: LimitSet, cells: Counter[int] | None,
+                 values: list[float] | None) -> tuple[Axis, list[int]]:
+    """Between two limits, the whole cells of the values tested against them (``grid_histogram``); else an
+    axis over the values (and the one limit) with ``values`` counted into its bins (None: the database will)."""
+    _, low, high = limits
+    if cells and low is not None and high is not None and high > low:
+        return grid_histogram(cells, low, high)
+    axis = histogram_axis(overall.smallest, overall.largest, low, high)
+    return axis, bin_counts(values, axis) if values is not None else [0] * axis.bins
 
 
 class LotRenderer:

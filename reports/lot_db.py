@@ -10,6 +10,7 @@ axis arithmetic of ``Axis.bin_of``.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,8 +19,8 @@ from typing import Any
 from urllib.parse import quote
 
 from linegate.plans import Outcome
-from linegate.reports.histogram import histogram_axis
-from linegate.reports.lot import ROWS_SHOWN, LotSummary, pareto_of, plan_label, socket_label
+from linegate.reports.histogram import CLAMP, GRID
+from linegate.reports.lot import ROWS_SHOWN, LotSummary, histogram_of, pareto_of, plan_label, socket_label
 from linegate.reports.lot_stats import LimitSet, MeasurementStats, Moments, main_limits
 from linegate.reports.sockets import SocketStats, judged
 from linegate.station.results.schema import measurements, provisioning, units
@@ -35,6 +36,7 @@ from sqlalchemy import (
     case,
     cast,
     create_engine,
+    event,
     func,
     literal,
     or_,
@@ -106,7 +108,16 @@ def _reader(url: str, shown: str) -> Engine:
     path = Path(parsed.database or "")
     if not path.is_file():
         raise ResultsError(f"{shown}: no such results store (file not found)")
-    return create_engine(f"sqlite:///file:{quote(str(path.resolve()))}?mode=ro&uri=true")
+    engine = create_engine(f"sqlite:///file:{quote(str(path.resolve()))}?mode=ro&uri=true")
+
+    @event.listens_for(engine, "connect")
+    def _big_reads(dbapi_conn: Any, _: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA mmap_size=1073741824")  # the scans read the file mapped, not copied page by page
+        cur.execute("PRAGMA cache_size=-131072")  # the GROUP BY's sort in memory (128 MiB), not in temp files
+        cur.close()
+
+    return engine
 
 
 def summarize_db(conn: Connection, lot: LotFilter | None = None, title: str = "lot", source: str = "",
@@ -147,12 +158,11 @@ def _tally_units(conn: Connection, where: list[ColumnElement[bool]], summary: Lo
     """Tests, units, yields and the per-socket counts from one grouped pass over the ranked tests."""
     u = units.c
     newest_first = (u.started_at.desc(), u.record_id.desc())
-    ranked = select(
-        u.station, u.socket, u.outcome,
-        case((func.row_number().over(partition_by=u.unit_key, order_by=(u.started_at, u.record_id)) == 1, 1),
-             else_=0).label("first"),
-        case((func.row_number().over(partition_by=u.unit_key, order_by=newest_first) == 1, 1), else_=0)
-        .label("last"),
+    oldest_first = (u.started_at, u.record_id)
+    nth = func.row_number().over(partition_by=u.unit_key, order_by=oldest_first)
+    ranked = select(  # one sort per partition: the unit's tests, the unit's tests in this socket
+        u.station, u.socket, u.outcome, case((nth == 1, 1), else_=0).label("first"),
+        case((nth == func.count().over(partition_by=u.unit_key), 1), else_=0).label("last"),
         case((func.row_number().over(partition_by=(u.station, u.socket, u.unit_key), order_by=newest_first) == 1,
               1), else_=0).label("socket_last"),
     ).where(*where).subquery()
@@ -188,40 +198,76 @@ def _shift(low: float | None, high: float | None) -> float:
     return low if low is not None else high if high is not None else 0.0
 
 
-def _measurements(conn: Connection, where: list[ColumnElement[bool]], picked: Select[Any]) -> list[MeasurementStats]:
+def _measurement_rows(where: list[ColumnElement[bool]], dialect: str, *, not_passed: bool = False) -> Select[Any]:
+    """Measurement rows with ``value - shift``, the failed flag and the grid position: a plain scan for the whole
+    store, read by record key for the units a filter or the outcome picks."""
     m = measurements.c
     shift = case((and_(m.low.is_not(None), m.high.is_not(None)), (m.low + m.high) / 2),
                  (m.low.is_not(None), m.low), (m.high.is_not(None), m.high), else_=0.0)
-    passed = select(units.c.record_id).where(*where, units.c.outcome == Outcome.PASS.value)
-    rows = select(m.step, m.name, m.units, m.low, m.high, m.value, (m.value - shift).label("d"),
-                  case((m.status == "fail", 1), else_=0).label("fail"),
-                  case((m.record_id.in_(passed), 1), else_=0).label("passed")).where(m.value.is_not(None))
-    if where:
-        rows = rows.where(m.record_id.in_(picked))
-    v = rows.subquery().c
-    grouped = select(v.step, v.name, v.units, v.low, v.high, v.passed, func.count(), func.sum(v.d),
-                     func.sum(v.d * v.d), func.min(v.value), func.max(v.value), func.sum(v.fail)) \
-        .group_by(v.step, v.name, v.units, v.low, v.high, v.passed)
+    position = (m.value - m.low) / ((m.high - m.low) / GRID)
+    bounded = func.max(-CLAMP, func.min(CLAMP, position)) if dialect == "sqlite" else \
+        func.greatest(-CLAMP, func.least(CLAMP, position))
+    clamped = case((and_(m.low.is_not(None), m.high.is_not(None), m.high > m.low), bounded))
+    columns = (m.step, m.name, m.units, m.low, m.high, m.value, (m.value - shift).label("d"),
+               case((m.status == "fail", 1), else_=0).label("fail"), clamped.label("position"))
+    query = select(*columns).where(m.value.is_not(None))
+    if not where and not not_passed:
+        return query  # the whole table, in storage order
+    chosen = [*where, units.c.outcome != Outcome.PASS.value] if not_passed else where
+    return query.where(m.record_id.in_(select(units.c.record_id).where(*chosen)))  # read by the record's key
+
+
+def _unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The column as a group key SQLite cannot read from the (step, name) index: reading the rows in that
+    index's order is a random read per row, slower than one scan and a sort."""
+    return func.coalesce(column, column)
+
+
+def _cell(position: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+    shifted = position + 1_000_000.0  # positive: a cast is the floor on every database (SQLite truncates)
+    return cast(func.floor(shifted) if dialect != "sqlite" else shifted, Integer) - 1_000_000
+
+
+def _measurements(conn: Connection, where: list[ColumnElement[bool]], picked: Select[Any]) -> list[MeasurementStats]:
+    """One grouped pass over the lot's measurements (per limit set and grid cell) and a small one over the
+    tests that did not pass; the passing tests' sums are the difference."""
+    v = _measurement_rows(where, conn.dialect.name).subquery().c
+    cell = _cell(v.position, conn.dialect.name).label("cell")
+    sums = (func.count(), func.sum(v.d), func.sum(v.d * v.d), func.min(v.value), func.max(v.value), func.sum(v.fail))
     overall: dict[tuple[str, str], Moments] = defaultdict(Moments)
-    passing: dict[tuple[str, str], Moments] = defaultdict(Moments)
+    totals: dict[tuple[tuple[str, str], LimitSet], list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     failed: Counter[tuple[str, str]] = Counter()
     limits: dict[tuple[str, str], Counter[LimitSet]] = defaultdict(Counter)
-    for step, name, unit, low, high, was_passed, n, s1, s2, smallest, largest, fails in conn.execute(grouped):
-        key = (step, name)
-        part = Moments.from_sums(n, _shift(low, high), s1, s2, smallest, largest)
-        overall[key] += part
-        if was_passed:
-            passing[key] += part
+    cells: dict[tuple[tuple[str, str], LimitSet], Counter[int]] = defaultdict(Counter)
+    for step, name, unit, low, high, at, n, s1, s2, smallest, largest, fails in conn.execute(
+            select(v.step, v.name, v.units, v.low, v.high, cell, *sums)
+            .group_by(_unindexed(v.step), v.name, v.units, v.low, v.high, cell)):
+        key, limit_set = (step, name), (unit or "", low, high)
+        overall[key] += Moments.from_sums(n, _shift(low, high), s1, s2, smallest, largest)
+        total = totals[(key, limit_set)]
+        total[0], total[1], total[2] = total[0] + n, total[1] + s1, total[2] + s2
         failed[key] += fails
-        limits[key][(unit or "", low, high)] += n
+        limits[key][limit_set] += n
+        if at is not None:
+            cells[(key, limit_set)][at] += n
+    passing: dict[tuple[str, str], Moments] = defaultdict(Moments)
+    w = _measurement_rows(where, conn.dialect.name, not_passed=True).subquery().c
+    others = {((step, name), (unit or "", low, high)): (n, s1, s2) for step, name, unit, low, high, n, s1, s2 in
+              conn.execute(select(w.step, w.name, w.units, w.low, w.high, func.count(), func.sum(w.d),
+                                  func.sum(w.d * w.d)).group_by(_unindexed(w.step), w.name, w.units, w.low, w.high))}
+    for (key, limit_set), (n, s1, s2) in totals.items():
+        n_o, s1_o, s2_o = others.get((key, limit_set), (0, 0.0, 0.0))
+        passing[key] += Moments.from_sums(int(n - n_o), _shift(*limit_set[1:]), s1 - s1_o, s2 - s2_o,
+                                          math.nan, math.nan)  # the passing tests' extremes are not shown
     stats = []
     for key in sorted(overall):
-        unit, low, high = main_limits(limits[key])
-        axis = histogram_axis(overall[key].smallest, overall[key].largest, low, high)
-        stats.append(MeasurementStats(key[0], key[1], unit, low, high, failed=failed[key], overall=overall[key],
-                                      passing=passing[key], axis=axis, counts=[0] * axis.bins))
-    for i in range(0, len(stats), AXES_PER_QUERY):
-        _count_bins(conn, where, picked, stats[i:i + AXES_PER_QUERY])
+        main = main_limits(limits[key])
+        axis, counts = histogram_of(overall[key], main, cells.get((key, main)), None)
+        stats.append(MeasurementStats(key[0], key[1], main[0], main[1], main[2], failed=failed[key],
+                                      overall=overall[key], passing=passing[key], axis=axis, counts=counts))
+    unbinned = [s for s in stats if not sum(s.counts)]  # without two limits: counted on their axis
+    for i in range(0, len(unbinned), AXES_PER_QUERY):
+        _count_bins(conn, where, picked, unbinned[i:i + AXES_PER_QUERY])
     return stats
 
 
