@@ -139,10 +139,10 @@ def summarize_db(conn: Connection, lot: LotFilter | None = None, title: str = "l
     summary.sockets = judged(list(sockets.values()))
     summary.pareto = pareto_of(Counter(dict(conn.execute(
         select(units.c.failure_key, func.count()).where(*where, units.c.failure_key.is_not(None))
-        .group_by(units.c.failure_key)).tuples().all())))
+        .group_by(units.c.failure_key)).all())))
     prov = select(provisioning.c.commit_status, func.count()).group_by(provisioning.c.commit_status)
     summary.provisioning = Counter(dict(conn.execute(
-        prov.where(provisioning.c.record_id.in_(picked)) if where else prov).tuples().all()))
+        prov.where(provisioning.c.record_id.in_(picked)) if where else prov).all()))
     first, last = conn.execute(select(func.min(units.c.started_at), func.max(units.c.ended_at)).where(*where)).one()
     summary.started = _stored_utc(first).isoformat(timespec="seconds") if first is not None else ""
     summary.ended = _stored_utc(last).isoformat(timespec="seconds") if last is not None else ""
@@ -240,7 +240,7 @@ def _measurements(conn: Connection, where: list[ColumnElement[bool]], picked: Se
     limits: dict[tuple[str, str], Counter[LimitSet]] = defaultdict(Counter)
     cells: dict[tuple[tuple[str, str], LimitSet], Counter[int]] = defaultdict(Counter)
     for step, name, unit, low, high, at, n, s1, s2, smallest, largest, fails in conn.execute(
-            select(v.step, v.name, v.units, v.low, v.high, cell, *sums)
+            select(_unindexed(v.step), v.name, v.units, v.low, v.high, cell, *sums)
             .group_by(_unindexed(v.step), v.name, v.units, v.low, v.high, cell)):
         key, limit_set = (step, name), (unit or "", low, high)
         overall[key] += Moments.from_sums(n, _shift(low, high), s1, s2, smallest, largest)
@@ -253,7 +253,7 @@ def _measurements(conn: Connection, where: list[ColumnElement[bool]], picked: Se
     passing: dict[tuple[str, str], Moments] = defaultdict(Moments)
     w = _measurement_rows(where, conn.dialect.name, not_passed=True).subquery().c
     others = {((step, name), (unit or "", low, high)): (n, s1, s2) for step, name, unit, low, high, n, s1, s2 in
-              conn.execute(select(w.step, w.name, w.units, w.low, w.high, func.count(), func.sum(w.d),
+              conn.execute(select(_unindexed(w.step), w.name, w.units, w.low, w.high, func.count(), func.sum(w.d),
                                   func.sum(w.d * w.d)).group_by(_unindexed(w.step), w.name, w.units, w.low, w.high))}
     for (key, limit_set), (n, s1, s2) in totals.items():
         n_o, s1_o, s2_o = others.get((key, limit_set), (0, 0.0, 0.0))
