@@ -41,6 +41,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    tuple_,
     union_all,
 )
 from sqlalchemy.engine import make_url
@@ -231,17 +232,12 @@ def _cell(position: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
 def _measurements(conn: Connection, where: list[ColumnElement[bool]], picked: Select[Any]) -> list[MeasurementStats]:
     """One grouped pass over the lot's measurements (per limit set and grid cell) and a small one over the
     tests that did not pass; the passing tests' sums are the difference."""
-    v = _measurement_rows(where, conn.dialect.name).subquery().c
-    cell = _cell(v.position, conn.dialect.name).label("cell")
-    sums = (func.count(), func.sum(v.d), func.sum(v.d * v.d), func.min(v.value), func.max(v.value), func.sum(v.fail))
     overall: dict[tuple[str, str], Moments] = defaultdict(Moments)
     totals: dict[tuple[tuple[str, str], LimitSet], list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     failed: Counter[tuple[str, str]] = Counter()
     limits: dict[tuple[str, str], Counter[LimitSet]] = defaultdict(Counter)
     cells: dict[tuple[tuple[str, str], LimitSet], Counter[int]] = defaultdict(Counter)
-    for step, name, unit, low, high, at, n, s1, s2, smallest, largest, fails in conn.execute(
-            select(_unindexed(v.step), v.name, v.units, v.low, v.high, cell, *sums)
-            .group_by(_unindexed(v.step), v.name, v.units, v.low, v.high, cell)):
+    for step, name, unit, low, high, at, n, s1, s2, smallest, largest, fails in _grouped(conn, where):
         key, limit_set = (step, name), (unit or "", low, high)
         overall[key] += Moments.from_sums(n, _shift(low, high), s1, s2, smallest, largest)
         total = totals[(key, limit_set)]
@@ -269,6 +265,36 @@ def _measurements(conn: Connection, where: list[ColumnElement[bool]], picked: Se
     for i in range(0, len(unbinned), AXES_PER_QUERY):
         _count_bins(conn, where, picked, unbinned[i:i + AXES_PER_QUERY])
     return stats
+
+
+def _grouped(conn: Connection, where: list[ColumnElement[bool]]) -> list[tuple[Any, ...]]:
+    """Per measurement, limit set and grid cell: count, sums of ``value - shift`` and its square, extremes,
+    failures. Grouped by measurement and cell only (a shorter sort key: the sort is most of the time), with the
+    limits' extremes to check that each group had one limit set; the measurements whose groups mixed limit
+    sets (a plan changed them mid-lot) are grouped again with the limits in the key."""
+    v = _measurement_rows(where, conn.dialect.name).subquery().c
+    cell = _cell(v.position, conn.dialect.name).label("cell")
+    sums = (func.count(), func.sum(v.d), func.sum(v.d * v.d), func.min(v.value), func.max(v.value), func.sum(v.fail))
+    found, mixed = [], set()
+    for step, name, at, n, s1, s2, smallest, largest, fails, unit, last_unit, low, top_low, lows, high, top_high, \
+            highs in conn.execute(select(_unindexed(v.step), v.name, cell, *sums, func.min(v.units), func.max(v.units),
+                                         func.min(v.low), func.max(v.low), func.count(v.low), func.min(v.high),
+                                         func.max(v.high), func.count(v.high))
+                                  .group_by(_unindexed(v.step), v.name, cell)):
+        if unit == last_unit and low == top_low and lows in (0, n) and high == top_high and highs in (0, n):
+            found.append((step, name, unit, low, high, at, n, s1, s2, smallest, largest, fails))
+        else:
+            mixed.add((step, name))
+    if mixed:
+        found = [row for row in found if (row[0], row[1]) not in mixed]
+        again = _measurement_rows(where, conn.dialect.name).where(tuple_(measurements.c.step, measurements.c.name)
+                                                                  .in_(sorted(mixed))).subquery().c
+        cell = _cell(again.position, conn.dialect.name).label("cell")
+        keys = (_unindexed(again.step), again.name, again.units, again.low, again.high, cell)
+        found += conn.execute(select(*keys, func.count(), func.sum(again.d), func.sum(again.d * again.d),
+                                     func.min(again.value), func.max(again.value), func.sum(again.fail))
+                              .group_by(*keys)).all()
+    return found
 
 
 def _count_bins(conn: Connection, where: list[ColumnElement[bool]], picked: Select[Any],
