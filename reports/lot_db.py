@@ -11,7 +11,10 @@ axis arithmetic of ``Axis.bin_of``.
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter, defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +42,7 @@ from sqlalchemy import (
     event,
     func,
     literal,
+    literal_column,
     or_,
     select,
     tuple_,
@@ -48,6 +52,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.sql import ColumnElement
 
+PARTS = 4  # at most this many connections group the measurements at once (SQLite)
 AXES_PER_QUERY = 400  # SQLite allows 500 SELECTs in one UNION
 
 
@@ -109,7 +114,8 @@ def _reader(url: str, shown: str) -> Engine:
     path = Path(parsed.database or "")
     if not path.is_file():
         raise ResultsError(f"{shown}: no such results store (file not found)")
-    engine = create_engine(f"sqlite:///file:{quote(str(path.resolve()))}?mode=ro&uri=true")
+    engine = create_engine(f"sqlite:///file:{quote(str(path.resolve()))}?mode=ro&uri=true",
+                           connect_args={"check_same_thread": False})  # the parts' threads use their own
 
     @event.listens_for(engine, "connect")
     def _big_reads(dbapi_conn: Any, _: Any) -> None:
@@ -272,15 +278,9 @@ def _grouped(conn: Connection, where: list[ColumnElement[bool]]) -> list[tuple[A
     failures. Grouped by measurement and cell only (a shorter sort key: the sort is most of the time), with the
     limits' extremes to check that each group had one limit set; the measurements whose groups mixed limit
     sets (a plan changed them mid-lot) are grouped again with the limits in the key."""
-    v = _measurement_rows(where, conn.dialect.name).subquery().c
-    cell = _cell(v.position, conn.dialect.name).label("cell")
-    sums = (func.count(), func.sum(v.d), func.sum(v.d * v.d), func.min(v.value), func.max(v.value), func.sum(v.fail))
     found, mixed = [], set()
     for step, name, at, n, s1, s2, smallest, largest, fails, unit, last_unit, low, top_low, lows, high, top_high, \
-            highs in conn.execute(select(_unindexed(v.step), v.name, cell, *sums, func.min(v.units), func.max(v.units),
-                                         func.min(v.low), func.max(v.low), func.count(v.low), func.min(v.high),
-                                         func.max(v.high), func.count(v.high))
-                                  .group_by(_unindexed(v.step), v.name, cell)):
+            highs in _in_parts(conn, where):
         if unit == last_unit and low == top_low and lows in (0, n) and high == top_high and highs in (0, n):
             found.append((step, name, unit, low, high, at, n, s1, s2, smallest, largest, fails))
         else:
@@ -295,6 +295,43 @@ def _grouped(conn: Connection, where: list[ColumnElement[bool]]) -> list[tuple[A
                                      func.min(again.value), func.max(again.value), func.sum(again.fail))
                               .group_by(*keys)).all()
     return found
+
+
+def _by_cell(where: list[ColumnElement[bool]], dialect: str, part: tuple[int, int] | None) -> Select[Any]:
+    rows = _measurement_rows(where, dialect)
+    if part is not None:
+        rowid = literal_column("measurements.rowid", Integer)
+        rows = rows.where(rowid >= part[0], rowid < part[1])
+    v = rows.subquery().c
+    cell = _cell(v.position, dialect).label("cell")
+    return select(_unindexed(v.step), v.name, cell, func.count(), func.sum(v.d), func.sum(v.d * v.d),
+                  func.min(v.value), func.max(v.value), func.sum(v.fail), func.min(v.units), func.max(v.units),
+                  func.min(v.low), func.max(v.low), func.count(v.low), func.min(v.high), func.max(v.high),
+                  func.count(v.high)).group_by(_unindexed(v.step), v.name, cell)
+
+
+def _in_parts(conn: Connection, where: list[ColumnElement[bool]]) -> Sequence[Sequence[Any]]:
+    """The grouping by cell; on SQLite in one part of the table per core at once (each its own connection
+    and sort: SQLite sorts on one core), the parts' groups merged by the caller like any other groups."""
+    dialect = conn.dialect.name
+    workers = min(PARTS, os.cpu_count() or 1)
+    if dialect != "sqlite" or workers < 2:
+        return conn.execute(_by_cell(where, dialect, None)).all()
+    first: int | None
+    last: int
+    first, last = conn.execute(select(func.min(literal_column("rowid")), func.max(literal_column("rowid")))
+                               .select_from(measurements)).one()
+    if first is None:
+        return []
+    step = (last - first) // workers + 1
+    parts = [(first + k * step, first + (k + 1) * step) for k in range(workers)]
+
+    def grouped(part: tuple[int, int]) -> Sequence[Sequence[Any]]:
+        with conn.engine.connect() as own:
+            return own.execute(_by_cell(where, dialect, part)).all()
+
+    with ThreadPoolExecutor(workers) as pool:
+        return [row for rows in pool.map(grouped, parts) for row in rows]
 
 
 def _count_bins(conn: Connection, where: list[ColumnElement[bool]], picked: Select[Any],
