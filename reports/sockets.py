@@ -28,7 +28,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from linegate.plans import Outcome, UnitRecord
+from linegate.plans import Outcome
 
 ALPHA = 0.01
 RULE = ("one-sided Fisher exact test of the socket's failure share ((FAIL + ERROR) / (PASS + FAIL + ERROR) "
@@ -90,45 +90,49 @@ class SocketYield:
 
 
 class SocketTally:
-    """Fed the lot's records in time order, one pass; ``result`` gives the per-socket table."""
+    """Fed the lot's tests in time order, one pass; ``result`` gives the per-socket table."""
 
     def __init__(self) -> None:
         self._stats: dict[str, SocketStats] = {}
         self._last: dict[str, dict[str, bool]] = {}  # socket -> unit -> did its last test there pass
         self._seen: set[str] = set()
 
-    def add(self, unit: str, r: UnitRecord) -> None:
-        socket = r.station.socket
+    def add(self, unit: str, socket: str, outcome: str, failure_step: str | None) -> None:
         s = self._stats.get(socket)
         if s is None:
             s = self._stats[socket] = SocketStats(socket)
             self._last[socket] = {}
-        passed = r.outcome is Outcome.PASS
+        passed = outcome == Outcome.PASS
         s.tests += 1
-        s.outcomes[r.outcome.value] += 1
+        s.outcomes[outcome] += 1
         self._last[socket][unit] = passed
         if unit not in self._seen:
             self._seen.add(unit)
             s.first_tests += 1
             s.first_pass += passed
-        if r.failure is not None and r.outcome in (Outcome.FAIL, Outcome.ERROR):
-            s.failing_steps[r.failure.step] += 1
+        if failure_step is not None and outcome in (Outcome.FAIL, Outcome.ERROR):
+            s.failing_steps[failure_step] += 1
 
     def result(self) -> SocketYield:
-        sockets = sorted(self._stats.values(), key=lambda s: _natural(s.socket))
-        for s in sockets:
+        for s in self._stats.values():
             last = self._last[s.socket]
             s.units, s.passed_units = len(last), sum(last.values())
-        if len(sockets) > 1:
-            total_failed = sum(s.failed for s in sockets)
-            total_completed = sum(s.completed for s in sockets)
-            for s in sockets:
-                rest_failed, rest_completed = total_failed - s.failed, total_completed - s.completed
-                if not s.completed or not rest_completed:
-                    continue
-                s.p_value = fisher_greater(s.failed, s.completed, rest_failed, rest_completed)
-                s.flagged = s.p_value < ALPHA and s.failed * rest_completed > rest_failed * s.completed
-        return SocketYield(sockets)
+        return judged(list(self._stats.values()))
+
+
+def judged(sockets: list[SocketStats]) -> SocketYield:
+    """The sockets in natural order, each with its p against the others pooled and its flag."""
+    sockets = sorted(sockets, key=lambda s: _natural(s.socket))
+    if len(sockets) > 1:
+        total_failed = sum(s.failed for s in sockets)
+        total_completed = sum(s.completed for s in sockets)
+        for s in sockets:
+            rest_failed, rest_completed = total_failed - s.failed, total_completed - s.completed
+            if not s.completed or not rest_completed:
+                continue
+            s.p_value = fisher_greater(s.failed, s.completed, rest_failed, rest_completed)
+            s.flagged = s.p_value < ALPHA and s.failed * rest_completed > rest_failed * s.completed
+    return SocketYield(sockets)
 
 
 def fisher_greater(failed: int, n: int, other_failed: int, other_n: int) -> float:
