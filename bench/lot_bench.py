@@ -42,7 +42,7 @@ def synthetic_rows(first: int, last: int) -> dict[str, list[dict]]:
     """Rows for units ``first..last-1`` as ``rows.unit_rows`` lays them out, without building records."""
     from linegate.plans import Failure
 
-    out: dict[str, list[dict]] = {"units": [], "steps": [], "measurements": [], "provisioning": []}
+    out: dict[str, list[dict]] = {"unit_tests": [], "steps": [], "measurements": [], "provisioning": []}
     for i in range(first, last):
         rng = random.Random(i)
         retest = i % 50 == 0  # a second test of unit i - 1
@@ -57,7 +57,7 @@ def synthetic_rows(first: int, last: int) -> dict[str, list[dict]]:
         elif error:
             failure = Failure(step="step_2", message=f"/dev/pts/{i % 40}: AT+GMR: no answer in time")
         mac = f"24:0a:{key >> 24 & 255:02x}:{key >> 16 & 255:02x}:{key >> 8 & 255:02x}:{key & 255:02x}"
-        out["units"].append({
+        out["unit_tests"].append({
             "record_id": record_id, "run_id": RUN_ID, "revision": i, "unit_key": mac, "serial": f"LG{key:08d}",
             "mac": mac, "station": "st1", "socket": "ABCD"[i % 4], "host": "bench", "operator": "", "fixture": "f.yaml",
             "plan_name": "p", "plan_version": "1", "plan_sha256": "0" * 64, "outcome": outcome, "started_at": started,

@@ -79,7 +79,7 @@ def time_batches(url: str, count: int, run_dir: Path, batch: int) -> float:
                 run = run_row(record, run_dir)
                 one = unit_rows(record, run_id=run["run_id"], record_path=str(run_dir / f"{record.stem}.json"),
                                 report_path=str(run_dir / f"{record.stem}.html"))
-                one["units"][0]["revision"] = revision
+                one["unit_tests"][0]["revision"] = revision
                 runs.append(run)
                 for table, table_rows in one.items():
                     rows.setdefault(table, []).extend(table_rows)
@@ -140,7 +140,7 @@ def build_history_store(path: Path, count: int) -> None:
     db.executemany("INSERT INTO runs (run_id, station, host, run_dir, started_at, linegate_version) "
                    "VALUES (?, ?, ?, ?, ?, ?)",
                    [(f"run-{s}", s, s, f"/srv/{s}/out", _sqlite_time(T0), "0.1.0") for s in STATIONS])
-    unit_sql = ("INSERT INTO units (record_id, run_id, revision, unit_key, serial, mac, station, socket, host, "
+    unit_sql = ("INSERT INTO unit_tests (record_id, run_id, revision, unit_key, serial, mac, station, socket, host, "
                 "operator, fixture, plan_name, plan_version, plan_sha256, outcome, started_at, ended_at, duration_s, "
                 "failure_step, failure_measurement, failure_message, failure_key, record_path, report_path, "
                 "linegate_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")

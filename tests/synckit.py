@@ -36,7 +36,7 @@ def fill_outbox(path: Path, count: int, *, first: int = 1, station: str = "st1")
             run = run_row(record, run_dir)
             rows = unit_rows(record, run_id=run["run_id"])
             revision += 1
-            rows["units"][0]["revision"] = revision
+            rows["unit_tests"][0]["revision"] = revision
             put_rows(conn, [run], rows)
             ids.append(record.record_id)
     return ids

@@ -116,7 +116,8 @@ def test_a_store_that_cannot_be_read_is_one_line(tmp_path):
     import sqlite3
 
     sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE x (a)")
-    with pytest.raises(ResultsError, match=r"other\.db: cannot read the lot: OperationalError: no such table: units"):
+    with pytest.raises(ResultsError,
+                       match=r"other\.db: cannot read the lot: OperationalError: no such table: unit_tests"):
         lot_from_store(tmp_path / "other.db")
 
 

@@ -80,5 +80,5 @@ def unit_rows(record: UnitRecord, *, run_id: str, record_path: str = "", report_
         "code": prov.code, "attempts": prov.attempts}]
     attachments = [{"record_id": record.record_id, "idx": i, "name": a.name, "mime_type": a.mime_type,
                     "size": len(a.content)} for i, a in enumerate(record.attachments)]
-    return {"units": [unit], "steps": steps, "measurements": measurements, "provisioning": provisioning,
+    return {"unit_tests": [unit], "steps": steps, "measurements": measurements, "provisioning": provisioning,
             "attachments": attachments}

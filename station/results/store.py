@@ -143,7 +143,7 @@ class ResultsStore:
         try:
             with self.begin() as conn:
                 revision = conn.execute(select(func.coalesce(func.max(units.c.revision), 0))).scalar_one() + 1
-                rows["units"][0]["revision"] = revision
+                rows["unit_tests"][0]["revision"] = revision
                 put_rows(conn, [run], rows)
         except SQLAlchemyError as e:
             raise ResultsError(f"{self.shown}: cannot store unit {record.record_id}: {first_line(e)}") from e
@@ -168,15 +168,15 @@ def put_rows(conn: Connection, run_rows: list[dict[str, Any]], rows: dict[str, l
                          .scalars())
         if missing := [r for r in fresh if r["run_id"] not in known_runs]:
             conn.execute(insert(runs), missing)
-    ids = [u["record_id"] for u in rows["units"]]
+    ids = [u["record_id"] for u in rows["unit_tests"]]
     stored = list(conn.execute(select(units.c.record_id).where(units.c.record_id.in_(ids))).scalars())
     if stored:  # a rewrite (a late commit) or a sync sent again: the old rows go
         for table in CHILDREN:
             conn.execute(delete(table).where(table.c.record_id.in_(stored)))
         conn.execute(delete(units).where(units.c.record_id.in_(stored)))
-    for table, key in ((units, "units"), *((t, t.name) for t in CHILDREN)):  # psycopg pipelines an executemany:
-        if rows[key]:                                                          # one wait for all its rows
-            conn.execute(insert(table), rows[key])
+    for table in (units, *CHILDREN):  # psycopg pipelines an executemany: one wait for all its rows
+        if rows[table.name]:
+            conn.execute(insert(table), rows[table.name])
 
 
 __all__ = ["ResultsError", "ResultsSchemaNewer", "ResultsStore", "local_results_path", "put_rows", "results_url",

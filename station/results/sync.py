@@ -128,7 +128,7 @@ class Outbox:
             if not found:
                 return since, [], {}
             ids = [u["record_id"] for u in found]
-            rows = {"units": found} | {t.name: [_aware(dict(r)) for r in conn.execute(
+            rows = {"unit_tests": found} | {t.name: [_aware(dict(r)) for r in conn.execute(
                 select(t).where(t.c.record_id.in_(ids))).mappings()] for t in CHILDREN}
             run_rows = [_aware(dict(r)) for r in conn.execute(
                 select(runs).where(runs.c.run_id.in_({u["run_id"] for u in found}))).mappings()]
@@ -171,7 +171,7 @@ class Outbox:
             except SQLAlchemyError as e:
                 raise SyncError(str(self.local.url.database), f"cannot note what was sent: {first_line(e)}",
                                 central=False) from e
-            sent += len(rows["units"])
+            sent += len(rows["unit_tests"])
         return sent
 
     def _send(self, run_rows: list[dict[str, Any]], rows: dict[str, list[dict[str, Any]]]) -> None:
