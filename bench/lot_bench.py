@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from linegate.reports.histogram import grid_cell  # noqa: E402
 from linegate.reports.lot import load_tests, summarize_tests, write_summary  # noqa: E402
 from linegate.reports.lot_db import lot_from_store  # noqa: E402
 from linegate.reports.pareto import failure_key  # noqa: E402
@@ -80,7 +81,8 @@ def synthetic_rows(first: int, last: int) -> dict[str, list[dict]]:
                 out["measurements"].append({
                     "record_id": record_id, "idx": s * 5 + k, "step_idx": s, "step": f"step_{s}",
                     "name": f"current_{s}_{k}", "value": value, "text": None, "units": "A", "low": 0.06,
-                    "high": 0.1, "limit": "0.06..0.1 A", "status": status, "reason": ""})
+                    "high": 0.1, "limit": "0.06..0.1 A", "status": status, "reason": "",
+                    "cell": grid_cell(value, 0.06, 0.1)})
         if outcome == "PASS":
             out["provisioning"].append({"record_id": record_id, "service": "ayla", "identity": f"AC000W{i:09d}",
                                         "commit_status": "committed", "readback_ok": True, "reason": "",
@@ -90,7 +92,7 @@ def synthetic_rows(first: int, last: int) -> dict[str, list[dict]]:
 
 def results_store(cache: Path, count: int) -> Path:
     """The cached SQLite store of ``count`` units, built when missing (into a new file, renamed when whole)."""
-    path = cache / f"results-{count}.db"
+    path = cache / f"results-{count}-v2.db"
     if path.exists():
         return path
     building = path.with_suffix(".building")

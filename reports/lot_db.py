@@ -11,10 +11,7 @@ axis arithmetic of ``Axis.bin_of``.
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter, defaultdict
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +19,6 @@ from typing import Any
 from urllib.parse import quote
 
 from linegate.plans import Outcome
-from linegate.reports.histogram import CLAMP, GRID
 from linegate.reports.lot import ROWS_SHOWN, LotSummary, histogram_of, pareto_of, plan_label, socket_label
 from linegate.reports.lot_stats import LimitSet, MeasurementStats, Moments, main_limits
 from linegate.reports.sockets import SocketStats, judged
@@ -42,7 +38,6 @@ from sqlalchemy import (
     event,
     func,
     literal,
-    literal_column,
     or_,
     select,
     tuple_,
@@ -52,7 +47,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.sql import ColumnElement
 
-PARTS = 4  # at most this many connections group the measurements at once (SQLite)
 AXES_PER_QUERY = 400  # SQLite allows 500 SELECTs in one UNION
 
 
@@ -206,17 +200,13 @@ def _shift(low: float | None, high: float | None) -> float:
 
 
 def _measurement_rows(where: list[ColumnElement[bool]], dialect: str, *, not_passed: bool = False) -> Select[Any]:
-    """Measurement rows with ``value - shift``, the failed flag and the grid position: a plain scan for the whole
+    """Measurement rows with ``value - shift``, the failed flag and the grid cell: a plain scan for the whole
     store, read by record key for the units a filter or the outcome picks."""
     m = measurements.c
     shift = case((and_(m.low.is_not(None), m.high.is_not(None)), (m.low + m.high) / 2),
                  (m.low.is_not(None), m.low), (m.high.is_not(None), m.high), else_=0.0)
-    position = (m.value - m.low) / ((m.high - m.low) / GRID)
-    bounded = func.max(-CLAMP, func.min(CLAMP, position)) if dialect == "sqlite" else \
-        func.greatest(-CLAMP, func.least(CLAMP, position))
-    clamped = case((and_(m.low.is_not(None), m.high.is_not(None), m.high > m.low), bounded))
     columns = (m.step, m.name, m.units, m.low, m.high, m.value, (m.value - shift).label("d"),
-               case((m.status == "fail", 1), else_=0).label("fail"), clamped.label("position"))
+               case((m.status == "fail", 1), else_=0).label("fail"), m.cell)
     query = select(*columns).where(m.value.is_not(None))
     if not where and not not_passed:
         return query  # the whole table, in storage order
@@ -228,11 +218,6 @@ def _unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
     """The column as a group key SQLite cannot read from the (step, name) index: reading the rows in that
     index's order is a random read per row, slower than one scan and a sort."""
     return func.coalesce(column, column)
-
-
-def _cell(position: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
-    shifted = position + 1_000_000.0  # positive: a cast is the floor on every database (SQLite truncates)
-    return cast(func.floor(shifted) if dialect != "sqlite" else shifted, Integer) - 1_000_000
 
 
 def _measurements(conn: Connection, where: list[ColumnElement[bool]], picked: Select[Any]) -> list[MeasurementStats]:
@@ -275,12 +260,12 @@ def _measurements(conn: Connection, where: list[ColumnElement[bool]], picked: Se
 
 def _grouped(conn: Connection, where: list[ColumnElement[bool]]) -> list[tuple[Any, ...]]:
     """Per measurement, limit set and grid cell: count, sums of ``value - shift`` and its square, extremes,
-    failures. Grouped by measurement and cell only (a shorter sort key: the sort is most of the time), with the
-    limits' extremes to check that each group had one limit set; the measurements whose groups mixed limit
-    sets (a plan changed them mid-lot) are grouped again with the limits in the key."""
+    failures. Grouped by measurement, limits and cell (the index's order), with the units' and limits' extremes
+    to check that each group had one limit set; a measurement whose groups mixed units (a plan changed them
+    mid-lot) is grouped again with the units in the key."""
     found, mixed = [], set()
     for step, name, at, n, s1, s2, smallest, largest, fails, unit, last_unit, low, top_low, lows, high, top_high, \
-            highs in _in_parts(conn, where):
+            highs in conn.execute(_by_cell(where, conn.dialect.name)):
         if unit == last_unit and low == top_low and lows in (0, n) and high == top_high and highs in (0, n):
             found.append((step, name, unit, low, high, at, n, s1, s2, smallest, largest, fails))
         else:
@@ -289,49 +274,21 @@ def _grouped(conn: Connection, where: list[ColumnElement[bool]]) -> list[tuple[A
         found = [row for row in found if (row[0], row[1]) not in mixed]
         again = _measurement_rows(where, conn.dialect.name).where(tuple_(measurements.c.step, measurements.c.name)
                                                                   .in_(sorted(mixed))).subquery().c
-        cell = _cell(again.position, conn.dialect.name).label("cell")
-        keys = (_unindexed(again.step), again.name, again.units, again.low, again.high, cell)
+        keys = (_unindexed(again.step), again.name, again.units, again.low, again.high, again.cell)
         found += conn.execute(select(*keys, func.count(), func.sum(again.d), func.sum(again.d * again.d),
                                      func.min(again.value), func.max(again.value), func.sum(again.fail))
                               .group_by(*keys)).all()
     return found
 
 
-def _by_cell(where: list[ColumnElement[bool]], dialect: str, part: tuple[int, int] | None) -> Select[Any]:
-    rows = _measurement_rows(where, dialect)
-    if part is not None:
-        rowid = literal_column("measurements.rowid", Integer)
-        rows = rows.where(rowid >= part[0], rowid < part[1])
-    v = rows.subquery().c
-    cell = _cell(v.position, dialect).label("cell")
-    return select(_unindexed(v.step), v.name, cell, func.count(), func.sum(v.d), func.sum(v.d * v.d),
+def _by_cell(where: list[ColumnElement[bool]], dialect: str) -> Select[Any]:
+    """Grouped in the order of the ``measurements_lot`` index (measurement, limits, cell): read from the index
+    alone, without a sort."""
+    v = _measurement_rows(where, dialect).subquery().c
+    return select(v.step, v.name, v.cell, func.count(), func.sum(v.d), func.sum(v.d * v.d),
                   func.min(v.value), func.max(v.value), func.sum(v.fail), func.min(v.units), func.max(v.units),
                   func.min(v.low), func.max(v.low), func.count(v.low), func.min(v.high), func.max(v.high),
-                  func.count(v.high)).group_by(_unindexed(v.step), v.name, cell)
-
-
-def _in_parts(conn: Connection, where: list[ColumnElement[bool]]) -> Sequence[Sequence[Any]]:
-    """The grouping by cell; on SQLite in one part of the table per core at once (each its own connection
-    and sort: SQLite sorts on one core), the parts' groups merged by the caller like any other groups."""
-    dialect = conn.dialect.name
-    workers = min(PARTS, os.cpu_count() or 1)
-    if dialect != "sqlite" or workers < 2:
-        return conn.execute(_by_cell(where, dialect, None)).all()
-    first: int | None
-    last: int
-    first, last = conn.execute(select(func.min(literal_column("rowid")), func.max(literal_column("rowid")))
-                               .select_from(measurements)).one()
-    if first is None:
-        return []
-    step = (last - first) // workers + 1
-    parts = [(first + k * step, first + (k + 1) * step) for k in range(workers)]
-
-    def grouped(part: tuple[int, int]) -> Sequence[Sequence[Any]]:
-        with conn.engine.connect() as own:
-            return own.execute(_by_cell(where, dialect, part)).all()
-
-    with ThreadPoolExecutor(workers) as pool:
-        return [row for rows in pool.map(grouped, parts) for row in rows]
+                  func.count(v.high)).group_by(v.step, v.name, v.low, v.high, v.cell)
 
 
 def _count_bins(conn: Connection, where: list[ColumnElement[bool]], picked: Select[Any],

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from linegate.plans import UnitRecord
+from linegate.reports.histogram import grid_cell
 from linegate.reports.pareto import failure_key
 
 _RUNS = uuid.UUID("6f1c1f43-3a0e-4e55-9a53-1c51c0f1e1a4")
@@ -72,7 +73,9 @@ def unit_rows(record: UnitRecord, *, run_id: str, record_path: str = "", report_
                 "record_id": record.record_id, "idx": len(measurements), "step_idx": step_idx, "step": step.name,
                 "name": m.name, "value": float(m.value) if number else None,
                 "text": None if number or m.value is None else str(m.value), "units": m.units or "",
-                "low": m.low, "high": m.high, "limit": m.limit, "status": m.status.value, "reason": m.reason})
+                "low": m.low, "high": m.high, "limit": m.limit, "status": m.status.value, "reason": m.reason,
+                "cell": grid_cell(float(m.value), m.low, m.high) if number and m.low is not None
+                and m.high is not None and m.high > m.low else None})
     prov = record.provisioning
     provisioning = [] if prov is None else [{
         "record_id": record.record_id, "service": prov.service, "identity": prov.identity,

@@ -104,7 +104,9 @@ measurements = Table(
     Column("limit", String(255), nullable=False, default=""),
     Column("status", String(16), nullable=False),
     Column("reason", Text, nullable=False, default=""),
-    Index("measurements_name", "step", "name"),
+    Column("cell", Integer),  # the value's grid cell between its two limits (reports.histogram.grid_cell)
+    # The lot's one pass: grouped by measurement, limits and cell in this index's order, read from it alone
+    Index("measurements_lot", "step", "name", "low", "high", "cell", "value", "status", "units", "record_id"),
 )
 
 provisioning = Table(

@@ -96,8 +96,10 @@ def upgrade() -> None:
         sa.Column("limit", sa.String(255), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("cell", sa.Integer),
     )
-    create_index("measurements_name", "measurements", ["step", "name"])
+    create_index("measurements_lot", "measurements",
+                 ["step", "name", "low", "high", "cell", "value", "status", "units", "record_id"])
     create_table(
         "provisioning",
         _record_id(),
