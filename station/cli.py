@@ -11,11 +11,9 @@ the station's credentials, found by a quick check before the first unit);
 from __future__ import annotations
 
 import argparse
-import getpass
 import signal
 import sys
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
@@ -25,7 +23,17 @@ from linegate.fixtures.jig import JigError
 from linegate.plans import Plan, PlanError, load_plan
 from linegate.plans.provisioning import SERVICES
 from linegate.plans.serial import refusal
-from linegate.station import db_cli, ledger_cli, panel_cli, report_cli, results_cli, sim_cloud, sim_dut, sync_cli
+from linegate.station import (
+    db_cli,
+    ledger_cli,
+    panel_cli,
+    report_cli,
+    results_cli,
+    retest_cli,
+    sim_cloud,
+    sim_dut,
+    sync_cli,
+)
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account, fresh_demo_state
 from linegate.station.compose import run_fixture
 from linegate.station.console import STYLE, LiveConsole
@@ -35,7 +43,7 @@ from linegate.station.gate.station import CloudUnavailable
 from linegate.station.ledger.crypto import LedgerKeyError
 from linegate.station.ledger.journal import Ledger, LedgerError
 from linegate.station.output import OutputError, check_writable
-from linegate.station.results.attempts import RetestPolicy, StoreAttempts
+from linegate.station.results.attempts import StoreAttempts
 from linegate.station.results.store import ResultsError, ResultsStore, local_results_path
 from linegate.station.run import LineError, RunResult
 from rich.console import Console
@@ -79,10 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
     _cloud_args(run)
     run.add_argument("--ledger", help="ledger SQLAlchemy URL or SQLite path (default STATE_DIR/ledger.db)")
-    run.add_argument("--override-retest", nargs="+", metavar="SN", default=[],
-                     help="test these serials once past the plan's retest limit (needs --override-reason)")
-    run.add_argument("--override-reason", metavar="TEXT",
-                     help="why the --override-retest serials are tested anyway (goes into their records)")
+    retest_cli.add_args(run)
 
     sim = sub.add_parser("sim", help="simulators")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
@@ -235,7 +240,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     for serial in args.sn or ():
         if (why := refusal(serial, plan.serial)) is not None:
             raise LineError(f"--sn {serial}: {why}")
-    _check_retest(args, config, plan)
+    retest_cli.check(args, config, plan, say=_error)
     if plan.provisioning is None:
         return _execute(config, plan, args, console, units=args.units, serials=args.sn,
                         state_dir=args.state_dir)
@@ -252,54 +257,6 @@ def _run(args: argparse.Namespace, console: Console) -> int:
                         ledger=ledger)
     finally:
         ledger.close()
-
-
-def _central_results(args: argparse.Namespace, config: FixtureConfig) -> str | None:
-    """The central results store the stations share (``--results URL`` or the fixture's ``results:``)."""
-    central = getattr(args, "results", None) or getattr(config, "results", None)
-    return str(central) if central else None
-
-
-def _override_by(config: FixtureConfig) -> str:
-    """Who overrides the retest limit on the command line: the fixture's operator, else the login."""
-    if config.operator:
-        return config.operator
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "command line"
-
-
-def _retest_policy(args: argparse.Namespace, config: FixtureConfig, plan: Plan,
-                   *stores: ResultsStore, say: Callable[[str], None] | None = None) -> RetestPolicy | None:
-    if plan.retest is None:
-        return None
-    policy = RetestPolicy(plan.retest, StoreAttempts(*stores, central=_central_results(args, config), say=say))
-    for serial in getattr(args, "override_retest", None) or ():
-        policy.override(serial, _override_by(config), args.override_reason)
-    return policy
-
-
-def _check_retest(args: argparse.Namespace, config: FixtureConfig, plan: Plan) -> None:
-    """Before anything opens: the override arguments, and no --sn serial over the retest limit."""
-    if args.override_retest and not (args.override_reason or "").strip():
-        raise LineError("--override-retest needs --override-reason TEXT: the unit's record says why")
-    if args.override_reason is not None and not args.override_retest:
-        raise LineError("--override-reason is the reason of --override-retest SN: give the serials")
-    if args.override_retest and plan.retest is None:
-        raise LineError(f"--override-retest: {args.plan} has no retest limit (retest: {{max_attempts: N}})")
-    if plan.retest is None or not args.sn:
-        return
-    path = local_results_path(config.station, args.state_dir)
-    with ExitStack() as stack:
-        stores = [stack.enter_context(ResultsStore(path, create=False))] if path.exists() else []
-        policy = _retest_policy(args, config, plan, *stores, say=_error)
-        assert policy is not None and isinstance(policy.attempts, StoreAttempts)
-        stack.callback(policy.attempts.close)
-        for serial in args.sn:
-            if (rework := policy.check(serial)) is not None:
-                raise LineError(f"--sn {serial}: {rework.message()}; --override-retest {serial} "
-                                "--override-reason TEXT tests it anyway")
 
 
 def _execute(
@@ -319,7 +276,7 @@ def _execute(
     started = time.perf_counter()
     with ExitStack() as stack:
         results = stack.enter_context(ResultsStore(local_results_path(config.station, state_dir)))
-        retest = _retest_policy(args, config, plan, results)
+        retest = retest_cli.policy(args, config, plan, results)
         if retest is not None and isinstance(retest.attempts, StoreAttempts):
             stack.callback(retest.attempts.close)
         sync = sync_cli.prepare_sync(stack, results, args.results or config.results)
