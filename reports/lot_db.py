@@ -101,7 +101,7 @@ def _reader(url: str, shown: str) -> Engine:
     """SQLite opened read-only (no write lock taken while the stations write), other databases as the store does."""
     try:
         parsed = make_url(url)
-    except ArgumentError as e:
+    except (ArgumentError, ValueError) as e:  # a port that is not a number is a ValueError
         raise ResultsError(f"{shown}: not a database URL") from e
     if parsed.get_backend_name() != "sqlite":
         return open_engine(url)

@@ -53,9 +53,13 @@ class Moments:
 
 
 def cpk(m: Moments, low: float | None, high: float | None) -> float | None:
-    """min(USL - mean, mean - LSL) / (3 sigma) over the limits that exist; None without limits or spread."""
+    """min(USL - mean, mean - LSL) / (3 sigma) over the limits that exist; None without limits or spread.
+
+    Equal values leave a sigma of rounding noise (3.5e-16 for a 3.3 V supply read the same every time), not
+    a spread: below a billionth of the values' magnitude there is none, and no Cpk of 1e13."""
     sigma = m.sigma
-    if not m.n or math.isnan(sigma) or sigma == 0 or (low is None and high is None):
+    scale = max(abs(m.mean), abs(low or 0.0), abs(high or 0.0)) if m.n else 0.0
+    if not m.n or math.isnan(sigma) or sigma <= 1e-9 * scale or (low is None and high is None):
         return None
     sides = [(high - m.mean) if high is not None else math.inf, (m.mean - low) if low is not None else math.inf]
     return min(sides) / (3 * sigma)

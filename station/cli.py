@@ -18,7 +18,14 @@ from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 
-from linegate.fixtures.config import FixtureConfig, FixtureError, Simulation, Socket, load_fixture
+from linegate.fixtures.config import (
+    FixtureConfig,
+    FixtureError,
+    Simulation,
+    Socket,
+    central_problem,
+    load_fixture,
+)
 from linegate.fixtures.jig import JigError
 from linegate.plans import Plan, PlanError, load_plan
 from linegate.plans.provisioning import SERVICES
@@ -190,6 +197,8 @@ def _check_args(args: argparse.Namespace) -> None:
     serials = getattr(args, "sn", None) or []
     if repeated := sorted({sn for sn in serials if serials.count(sn) > 1}):
         raise LineError(f"--sn: {', '.join(repeated)} given more than once")
+    if args.results is not None and (problem := central_problem(args.results)) is not None:
+        raise LineError(f"--results: {problem}")
     try:
         check_writable(args.out)
     except OutputError as e:

@@ -49,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def targets(args: argparse.Namespace) -> list[tuple[Schema, str]]:
     """The databases named: --ledger and --results, else those in the state folder."""
     named = [(schema, given) for schema, given in ((LEDGER, args.ledger), (RESULTS, args.results)) if given]
-    folder = args.state_dir if args.state_dir is not None or not named else None
+    folder = args.state_dir if args.state_dir is not None else None if named else DEFAULT_STATE_DIR
     if folder is not None:
         given = {schema for schema, _ in named}
         found = [(schema, str(folder / file)) for schema, file in ((LEDGER, "ledger.db"), (RESULTS, "results.db"))

@@ -87,7 +87,7 @@ def open_store(args: argparse.Namespace) -> ResultsStore:
     url = results_url(target)
     try:
         parsed = make_url(url)
-    except ArgumentError as e:
+    except (ArgumentError, ValueError) as e:  # a port that is not a number is a ValueError
         raise LineError(f"--results {shown_url(url)}: not a database URL") from e
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         if not Path(parsed.database).is_file():

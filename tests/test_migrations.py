@@ -173,7 +173,9 @@ def test_a_results_store_made_before_migrations_is_upgraded_in_place_with_nothin
             0, f"results store {path}: no version table -> {RESULTS.head}\n", "")
     with ResultsStore(path) as store:
         assert version(url, RESULTS) == (RESULTS.head,)
-        assert rows(url, results_metadata) == made
+        adopted = rows(url, results_metadata)
+        assert len(adopted.pop("store_identity")) == 1 and made.pop("store_identity") == []  # it has an identity now
+        assert adopted == made
         store.write(make_record(5), run_dir=tmp_path / "run")
     after = rows(url, results_metadata)
     assert len(after["unit_tests"]) == 6 and max(u[2] for u in after["unit_tests"]) == 6  # revision numbering goes on
@@ -255,6 +257,17 @@ def test_db_upgrade_names_what_is_missing(tmp_path, capsys):
                "or --results)\n")
     assert linegate_here(capsys, "db", "current", "--ledger", str(tmp_path / "l.db")) == (
         2, "", f"linegate: error: {tmp_path / 'l.db'}: no ledger here\n")
+
+
+def test_db_without_options_is_the_demos_state(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert linegate_here(capsys, "db", "current") == (
+        2, "", "linegate: error: .linegate/demo: no ledger.db or results.db here (pass --state-dir, --ledger or "
+               "--results)\n")
+    ResultsStore(tmp_path / ".linegate" / "demo" / "results.db").close()
+    code, out, _ = linegate_here(capsys, "db", "current")
+    store = tmp_path / ".linegate" / "demo" / "results.db"
+    assert code == 0 and out == f"results store {store}: revision {RESULTS.head} (head)\n"
 
 
 def test_opening_a_store_at_head_does_not_import_alembic(tmp_path):
@@ -347,7 +360,9 @@ def test_db_upgrade_on_postgresql_adopts_databases_made_before_migrations(tmp_pa
         assert "sekret" not in done.stdout and "postgres:***@" in done.stdout
         assert done.stdout.splitlines()[0].endswith(f": no version table -> {LEDGER.head}")
         assert done.stdout.splitlines()[1].endswith(f": no version table -> {RESULTS.head}")
-        assert (rows(ledger_url, ledger_metadata), rows(results_url, results_metadata)) == made
+        adopted = rows(results_url, results_metadata)
+        assert len(adopted.pop("store_identity")) == 1 and made[1].pop("store_identity") == []
+        assert (rows(ledger_url, ledger_metadata), adopted) == made
         ledger = Ledger(ledger_url)
         assert all(ledger.secret(i) is not None for i in ledger.all())
         ledger.close()

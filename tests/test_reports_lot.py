@@ -39,6 +39,8 @@ def test_cpk_mean_and_sigma():
     assert s.cpk == pytest.approx(min(0.10 - mean, mean - 0.06) / (3 * sigma))
     assert MeasurementStats("s", "m", "", None, None, values=[1.0, 2.0]).cpk is None
     assert MeasurementStats("s", "m", "", 0.0, 1.0, values=[0.5]).cpk is None  # no spread from one value
+    same = MeasurementStats("s", "supply_voltage", "V", 3.2, 3.35, values=[3.3] * 7 + [3.3000000000000003] * 3)
+    assert 0 < same.sigma < 1e-15 and same.cpk is None  # rounding noise is no spread (it was a Cpk of 3.6e13)
 
 
 def test_lot_page_has_kpis_pareto_histograms_and_every_unit():

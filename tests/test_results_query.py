@@ -158,6 +158,9 @@ def test_cli_history_and_the_default_stores(store_path, tmp_path, capsys, monkey
     (["units", "--results", "results.db", "--limit", "0"], "--limit 0: must be at least 1"),
     (["history", "X", "--results", "postgresql+psycopg://lg:s3cret@127.0.0.1:{port}/db"],
      "postgresql+psycopg://lg:***@127.0.0.1:{port}/db: cannot read the results store"),
+    (["history", "X", "--results", "postgresql+psycopg://lg@127.0.0.1:{port}/db?password=s3cret"],
+     "postgresql+psycopg://lg@127.0.0.1:{port}/db?password=***: cannot read the results store"),
+    (["units", "--results", "postgresql+psycopg://lg:s3cret@127.0.0.1:abc/db"], "not a database URL"),
 ])
 def test_cli_errors_are_one_line_and_exit_2(store_path, capsys, monkeypatch, args, said):
     monkeypatch.chdir(store_path.parent)

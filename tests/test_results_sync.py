@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from linegate.plans import CommitStatus
 from linegate.station.events import ResultsSync, from_wire, to_wire
-from linegate.station.results.store import ResultsStore
+from linegate.station.results.rows import run_row, unit_rows
+from linegate.station.results.store import ResultsStore, put_rows
 from linegate.station.results.sync import BackgroundSync, Outbox, backoff_s, scrubbed
 from pgkit import pg_schema, postgres_up
 from sqlalchemy import create_engine, text
@@ -118,6 +119,43 @@ def test_a_rewritten_unit_pending_then_committed_is_updated_in_the_central_store
         units = conn.execute(text("SELECT count(*) FROM unit_tests")).scalar()
     engine.dispose()
     assert rows == [("committed",)] and units == 1
+
+
+def test_a_central_store_made_again_under_the_same_url_gets_every_unit_again(tmp_path):
+    """The sync state is kept for the central store's identity, not its name: dropped and made again (or
+    restored from an older backup), it is another store, and nothing the new one lacks is left out."""
+    ids = fill_outbox(tmp_path / "s" / "results.db", 30)
+    central = f"sqlite:///{tmp_path / 'central.db'}"
+    with ResultsStore(tmp_path / "s" / "results.db") as local:
+        outbox = Outbox(local, central)
+        assert outbox.push() == 30
+        outbox.close()
+        (tmp_path / "central.db").unlink()
+        again = Outbox(local, central)
+        assert again.push() == 30
+        again.close()
+    assert sorted(census(central).ids) == sorted(ids)
+
+
+def test_an_older_version_sent_late_never_replaces_a_later_one(tmp_path, central):
+    """Two senders of one outbox (the run's sync and 'linegate results sync'): the batch read before a late
+    commit's rewrite may land after it; the central store keeps the later revision."""
+    record = make_record(3)
+    assert record.provisioning is not None
+    pending = record.model_copy(update={"provisioning": record.provisioning.model_copy(
+        update={"commit_status": CommitStatus.PENDING})})
+    run = run_row(record, tmp_path / "run")
+    old, new = (unit_rows(r, run_id=run["run_id"]) for r in (pending, record))
+    old["unit_tests"][0]["revision"], new["unit_tests"][0]["revision"] = 1, 2
+    with ResultsStore(central) as store:
+        with store.begin() as conn:
+            put_rows(conn, [run], new)
+        with store.begin() as conn:
+            put_rows(conn, [run], old)  # late
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT commit_status FROM provisioning")).all() == [("committed",)]
+            assert conn.execute(text("SELECT revision FROM unit_tests")).all() == [(2,)]
+            assert conn.execute(text("SELECT count(*) FROM measurements")).scalar() == len(record.measurements())
 
 
 def test_lag_is_reported_when_it_changes_and_the_password_is_scrubbed(tmp_path):
@@ -224,6 +262,22 @@ def test_a_bad_results_value_is_one_line_naming_it_exit_2(tmp_path):
     cli = linegate("demo", "--units", "1", "--out", "o", "--results", f"postgresql://u:{PASSWORD}@h:port/x",
                    cwd=tmp_path)
     assert cli.returncode == 2 and cli.stderr.count("\n") == 1 and PASSWORD not in cli.stderr
+
+
+@pytest.mark.parametrize("typed", [f"postgresql+psycopg:/u:{PASSWORD}@127.0.0.1/x",  # a URL missing its ://
+                                   f"postgresql+psycopg//u:{PASSWORD}@127.0.0.1/x", "127.0.0.1:5432/line3", "garbage"])
+def test_a_url_typed_wrong_is_not_taken_for_a_file(tmp_path, typed):
+    """Else the line would write a SQLite file of that name and say the central store has every unit."""
+    done = linegate("demo", "--units", "1", "--out", "o", "--results", typed, cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "neither a database URL nor an SQLite file" in done.stderr and PASSWORD not in done.stderr
+    assert not (tmp_path / "o").exists() and sorted(p.name for p in tmp_path.iterdir()) == []
+    fixture = tmp_path / "f.yaml"
+    fixture.write_text(f"station: s1\nsockets:\n  - name: A\n    dut: {{port: loop://}}\nresults: '{typed}'\n")
+    plan = TESTS.parent / "plans" / "esp-at-module.yaml"
+    run = linegate("run", "--fixture", str(fixture), "--plan", str(plan), "--units", "1", cwd=tmp_path)
+    assert run.returncode == 2 and f"{fixture}: results: neither a database URL" in run.stderr
+    assert PASSWORD not in run.stderr
 
 
 # -- kill -9, two stations, the central store stopped ---------------------------------------

@@ -147,7 +147,11 @@ class StoreAttempts:
 
 def central_engine(url: str) -> Engine:
     """An engine on a central store that gives up connecting after ``CENTRAL_TIMEOUT_S`` (PostgreSQL)."""
-    if make_url(url).get_backend_name() == "sqlite":
+    try:
+        backend = make_url(url).get_backend_name()
+    except (ArgumentError, ValueError) as e:  # a port that is not a number is a ValueError
+        raise ResultsError(f"{shown_url(url)}: not a database URL") from e
+    if backend == "sqlite":
         return open_engine(url)
     try:
         return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": CENTRAL_TIMEOUT_S})

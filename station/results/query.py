@@ -14,10 +14,9 @@ from typing import Any
 
 from linegate.plans import Outcome
 from linegate.station.results import schema
-from linegate.station.results.store import ResultsError, ResultsStore, first_line
+from linegate.station.results.store import ResultsError, ResultsStore, first_line, secrets_of, shown_url
 from sqlalchemy import ColumnElement, Engine, Row, Select, and_, or_, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 OUTCOMES = tuple(o.value for o in Outcome)
 DEFAULT_LIMIT = 1000
@@ -165,18 +164,12 @@ def _fetch(source: ResultsStore | Engine, query: Select[Any]) -> list[Row[Any]]:
         with engine.connect() as conn:
             return list(conn.execute(query))
     except SQLAlchemyError as e:
-        shown = source.shown if isinstance(source, ResultsStore) else engine.url.render_as_string(hide_password=True)
-        raise ResultsError(f"{shown}: cannot read the results store: {_without_password(first_line(e), engine)}") \
-            from e
-
-
-def _without_password(text: str, engine: Engine) -> str:
-    """A driver's message may quote the connection string: never its password."""
-    try:
-        password = make_url(engine.url).password
-    except ArgumentError:
-        return text
-    return text.replace(str(password), "***") if password else text
+        url = engine.url.render_as_string(hide_password=False)
+        shown = source.shown if isinstance(source, ResultsStore) else shown_url(url)
+        said = first_line(e)
+        for secret in secrets_of(url):  # a driver's message may quote the connection string
+            said = said.replace(secret, "***")
+        raise ResultsError(f"{shown}: cannot read the results store: {said}") from e
 
 
 def _utc(when: datetime) -> datetime:

@@ -140,6 +140,14 @@ sync_state = Table(  # local store only: how far the central store has what this
     Column("revision", Integer, nullable=False, default=0),
     Column("synced_at", DateTime(timezone=True)),
     Column("last_error", Text, nullable=False, default=""),
+    Column("store_id", String(36)),  # the central store's identity when it was last reached
+)
+
+store_identity = Table(  # one row, made with the database: a store dropped and made again is another store
+    "store_identity",
+    metadata,
+    Column("store_id", String(36), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 CHILDREN = (steps, measurements, provisioning, attachments)

@@ -38,14 +38,29 @@ def results_url(path_or_url: str | Path) -> str:
 
 
 def shown_url(url: str) -> str:
-    """The store as messages name it: the file, or the URL without its password."""
+    """The store as messages name it: the file, or the URL without its password (in its user part or its
+    query: ``?password=``, ``?sslpassword=``)."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # a port that is not a number is a ValueError
         return "<a URL that does not parse>"
     if parsed.get_backend_name() == "sqlite":
         return parsed.database or ":memory:"
-    return parsed.render_as_string(hide_password=True)
+    hidden = {k: "***" if "password" in k.lower() else v for k, v in parsed.query.items()}
+    return parsed.update_query_dict(hidden).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+
+
+def secrets_of(url: str) -> list[str]:
+    """The passwords a URL carries (its user part's and its query's), to scrub from a driver's message."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return []
+    found = [parsed.password] if parsed.password else []
+    for key, value in parsed.query.items():
+        if "password" in key.lower():
+            found += [value] if isinstance(value, str) else list(value)
+    return [str(s) for s in found if s]
 
 
 def first_line(e: BaseException) -> str:
@@ -57,7 +72,7 @@ def open_engine(url: str) -> Engine:
     """An engine on a results store; SQLite in WAL mode with one writer at a time (``BEGIN IMMEDIATE``)."""
     try:
         parsed = make_url(url)
-    except ArgumentError as e:
+    except (ArgumentError, ValueError) as e:
         raise ResultsError(f"{shown_url(url)}: not a database URL") from e
     if parsed.get_backend_name() != "sqlite":
         try:
@@ -81,6 +96,18 @@ def open_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def open_reader(url: str) -> Engine:
+    """A SQLite store read in plain (deferred) transactions: a snapshot that never holds the writers' lock,
+    however long it reads. WAL keeps the writers going meanwhile."""
+    engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None})
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
 
     return engine
 
@@ -156,6 +183,8 @@ def _absolute(path: Path | str) -> str:
 def put_rows(conn: Connection, run_rows: list[dict[str, Any]], rows: dict[str, list[dict[str, Any]]]) -> None:
     """Insert or replace runs and units with their children, in the caller's transaction (idempotent).
 
+    A unit already stored under the same or a later ``revision`` is left as it is: sent again, or an older
+    version sent late (two senders of one outbox), it never replaces what a later write put there.
     Statements are few because each is a round trip to a central database: a run already there is
     skipped by the insert itself (SQLite, PostgreSQL), and only a unit already stored has rows to delete."""
     fresh = list({r["run_id"]: r for r in run_rows}.values())
@@ -169,11 +198,16 @@ def put_rows(conn: Connection, run_rows: list[dict[str, Any]], rows: dict[str, l
         if missing := [r for r in fresh if r["run_id"] not in known_runs]:
             conn.execute(insert(runs), missing)
     ids = [u["record_id"] for u in rows["unit_tests"]]
-    stored = list(conn.execute(select(units.c.record_id).where(units.c.record_id.in_(ids))).scalars())
-    if stored:  # a rewrite (a late commit) or a sync sent again: the old rows go
-        for table in CHILDREN:
-            conn.execute(delete(table).where(table.c.record_id.in_(stored)))
-        conn.execute(delete(units).where(units.c.record_id.in_(stored)))
+    stored = dict(conn.execute(select(units.c.record_id, units.c.revision).where(units.c.record_id.in_(ids))).all())
+    if stored:
+        newer = {u["record_id"]: u["revision"] for u in rows["unit_tests"]}
+        kept = {i for i, revision in stored.items() if revision >= newer[i]}
+        if kept:
+            rows = {name: [r for r in found if r["record_id"] not in kept] for name, found in rows.items()}
+        if replaced := [i for i in stored if i not in kept]:  # a rewrite (a late commit): the old rows go
+            for table in CHILDREN:
+                conn.execute(delete(table).where(table.c.record_id.in_(replaced)))
+            conn.execute(delete(units).where(units.c.record_id.in_(replaced)))
     for table in (units, *CHILDREN):  # psycopg pipelines an executemany: one wait for all its rows
         if rows[table.name]:
             conn.execute(insert(table), rows[table.name])

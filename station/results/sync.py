@@ -18,22 +18,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from linegate.fixtures.config import central_problem
 from linegate.station.events import EventSink, ResultsSync
 from linegate.station.migrations.results import SCHEMA
 from linegate.station.migrations.runner import SchemaError, ensure
-from linegate.station.results.schema import CHILDREN, runs, sync_state, units
+from linegate.station.results.schema import CHILDREN, runs, store_identity, sync_state, units
 from linegate.station.results.store import (
     ResultsError,
     ResultsStore,
     first_line,
     open_engine,
+    open_reader,
     put_rows,
     results_url,
+    secrets_of,
     shown_url,
 )
 from sqlalchemy import Connection, Engine, case, func, insert, select, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 BATCH = 200  # units per central transaction
 POLL_S = 0.5  # how often the thread looks for new units
@@ -76,12 +78,10 @@ def _aware(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def scrubbed(text: str, url: str) -> str:
-    """``text`` without the URL's password, wherever a driver put it."""
-    try:
-        password = make_url(url).password
-    except (ArgumentError, ValueError):
-        return text
-    return text.replace(str(password), "***") if password else text
+    """``text`` without the URL's passwords (user part, ``?password=``), wherever a driver put them."""
+    for secret in secrets_of(url):
+        text = text.replace(secret, "***")
+    return text
 
 
 class Outbox:
@@ -89,21 +89,20 @@ class Outbox:
 
     def __init__(self, local: ResultsStore, central_url: str) -> None:
         self.local = local.engine
+        self.reader = open_reader(local.url)  # lag and batches read a snapshot, never holding the workers' lock
+        if (problem := central_problem(central_url)) is not None:
+            raise ResultsError(f"the central results store: {problem}")
         self.url = results_url(central_url)
-        try:
-            make_url(self.url)
-        except (ArgumentError, ValueError):  # a port that is not a number is a ValueError
-            raise ResultsError("the central results store: not a database URL (postgresql+psycopg://user@host/db) "
-                               "nor an SQLite file") from None
         self.target = shown_url(self.url)
         try:
             self.central: Engine = open_engine(self.url)  # a URL that does not parse is refused here, at start
         except ResultsError as e:
             raise ResultsError(scrubbed(str(e), self.url)) from None
-        self._tables_made = False
+        self._central_id: str | None = None  # the central store's identity, once reached
 
     def close(self) -> None:
         self.central.dispose()
+        self.reader.dispose()
 
     # -- the local side ----------------------------------------------------------------
     def _synced(self, conn: Connection) -> int:
@@ -111,7 +110,7 @@ class Outbox:
 
     def lag(self) -> tuple[int, datetime | None]:
         """Units not yet in the central store, and the end of the oldest of them."""
-        with self.local.begin() as conn:
+        with self.reader.begin() as conn:
             since = self._synced(conn)
             count, oldest = conn.execute(select(func.count(), func.min(units.c.ended_at))
                                          .where(units.c.revision > since)).one()
@@ -121,7 +120,7 @@ class Outbox:
 
     def _batch(self, size: int) -> tuple[int, list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
         """The next ``size`` units past the synced revision with their children and runs; one snapshot."""
-        with self.local.begin() as conn:
+        with self.reader.begin() as conn:
             since = self._synced(conn)
             found = [_aware(dict(r)) for r in conn.execute(
                 select(units).where(units.c.revision > since).order_by(units.c.revision).limit(size)).mappings()]
@@ -143,7 +142,38 @@ class Outbox:
                 synced_at=now if not error else sync_state.c.synced_at, last_error=error))
             if done.rowcount == 0:
                 conn.execute(insert(sync_state).values(target=self.target, revision=revision,
-                                                       synced_at=None if error else now, last_error=error))
+                                                       synced_at=None if error else now, last_error=error,
+                                                       store_id=self._central_id))
+
+    def _reach(self) -> None:
+        """First contact: the central store's schema made or checked (under Alembic's version: never a newer
+        one), and its identity compared with the one the sync state was kept for. Another store under the same
+        URL (dropped and made again, restored from a backup, a host name moved) gets everything again."""
+        if self._central_id is not None:
+            return
+        try:
+            ensure(self.central, SCHEMA, self.target)
+            with self.central.connect() as conn:
+                central_id = conn.execute(select(store_identity.c.store_id)).scalar()
+        except SQLAlchemyError as e:
+            raise SyncError(self.target, scrubbed(first_line(e), self.url), central=True) from e
+        except SchemaError as e:  # newer or older than this linegate, or not a results store: said, not sent
+            raise SyncError(self.target, scrubbed(str(e).split(": ", 1)[-1], self.url), central=True) from e
+        with self.local.begin() as conn:
+            kept = conn.execute(select(sync_state.c.store_id, sync_state.c.revision)
+                                .where(sync_state.c.target == self.target)).first()
+            if kept is None:
+                conn.execute(insert(sync_state).values(target=self.target, revision=0, store_id=central_id,
+                                                       last_error=""))
+            elif kept.store_id in (None, central_id):
+                conn.execute(update(sync_state).where(sync_state.c.target == self.target)
+                             .values(store_id=central_id))
+            else:
+                log.warning("results sync: %s is not the store this station sent to before (its identity changed): "
+                            "sending every unit again", self.target)
+                conn.execute(update(sync_state).where(sync_state.c.target == self.target)
+                             .values(store_id=central_id, revision=0))
+        self._central_id = central_id
 
     def note_error(self, error: str) -> None:
         """Keep the last error beside the sync state (``last_error``), password-free; best effort."""
@@ -156,6 +186,7 @@ class Outbox:
     def push(self, *, deadline: float | None = None, stop: threading.Event | None = None, size: int = BATCH) -> int:
         """Send batches until the central store has everything (or ``deadline``, a ``time.monotonic()``,
         passes, or ``stop`` is set); the units sent. Raises SyncError."""
+        self._reach()
         sent = 0
         while not (stop is not None and stop.is_set()) and (deadline is None or time.monotonic() < deadline):
             try:
@@ -176,15 +207,11 @@ class Outbox:
 
     def _send(self, run_rows: list[dict[str, Any]], rows: dict[str, list[dict[str, Any]]]) -> None:
         try:
-            if not self._tables_made:  # made or checked once it answers: its schema under Alembic's version,
-                ensure(self.central, SCHEMA, self.target)  # and one this linegate knows (never a newer one)
-                self._tables_made = True
             with self.central.begin() as conn:
                 put_rows(conn, run_rows, rows)
         except SQLAlchemyError as e:
+            self._central_id = None  # reached again before the next batch: it may be another store by then
             raise SyncError(self.target, scrubbed(first_line(e), self.url), central=True) from e
-        except SchemaError as e:  # newer or older than this linegate, or not a results store: said, not sent
-            raise SyncError(self.target, scrubbed(str(e).split(": ", 1)[-1], self.url), central=True) from e
 
 
 def backoff_s(failures: int) -> float:

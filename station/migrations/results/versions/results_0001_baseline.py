@@ -6,6 +6,9 @@ Revises: (none)
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 from linegate.station.migrations.adopt import create_index, create_table
@@ -126,9 +129,19 @@ def upgrade() -> None:
         sa.Column("revision", sa.Integer, nullable=False),
         sa.Column("synced_at", TIME),
         sa.Column("last_error", sa.Text, nullable=False),
+        sa.Column("store_id", sa.String(36)),
     )
+    create_table(
+        "store_identity",
+        sa.Column("store_id", sa.String(36), primary_key=True),
+        sa.Column("created_at", TIME, nullable=False),
+    )
+    identity = sa.table("store_identity", sa.column("store_id"), sa.column("created_at"))
+    if op.get_bind().execute(sa.select(sa.func.count()).select_from(identity)).scalar() == 0:
+        op.execute(identity.insert().values(store_id=str(uuid.uuid4()), created_at=datetime.now(UTC)))
 
 
 def downgrade() -> None:
-    for table in ("sync_state", "attachments", "provisioning", "measurements", "steps", "unit_tests", "runs"):
+    for table in ("store_identity", "sync_state", "attachments", "provisioning", "measurements", "steps",
+                  "unit_tests", "runs"):
         op.drop_table(table)
