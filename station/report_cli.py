@@ -7,6 +7,7 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
+from linegate.station.results.store import results_url, shown_url
 from linegate.station.run import LineError
 from pydantic import ValidationError
 
@@ -63,9 +64,10 @@ def _lot_from_database(args: argparse.Namespace) -> Path:
         raise LineError(f"{args.run_dir}: give a RUN_DIR or --results, not both")
     chosen = LotFilter(since=_when("--since", args.since), until=_when("--until", args.until),
                        station=args.station, plan=args.plan)
-    lot = lot_from_store(args.results, chosen)  # ResultsError: one line, exit 2 (station/cli.py)
+    picked = _described(args)  # a filtered lot says so in its title: it is not the whole store
+    lot = lot_from_store(args.results, chosen, title=f"{shown_url(results_url(args.results))}{picked}")
     if not lot.tests:
-        raise LineError(f"{lot.source}: no unit tests match{_described(args)}")
+        raise LineError(f"{lot.source}: no unit tests match{picked}")
     return write_summary(lot, args.out or Path("lot.html"))
 
 

@@ -38,11 +38,24 @@ def _override_by(config: FixtureConfig) -> str:
         return "command line"
 
 
+_said: set[str] = set()
+
+
+def _once(say: Callable[[str], None] | None) -> Callable[[str], None]:
+    """The central store's absence is told once a command, though the --sn check and the run each count."""
+    def told(text: str) -> None:
+        if text not in _said:
+            _said.add(text)
+            (say or (lambda line: print(line, flush=True)))(text)
+    return told
+
+
 def policy(args: argparse.Namespace, config: FixtureConfig, plan: Plan,
-                   *stores: ResultsStore, say: Callable[[str], None] | None = None) -> RetestPolicy | None:
+           *stores: ResultsStore, say: Callable[[str], None] | None = None) -> RetestPolicy | None:
     if plan.retest is None:
         return None
-    policy = RetestPolicy(plan.retest, StoreAttempts(*stores, central=central_results(args, config), say=say))
+    policy = RetestPolicy(plan.retest, StoreAttempts(*stores, central=central_results(args, config),
+                                                     say=_once(say)))
     for serial in getattr(args, "override_retest", None) or ():
         policy.override(serial, _override_by(config), args.override_reason)
     return policy

@@ -133,6 +133,7 @@ def test_report_lot_results_command(tmp_path):
     assert done.returncode == 0, done.stderr
     html = page.read_text()
     assert "All 60 tests, newest first." in html and 'class="num cpk-passing' in html
+    assert f"{tmp_path / 'results.db'} (--station st1)" in html  # a filtered lot says so
     done = linegate("--results", "results.db", "--since", "2026-11-01T08:30+00:00", cwd=tmp_path)
     assert done.returncode == 0 and (tmp_path / "lot.html").exists(), done.stderr
     failures = {

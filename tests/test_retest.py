@@ -362,3 +362,16 @@ def test_in_the_browser_a_scan_refused_for_rework_offers_the_override_and_the_ov
         finally:
             browser.close()
     assert overrides == [("A", "SN-9", "Mei", "probe cleaned")]
+
+
+def test_a_central_store_no_station_has_sent_to_yet_answers_with_no_failures(tmp_path):
+    """An empty central database answers: its lack of tables is not the store being away."""
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "central.db").close()
+    told: list[str] = []
+    with ResultsStore(tmp_path / "local.db") as local:
+        attempts = StoreAttempts(local, central=str(tmp_path / "central.db"), say=told.append)
+        found = attempts.failures("SN-1")
+        attempts.close()
+    assert (found.failed, found.note, told) == ((), "", [])

@@ -26,7 +26,7 @@ from linegate.station.results.store import (
     results_url,
     shown_url,
 )
-from sqlalchemy import Engine, create_engine, or_, select
+from sqlalchemy import Engine, create_engine, inspect, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -77,6 +77,14 @@ def failures_in(engine: Engine, unit: str) -> list[Failed]:
                 for r in conn.execute(query)]
 
 
+def _answers_without_tests(engine: Engine) -> bool:
+    """The store answers but holds no tests table: nothing failed there."""
+    try:
+        return not inspect(engine).has_table(units.name)
+    except SQLAlchemyError:
+        return False
+
+
 def merged(lists: Iterable[list[Failed]]) -> tuple[Failed, ...]:
     """One list, each test once (a synced test is in the local and the central store), oldest first."""
     seen: dict[str, Failed] = {}
@@ -111,7 +119,10 @@ class StoreAttempts:
                 lists.append(failures_in(central, unit))
                 self._answered()
             except SQLAlchemyError as e:
-                self._went_away(first_line(e))
+                if _answers_without_tests(central):  # a central store no station has sent to yet
+                    self._answered()
+                else:
+                    self._went_away(first_line(e))
         if self.central_url is not None and self._away:
             note = f"counted on this station only: the central store {shown_url(self.central_url)} is away"
         return Failures(merged(lists), note)

@@ -78,8 +78,10 @@ def open_engine(url: str) -> Engine:
         try:
             return create_engine(url, pool_pre_ping=True, connect_args=_connect_timeout(parsed.get_backend_name()))
         except ImportError as e:  # the driver is an extra: linegate[postgres]
+            hint = "pip install 'linegate[postgres]'" if parsed.get_backend_name() == "postgresql" else \
+                "the results store is PostgreSQL (postgresql+psycopg://...) or SQLite"
             raise ResultsError(f"{shown_url(url)}: cannot use this database: its driver is not installed "
-                               f"({e.name or e}); pip install 'linegate[postgres]'") from e
+                               f"({e.name or e}); {hint}") from e
         except (ArgumentError, SQLAlchemyError) as e:
             raise ResultsError(f"{shown_url(url)}: cannot use this database: {first_line(e)}") from e
     if parsed.database and parsed.database != ":memory:":
