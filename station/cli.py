@@ -215,13 +215,13 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
                                        "sockets": sockets_like(config.sockets[0], args.sockets)})
     name = "esp-at-module.yaml" if args.service == "none" else f"esp-at-{args.service}.yaml"
     plan = load_plan(packaged("linegate.plans", name))
-    if plan.provisioning is None:  # --state-dir still holds the results store (the outbox)
-        return _execute(config, plan, args, console, units=args.units, state_dir=args.state_dir)
     state_dir = args.state_dir
-    if state_dir is None:
+    if state_dir is None:  # the demo's own, fresh each run; its results store is where 'results' looks first
         state_dir = DEFAULT_STATE_DIR
         fresh_demo_state(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
+    if plan.provisioning is None:
+        return _execute(config, plan, args, console, units=args.units, state_dir=state_dir)
     with demo_cloud(args.cloud, state_dir) as account:
         config = config.model_copy(update={"cloud": account})
         ledger = Ledger(state_dir / "ledger.db")

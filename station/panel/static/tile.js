@@ -39,6 +39,10 @@ export class Tile {
     this.prompt = new PromptBox(this.$);
     this.$["scan-form"].addEventListener("submit", (e) => { e.preventDefault(); this.submitSerial(); });
     this.$["override-form"].addEventListener("submit", (e) => { e.preventDefault(); this.submitOverride(); });
+    // a textarea, so the tile keeps one text input (the scan field); Enter sends the reason as in a field
+    this.$["override-reason"].addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); this.submitOverride(); }
+    });
     twoTap(this.$.stop, "socket.stop", () => this.stop());
     // the latest rows stay in view when the tile changes size (more sockets, a rotated screen)
     const bottom = new ResizeObserver((entries) => {
