@@ -203,8 +203,7 @@ def _measurement_rows(where: list[ColumnElement[bool]], dialect: str, *, not_pas
     """Measurement rows with ``value - shift``, the failed flag and the grid cell: a plain scan for the whole
     store, read by record key for the units a filter or the outcome picks."""
     m = measurements.c
-    shift = case((and_(m.low.is_not(None), m.high.is_not(None)), (m.low + m.high) / 2),
-                 (m.low.is_not(None), m.low), (m.high.is_not(None), m.high), else_=0.0)
+    shift = func.coalesce((m.low + m.high) / 2, m.low, m.high, 0.0)  # _shift(low, high), cheaper than a CASE
     columns = (m.step, m.name, m.units, m.low, m.high, m.value, (m.value - shift).label("d"),
                case((m.status == "fail", 1), else_=0).label("fail"), m.cell)
     query = select(*columns).where(m.value.is_not(None))
@@ -260,13 +259,13 @@ def _measurements(conn: Connection, where: list[ColumnElement[bool]], picked: Se
 
 def _grouped(conn: Connection, where: list[ColumnElement[bool]]) -> list[tuple[Any, ...]]:
     """Per measurement, limit set and grid cell: count, sums of ``value - shift`` and its square, extremes,
-    failures. Grouped by measurement, limits and cell (the index's order), with the units' and limits' extremes
-    to check that each group had one limit set; a measurement whose groups mixed units (a plan changed them
+    failures. Grouped by measurement, limits and cell (the index's order), with the units' extremes
+    to check that each group had one unit; a measurement whose groups mixed units (a plan changed them
     mid-lot) is grouped again with the units in the key."""
     found, mixed = [], set()
-    for step, name, at, n, s1, s2, smallest, largest, fails, unit, last_unit, low, top_low, lows, high, top_high, \
-            highs in conn.execute(_by_cell(where, conn.dialect.name)):
-        if unit == last_unit and low == top_low and lows in (0, n) and high == top_high and highs in (0, n):
+    for step, name, at, n, s1, s2, smallest, largest, fails, unit, last_unit, low, high in conn.execute(
+            _by_cell(where, conn.dialect.name)):
+        if unit == last_unit:  # the limits are the group's own
             found.append((step, name, unit, low, high, at, n, s1, s2, smallest, largest, fails))
         else:
             mixed.add((step, name))
@@ -287,8 +286,7 @@ def _by_cell(where: list[ColumnElement[bool]], dialect: str) -> Select[Any]:
     v = _measurement_rows(where, dialect).subquery().c
     return select(v.step, v.name, v.cell, func.count(), func.sum(v.d), func.sum(v.d * v.d),
                   func.min(v.value), func.max(v.value), func.sum(v.fail), func.min(v.units), func.max(v.units),
-                  func.min(v.low), func.max(v.low), func.count(v.low), func.min(v.high), func.max(v.high),
-                  func.count(v.high)).group_by(v.step, v.name, v.low, v.high, v.cell)
+                  v.low, v.high).group_by(v.step, v.name, v.low, v.high, v.cell)
 
 
 def _count_bins(conn: Connection, where: list[ColumnElement[bool]], picked: Select[Any],
