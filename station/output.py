@@ -80,6 +80,14 @@ def write_unit_files(run_dir: Path, record: UnitRecord, renderer: UnitReportRend
     return json_path, html_path
 
 
+def salvage_record(run_dir: Path, record: UnitRecord) -> None:
+    """The ERROR record of a unit whose files or rows could not all be written: the report and export
+    written before the failure told the verdict it had then, so they go; the record alone stays."""
+    for stale in (run_dir / f"{record.stem}.html", run_dir / "openhtf" / f"{record.stem}.json"):
+        stale.unlink(missing_ok=True)
+    write_atomic(run_dir / f"{record.stem}.json", record.model_dump_json(indent=1))
+
+
 class RunWriter:
     def __init__(
         self,
@@ -117,7 +125,7 @@ class RunWriter:
 
     def salvage(self, record: UnitRecord) -> None:
         """The record alone, when writing the unit's files failed (a full disk): small, it may still fit."""
-        write_atomic(self.run_dir / f"{record.stem}.json", record.model_dump_json(indent=1))
+        salvage_record(self.run_dir, record)
 
     def finish(self) -> None:
         """The run's lot summary and JUnit XML, from every record the run wrote."""

@@ -65,6 +65,25 @@ def test_a_demo_line_writes_one_row_per_unit_record(tmp_path):
                 assert row["provisioning"]["commit_status"] == record.provisioning.commit_status.value
 
 
+def test_a_store_that_refuses_a_units_rows_is_a_station_fault_and_leaves_no_stale_report(tmp_path):
+    """The rows are part of recording the unit: refused (here by a SQLite trigger), the unit is ERROR with its
+    record, the station stops with exit 1 in one line, and no report tells the verdict it had before."""
+    with ResultsStore(tmp_path / "s" / "results.db") as store, store.begin() as conn:
+        conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON unit_tests "
+                             "BEGIN SELECT RAISE(ABORT, 'the store says no'); END")
+    done = subprocess.run([sys.executable, "-m", "linegate", "demo", "--service", "none", "--units", "2", "--out",
+                           "o", "--state-dir", "s"], cwd=tmp_path, capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stderr.count("\n") == 1 and "cannot store unit" in done.stderr and "the store says no" in done.stderr
+    records = records_in(tmp_path / "o")
+    assert records and all(r.outcome is Outcome.ERROR and r.failure and r.failure.step == "record" for r in records)
+    run_dir = next((tmp_path / "o").glob("run-*"))
+    for record in records:
+        assert not (run_dir / f"{record.stem}.html").exists()
+        assert not (run_dir / "openhtf" / f"{record.stem}.json").exists()
+
+
 def test_a_late_commit_rewrites_the_units_row(emulator, tmp_path):
     """The service answers 5xx to the first commits: units pass with their commit pending, the drain
     commits them later and rewrites their records; the store follows under new revisions."""

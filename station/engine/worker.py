@@ -37,7 +37,7 @@ from linegate.station.faults import StationFault, fault_from, write_log
 from linegate.station.gate.station import Provisioning
 from linegate.station.ledger.journal import Ledger
 from linegate.station.loop import StationLoop
-from linegate.station.output import write_atomic, write_unit_files
+from linegate.station.output import salvage_record, write_unit_files
 from linegate.station.results.store import ResultsStore
 
 WORKERS_LOCK = "workers.lock"  # every live worker holds it shared; a starting supervisor waits for it
@@ -155,7 +155,7 @@ class _UnitFiles:
         return json_path
 
     def salvage(self, record: UnitRecord) -> None:
-        write_atomic(self.run_dir / f"{record.stem}.json", record.model_dump_json(indent=1))
+        salvage_record(self.run_dir, record)
 
 
 def _die_with_parent() -> None:
