@@ -22,6 +22,7 @@ from linegate.plans import Outcome
 from linegate.reports.lot import ROWS_SHOWN, LotSummary, histogram_of, pareto_of, plan_label, socket_label
 from linegate.reports.lot_stats import LimitSet, MeasurementStats, Moments, main_limits
 from linegate.reports.sockets import SocketStats, judged
+from linegate.station.results.rows import as_utc
 from linegate.station.results.schema import measurements, provisioning, units
 from linegate.station.results.store import ResultsError, first_line, open_engine, results_url, shown_url
 from sqlalchemy import (
@@ -76,10 +77,6 @@ class LotFilter:
 def _utc(when: datetime) -> datetime:
     """Aware, in UTC (the store keeps UTC; SQLite keeps it without the offset)."""
     return (when if when.tzinfo is not None else when.astimezone()).astimezone(UTC)
-
-
-def _stored_utc(when: datetime) -> datetime:
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def lot_from_store(url_or_path: str | Path, lot: LotFilter | None = None, title: str = "") -> LotSummary:
@@ -145,8 +142,8 @@ def summarize_db(conn: Connection, lot: LotFilter | None = None, title: str = "l
     summary.provisioning = Counter(dict(conn.execute(
         prov.where(provisioning.c.record_id.in_(picked)) if where else prov).all()))
     first, last = conn.execute(select(func.min(units.c.started_at), func.max(units.c.ended_at)).where(*where)).one()
-    summary.started = _stored_utc(first).isoformat(timespec="seconds") if first is not None else ""
-    summary.ended = _stored_utc(last).isoformat(timespec="seconds") if last is not None else ""
+    summary.started = as_utc(first).isoformat(timespec="seconds") if first is not None else ""
+    summary.ended = as_utc(last).isoformat(timespec="seconds") if last is not None else ""
     summary.plans = sorted(plan_label(*p) for p in conn.execute(
         select(units.c.plan_name, units.c.plan_version, units.c.plan_sha256).where(*where).distinct()))
     summary.measurements = _measurements(conn, where, picked)
@@ -325,7 +322,7 @@ def _recent_rows(conn: Connection, where: list[ColumnElement[bool]], tests: int,
         rows.append({"index": str(tests - k), "socket": socket_label(station, socket, stations), "serial": serial,
                      "mac": mac, "outcome": outcome, "failure": (message or "")[:100], "identity": identity or "",
                      "commit": commit or "", "report": report,
-                     "started": _stored_utc(started).strftime("%Y-%m-%d %H:%M:%S")})
+                     "started": as_utc(started).strftime("%Y-%m-%d %H:%M:%S")})
     return rows
 
 

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from linegate.plans.plan import RetestSpec
 from linegate.plans.record import RetestRecord
+from linegate.station.results.rows import as_utc
 from linegate.station.results.schema import units
 from linegate.station.results.store import (
     ResultsError,
@@ -73,7 +74,7 @@ def failures_in(engine: Engine, unit: str) -> list[Failed]:
     with engine.connect() as conn:
         return [Failed(record_id=r.record_id, serial=r.serial, mac=r.mac, outcome=r.outcome,
                        failure=r.failure_key or r.failure_message or r.outcome, station=r.station,
-                       socket=r.socket, at=_utc(r.started_at))
+                       socket=r.socket, at=as_utc(r.started_at))
                 for r in conn.execute(query)]
 
 
@@ -248,11 +249,7 @@ class RetestPolicy:
 
 
 def shown_time(at: datetime) -> str:
-    return _utc(at).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _utc(when: datetime) -> datetime:
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return as_utc(at).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 __all__ = [

@@ -14,6 +14,7 @@ from typing import Any
 
 from linegate.plans import Outcome
 from linegate.station.results import schema
+from linegate.station.results.rows import as_utc
 from linegate.station.results.store import ResultsError, ResultsStore, first_line, secrets_of, shown_url
 from sqlalchemy import ColumnElement, Engine, Row, Select, and_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -172,13 +173,9 @@ def _fetch(source: ResultsStore | Engine, query: Select[Any]) -> list[Row[Any]]:
         raise ResultsError(f"{shown}: cannot read the results store: {said}") from e
 
 
-def _utc(when: datetime) -> datetime:
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
 def _unit_values(row: Row[Any]) -> dict[str, Any]:
     values = {name: row._mapping[name] for name in UNIT_COLUMNS}
-    values["started_at"], values["ended_at"] = _utc(values["started_at"]), _utc(values["ended_at"])
+    values["started_at"], values["ended_at"] = as_utc(values["started_at"]), as_utc(values["ended_at"])
     return values
 
 

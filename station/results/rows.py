@@ -24,14 +24,15 @@ def unit_key_of(record: UnitRecord) -> str:
     return record.unit.get("mac") or record.unit.get("serial") or record.record_id
 
 
-def _utc(when: datetime) -> datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+def as_utc(when: datetime) -> datetime:
+    """Aware, in UTC: a store gives back the UTC times it keeps (SQLite without their offset)."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def run_row(record: UnitRecord, run_dir: Path | str) -> dict[str, Any]:
     return {"run_id": run_id_of(run_dir, record.station.host or None), "station": record.station.name,
             "host": record.station.host, "run_dir": str(Path(run_dir).resolve()),
-            "started_at": _utc(record.started_at), "linegate_version": record.station.linegate_version}
+            "started_at": as_utc(record.started_at), "linegate_version": record.station.linegate_version}
 
 
 Rows = dict[str, list[dict[str, Any]]]
@@ -52,7 +53,7 @@ def unit_rows(record: UnitRecord, *, run_id: str, record_path: str = "", report_
         "station": record.station.name, "socket": record.station.socket, "host": record.station.host,
         "operator": record.station.operator, "fixture": record.station.fixture,
         "plan_name": record.plan.name, "plan_version": record.plan.version, "plan_sha256": record.plan.sha256,
-        "outcome": record.outcome.value, "started_at": _utc(record.started_at), "ended_at": _utc(record.ended_at),
+        "outcome": record.outcome.value, "started_at": as_utc(record.started_at), "ended_at": as_utc(record.ended_at),
         "duration_s": record.duration_s,
         "failure_step": failure.step if failure else None,
         "failure_measurement": failure.measurement if failure else None,
@@ -65,7 +66,7 @@ def unit_rows(record: UnitRecord, *, run_id: str, record_path: str = "", report_
     measurements: list[dict[str, Any]] = []
     for step_idx, step in enumerate(record.steps):
         steps.append({"record_id": record.record_id, "idx": step_idx, "name": step.name, "test": step.test,
-                      "outcome": step.outcome.value, "started_at": _utc(step.started_at),
+                      "outcome": step.outcome.value, "started_at": as_utc(step.started_at),
                       "duration_s": step.duration_s, "message": step.message, "lock_wait_s": step.lock_wait_s})
         for m in step.measurements:
             number = isinstance(m.value, int | float) and not isinstance(m.value, bool)
