@@ -20,16 +20,14 @@ from linegate.plans.record import RetestRecord
 from linegate.station.results.rows import as_utc
 from linegate.station.results.schema import units
 from linegate.station.results.store import (
-    ResultsError,
     ResultsStore,
     first_line,
     open_engine,
     results_url,
     shown_url,
 )
-from sqlalchemy import Engine, create_engine, inspect, or_, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy import Engine, inspect, or_, select
+from sqlalchemy.exc import SQLAlchemyError
 
 COUNTED = ("FAIL", "ERROR")
 CENTRAL_TIMEOUT_S = 3
@@ -159,16 +157,7 @@ class StoreAttempts:
 
 def central_engine(url: str) -> Engine:
     """An engine on a central store that gives up connecting after ``CENTRAL_TIMEOUT_S`` (PostgreSQL)."""
-    try:
-        backend = make_url(url).get_backend_name()
-    except (ArgumentError, ValueError) as e:  # a port that is not a number is a ValueError
-        raise ResultsError(f"{shown_url(url)}: not a database URL") from e
-    if backend == "sqlite":
-        return open_engine(url)
-    try:
-        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": CENTRAL_TIMEOUT_S})
-    except (ImportError, ArgumentError, SQLAlchemyError) as e:
-        raise ResultsError(f"{shown_url(url)}: cannot use this database: {first_line(e)}") from e
+    return open_engine(url, connect_timeout_s=CENTRAL_TIMEOUT_S)
 
 
 @dataclass(frozen=True)

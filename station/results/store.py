@@ -68,15 +68,17 @@ def first_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {(text.splitlines() or [''])[0][:200]}"
 
 
-def open_engine(url: str) -> Engine:
-    """An engine on a results store; SQLite in WAL mode with one writer at a time (``BEGIN IMMEDIATE``)."""
+def open_engine(url: str, *, connect_timeout_s: int = 5) -> Engine:
+    """An engine on a results store; SQLite in WAL mode with one writer at a time (``BEGIN IMMEDIATE``); a
+    server that does not answer is given up after ``connect_timeout_s``."""
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as e:
         raise ResultsError(f"{shown_url(url)}: not a database URL") from e
     if parsed.get_backend_name() != "sqlite":
         try:
-            return create_engine(url, pool_pre_ping=True, connect_args=_connect_timeout(parsed.get_backend_name()))
+            timeout = {"connect_timeout": connect_timeout_s} if parsed.get_backend_name() == "postgresql" else {}
+            return create_engine(url, pool_pre_ping=True, connect_args=timeout)
         except ImportError as e:  # the driver is an extra: linegate[postgres]
             hint = "pip install 'linegate[postgres]'" if parsed.get_backend_name() == "postgresql" else \
                 "the results store is PostgreSQL (postgresql+psycopg://...) or SQLite"
@@ -112,10 +114,6 @@ def open_reader(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN")
 
     return engine
-
-
-def _connect_timeout(backend: str) -> dict[str, Any]:
-    return {"connect_timeout": 5} if backend == "postgresql" else {}
 
 
 def local_results_path(station: str, state_dir: Path | None) -> Path:
