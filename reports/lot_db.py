@@ -196,7 +196,7 @@ def _shift(low: float | None, high: float | None) -> float:
     return low if low is not None else high if high is not None else 0.0
 
 
-def _measurement_rows(where: list[ColumnElement[bool]], dialect: str, *, not_passed: bool = False) -> Select[Any]:
+def _measurement_rows(where: list[ColumnElement[bool]], *, not_passed: bool = False) -> Select[Any]:
     """Measurement rows with ``value - shift``, the failed flag and the grid cell: a plain scan for the whole
     store, read by record key for the units a filter or the outcome picks."""
     m = measurements.c
@@ -234,7 +234,7 @@ def _measurements(conn: Connection, where: list[ColumnElement[bool]], picked: Se
         if at is not None:
             cells[(key, limit_set)][at] += n
     passing: dict[tuple[str, str], Moments] = defaultdict(Moments)
-    w = _measurement_rows(where, conn.dialect.name, not_passed=True).subquery().c
+    w = _measurement_rows(where, not_passed=True).subquery().c
     others = {((step, name), (unit or "", low, high)): (n, s1, s2) for step, name, unit, low, high, n, s1, s2 in
               conn.execute(select(_unindexed(w.step), w.name, w.units, w.low, w.high, func.count(), func.sum(w.d),
                                   func.sum(w.d * w.d)).group_by(_unindexed(w.step), w.name, w.units, w.low, w.high))}
@@ -261,14 +261,14 @@ def _grouped(conn: Connection, where: list[ColumnElement[bool]]) -> list[tuple[A
     mid-lot) is grouped again with the units in the key."""
     found, mixed = [], set()
     for step, name, at, n, s1, s2, smallest, largest, fails, unit, last_unit, low, high in conn.execute(
-            _by_cell(where, conn.dialect.name)):
+            _by_cell(where)):
         if unit == last_unit:  # the limits are the group's own
             found.append((step, name, unit, low, high, at, n, s1, s2, smallest, largest, fails))
         else:
             mixed.add((step, name))
     if mixed:
         found = [row for row in found if (row[0], row[1]) not in mixed]
-        again = _measurement_rows(where, conn.dialect.name).where(tuple_(measurements.c.step, measurements.c.name)
+        again = _measurement_rows(where).where(tuple_(measurements.c.step, measurements.c.name)
                                                                   .in_(sorted(mixed))).subquery().c
         keys = (_unindexed(again.step), again.name, again.units, again.low, again.high, again.cell)
         found += conn.execute(select(*keys, func.count(), func.sum(again.d), func.sum(again.d * again.d),
@@ -277,10 +277,10 @@ def _grouped(conn: Connection, where: list[ColumnElement[bool]]) -> list[tuple[A
     return found
 
 
-def _by_cell(where: list[ColumnElement[bool]], dialect: str) -> Select[Any]:
+def _by_cell(where: list[ColumnElement[bool]]) -> Select[Any]:
     """Grouped in the order of the ``measurements_lot`` index (measurement, limits, cell): read from the index
     alone, without a sort."""
-    v = _measurement_rows(where, dialect).subquery().c
+    v = _measurement_rows(where).subquery().c
     return select(v.step, v.name, v.cell, func.count(), func.sum(v.d), func.sum(v.d * v.d),
                   func.min(v.value), func.max(v.value), func.sum(v.fail), func.min(v.units), func.max(v.units),
                   v.low, v.high).group_by(v.step, v.name, v.low, v.high, v.cell)

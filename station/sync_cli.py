@@ -77,16 +77,17 @@ def _sync(args: argparse.Namespace, console: Console) -> int:
 
 def _push(outbox: Outbox, attempts: int = 3) -> int:
     """Everything, tried again after a short wait when the central store refused a batch (another station
-    making the tables or sending the same units at that moment)."""
-    sent = 0
+    making the tables or sending the same units at that moment); the units sent, failed tries' batches too."""
+    before = outbox.sent
     for attempt in range(1, attempts + 1):
         try:
-            return sent + outbox.push()
+            outbox.push()
+            break
         except SyncError:
             if attempt == attempts:
                 raise
             time.sleep(backoff_s(attempt))
-    return sent
+    return outbox.sent - before
 
 
 def open_outbox(local: ResultsStore, central: str) -> Outbox:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 from linegate.station.events import (
     Event,
     MeasurementTaken,
@@ -98,3 +101,15 @@ def outside_ip() -> str | None:
         except OSError:
             return None
     return None if ip.startswith("127.") or ip == "0.0.0.0" else ip
+
+
+def wait_state(client: httpx.Client, url: str, check: Callable[[dict], bool], timeout: float = 30) -> dict:
+    """The panel's state (``GET url/api/state``) once ``check`` holds; AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    state: dict = {}
+    while time.monotonic() < deadline:
+        state = client.get(url + "api/state").json()
+        if check(state):
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"not reached in {timeout} s: {state}")

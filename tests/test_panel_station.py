@@ -20,6 +20,7 @@ from linegate.station.engine.controls import StationControls
 from linegate.station.engine.scanned import ScannedUnits
 from linegate.station.panel import PanelHub, serve
 from linegate.station.run import run_sockets
+from panelkit import wait_state
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "fixtures" / "sim-station.yaml"
@@ -40,16 +41,6 @@ def _plan(tmp_path: Path) -> Path:
     return plan
 
 
-def _wait(client: httpx.Client, url: str, check, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = client.get(url + "api/state").json()
-        if check(state):
-            return state
-        time.sleep(0.05)
-    raise AssertionError(f"not reached in {timeout} s: {state}")
-
-
 def test_scans_start_units_a_question_is_answered_and_the_records_say_who(tmp_path):
     plan = load_plan(_plan(tmp_path))
     config = load_fixture(FIXTURE)
@@ -67,19 +58,20 @@ def test_scans_start_units_a_question_is_answered_and_the_records_say_who(tmp_pa
         run.start()
         url = server.url
         assert client.post(url + "api/operator", json={"name": "Li Wei"}).json()["accepted"] is True
-        _wait(client, url, lambda s: all(t["state"] == "waiting" for t in s["sockets"]) and len(units.waiting()) == 2)
+        wait_state(client, url,
+                   lambda s: all(t["state"] == "waiting" for t in s["sockets"]) and len(units.waiting()) == 2)
         refused = client.post(url + "api/sockets/A/serial", json={"serial": "XX-1"}).json()
         assert refused == {"accepted": False,
                            "reason": "the serial 'XX-1' does not match the plan's form SN-\\d{3}; nothing tested"}
         assert client.post(url + "api/sockets/A/serial", json={"serial": "SN-001"}).json()["accepted"] is True
         assert client.post(url + "api/sockets/B/serial", json={"serial": "SN-002"}).json()["accepted"] is True
         for name, answer in (("A", "yes"), ("B", "no")):
-            state = _wait(client, url, lambda s, n=name: next(t for t in s["sockets"] if t["name"] == n)["prompt"])
+            state = wait_state(client, url, lambda s, n=name: next(t for t in s["sockets"] if t["name"] == n)["prompt"])
             prompt = next(t for t in state["sockets"] if t["name"] == name)["prompt"]
             assert prompt["text"] == "Is the LED green?"
             assert client.post(url + f"api/prompts/{prompt['id']}", json={"answer": "maybe"}).status_code == 409
             assert client.post(url + f"api/prompts/{prompt['id']}", json={"answer": answer}).json()["accepted"]
-        state = _wait(client, url, lambda s: all(t["unit"] and t["unit"]["verdict"] for t in s["sockets"]))
+        state = wait_state(client, url, lambda s: all(t["unit"] and t["unit"]["verdict"] for t in s["sockets"]))
         verdicts = {t["name"]: t["unit"]["verdict"] for t in state["sockets"]}
         assert verdicts == {"A": "PASS", "B": "FAIL"}
         report = next(t for t in state["sockets"] if t["name"] == "A")["unit"]["report"]

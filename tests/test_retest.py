@@ -40,6 +40,7 @@ from linegate.station.panel_cli import Panel
 from linegate.station.results.attempts import RetestPolicy, StoreAttempts
 from linegate.station.results.schema import units
 from linegate.station.results.store import ResultsStore
+from panelkit import wait_state
 from pgkit import pg_schema, postgres_up
 from sqlalchemy import select
 
@@ -266,8 +267,8 @@ def test_the_panel_refuses_a_unit_for_rework_and_an_override_starts_it_recording
             workers=True, results=store, retest=policy)))
         run.start()
         url = panel.url
-        _wait(client, url, lambda s: all(t["state"] == "waiting" for t in s["sockets"]))
-        _wait(client, url, lambda s: len(panel.units.waiting()) == 2)
+        wait_state(client, url, lambda s: all(t["state"] == "waiting" for t in s["sockets"]))
+        wait_state(client, url, lambda s: len(panel.units.waiting()) == 2)
         refused = client.post(url + "api/sockets/A/serial", json={"serial": "SN-9"})
         assert refused.status_code == 409
         reason = refused.json()["reason"]
@@ -285,7 +286,7 @@ def test_the_panel_refuses_a_unit_for_rework_and_an_override_starts_it_recording
         accepted = client.post(override, json={"serial": "SN-9", "reason": "probe cleaned"}).json()
         assert accepted == {"accepted": True, "reason": "tested past the retest limit, overridden by Li Wei"}
         assert client.post(url + "api/sockets/B/serial", json={"serial": "SN-2"}).json()["accepted"] is True
-        _wait(client, url, lambda s: all(t["unit"] and t["unit"]["verdict"] for t in s["sockets"]))
+        wait_state(client, url, lambda s: all(t["unit"] and t["unit"]["verdict"] for t in s["sockets"]))
         run.join(30)
     console = capsys.readouterr().out
     assert "socket A: refused: send to rework: SN-9 failed 2 times" in console
@@ -312,17 +313,6 @@ def test_the_rework_refusal_and_the_override_words_are_in_both_catalogues():
 
 def _tile(state: dict, name: str) -> dict:
     return next(t for t in state["sockets"] if t["name"] == name)
-
-
-def _wait(client: httpx.Client, url: str, check, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    state: dict = {}
-    while time.monotonic() < deadline:
-        state = client.get(url + "api/state").json()
-        if check(state):
-            return state
-        time.sleep(0.05)
-    raise AssertionError(f"not reached in {timeout} s: {state}")
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

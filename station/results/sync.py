@@ -99,6 +99,7 @@ class Outbox:
         except ResultsError as e:
             raise ResultsError(scrubbed(str(e), self.url)) from None
         self._central_id: str | None = None  # the central store's identity, once reached
+        self.sent = 0  # units sent by this outbox, counted batch by batch (a failed push keeps its progress)
 
     def close(self) -> None:
         self.central.dispose()
@@ -203,6 +204,7 @@ class Outbox:
                 raise SyncError(str(self.local.url.database), f"cannot note what was sent: {first_line(e)}",
                                 central=False) from e
             sent += len(rows["unit_tests"])
+            self.sent += len(rows["unit_tests"])
         return sent
 
     def _send(self, run_rows: list[dict[str, Any]], rows: dict[str, list[dict[str, Any]]]) -> None:
