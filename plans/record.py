@@ -65,7 +65,7 @@ class StepRecord(_Frozen):
 class PlanRef(_Frozen):
     name: str
     version: str
-    sha256: str
+    sha256: str = Field(max_length=64, description="SHA-256 of the plan file, hex")
     path: str
     tests_sha256: str = Field("", description="SHA-256 of the station tests' Python files the plan ran")
 
@@ -157,7 +157,7 @@ class RetestRecord(_Frozen):
 
 class UnitRecord(_Frozen):
     schema_version: str = SCHEMA_VERSION
-    record_id: str
+    record_id: str = Field(min_length=1, max_length=64, description="unique per unit test (a UUID)")
     outcome: Outcome
     unit: dict[str, str] = Field(description="the unit's identities: mac, serial, chip_id, ...")
     station: StationRef

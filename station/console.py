@@ -104,11 +104,15 @@ class LiveConsole:
     def results_line(event: ResultsSync) -> Text:
         """The results sync's lag in one line: up to date, or how many units and how old, and why."""
         line = Text(f"  results → {event.target}: ")
-        if event.behind == 0 and not event.error:
+        if event.behind == 0 and not event.error and not event.set_aside:
             line.append("up to date", style=STYLE["PASS"])
             return line
-        oldest = f" (oldest {age(event.oldest_s)})" if event.oldest_s is not None else ""
-        line.append(f"{event.behind} behind{oldest}", style="yellow")
+        if event.behind or not event.set_aside:
+            oldest = f" (oldest {age(event.oldest_s)})" if event.oldest_s is not None else ""
+            line.append(f"{event.behind} behind{oldest}", style="yellow")
+        if event.set_aside:
+            line.append(f"{'; ' if event.behind else ''}{event.set_aside} refused, set aside "
+                        "('linegate results outbox' lists them)", style=STYLE["FAIL"])
         if event.error:
             line.append(f"; not answering: {event.error}", style=STYLE["FAIL"])
         return line

@@ -158,6 +158,7 @@ class ResultsSync(Event):
     oldest_s: float | None  # how long ago the oldest of them ended (None: none behind)
     reachable: bool | None  # it answered the last try (None: not tried yet)
     error: str = ""  # the last try's, one line, password-free; "" when it went through
+    set_aside: int = 0  # units it refused for what they hold, kept in the outbox (``linegate results outbox``)
 
 
 KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (

@@ -97,7 +97,7 @@ def open_store(args: argparse.Namespace) -> ResultsStore:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    if args.results_command == "sync":
+    if args.results_command in ("sync", "outbox"):
         return sync_cli.run(args, console)
     if args.results_command == "units":
         since = _when("--since", args.since, end_of_day=False)

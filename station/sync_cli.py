@@ -2,7 +2,9 @@
 
 ``linegate results sync --results URL`` sends a station's outbox (its local store) to the central store
 now: what a run left there when the central store was away. Exit 0 when the central store has every
-unit, 3 when it could not be reached (what is left stays in the outbox), 2 on bad input.
+unit, 1 when it refused some for what they hold (set aside in the outbox, the others sent; listed by
+``linegate results outbox``, sent again by ``--retry-set-aside``), 3 when it could not be reached (what
+is left stays in the outbox), 2 on bad input.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+from linegate.station import outbox_cli
 from linegate.station.results.store import ResultsStore, results_url
 from linegate.station.results.sync import BackgroundSync, Lag, Outbox, SyncError, backoff_s
 from linegate.station.run import LineError
 from rich.console import Console
 
+EXIT_SET_ASIDE = 1
 EXIT_UNREACHABLE = 3
 RESULTS_HELP = ("the central results store all stations share: postgresql+psycopg://user@host/db (the password "
                 "best from PGPASSWORD or ~/.pgpass) or an SQLite file; the station's own store (STATE_DIR/results.db) "
@@ -35,9 +39,18 @@ def add_parser(cmds: argparse._SubParsersAction) -> None:
     sync.add_argument("--state-dir", type=Path, help="the station's state folder, with its results.db (default: the "
                                                      "only .linegate/*/results.db here)")
     sync.add_argument("--results", metavar="URL", required=True, help=RESULTS_HELP)
+    sync.add_argument("--retry-set-aside", action="store_true",
+                      help="also send again the units the central store refused before (set aside in the outbox)")
+    outbox = cmds.add_parser("outbox", help="what the station's outbox holds for each central store: units behind, "
+                                            "units refused and set aside (with the store's reason)")
+    outbox.add_argument("--state-dir", type=Path, help="the station's state folder, with its results.db (default: "
+                                                       "the only .linegate/*/results.db here)")
+    outbox.add_argument("--json", action="store_true", help="one JSON document instead of lines")
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    if args.results_command == "outbox":
+        return outbox_cli.show(outbox_path(args.state_dir), as_json=args.json, console=console)
     return _sync(args, console)
 
 
@@ -63,14 +76,21 @@ def _sync(args: argparse.Namespace, console: Console) -> int:
             before, _ = outbox.lag()
             try:
                 sent = _push(outbox)
+                if args.retry_set_aside:
+                    sent += outbox.retry_set_aside()[0]
             except SyncError as e:
                 outbox.note_error(e.reason)
                 left, _ = outbox.lag()
                 print(f"linegate: results: {e}; {left} of {before} unit(s) stay in the outbox {path}", file=sys.stderr)
                 return EXIT_UNREACHABLE
             outbox.note_error("")
+            refused = outbox.set_aside()
         finally:
             outbox.close()
+    if refused:
+        print(f"linegate: results: {outbox.target} refused {refused} unit(s) for what they hold: set aside in the "
+              f"outbox {path} ({sent} other(s) sent); 'linegate results outbox' lists them and why", file=sys.stderr)
+        return EXIT_SET_ASIDE
     console.print(f"results: sent {sent} unit(s) from {path} to {outbox.target}; it has every unit of the outbox")
     return 0
 
@@ -113,11 +133,14 @@ def end_sync(sync: BackgroundSync | None, local: ResultsStore) -> str | None:
         return None
     lag: Lag = sync.finish()
     target = sync.outbox.target
+    refused = (f"; {lag.set_aside} unit(s) it refused for what they hold are set aside in the outbox "
+               f"{local.shown} ('linegate results outbox' lists them and why)") if lag.set_aside else ""
     if lag.behind == 0:
-        return f"results: the central store {target} has every unit ({sync.sent} sent this run)"
+        every = "has every unit" if not lag.set_aside else "has every other unit"
+        return f"results: the central store {target} {every} ({sync.sent} sent this run){refused}"
     why = f" ({lag.error})" if lag.error else ""
     return (f"results: {lag.behind} unit(s) not yet in {target}{why}; they stay in the outbox {local.shown}: "
-            "the next run sends them, or 'linegate results sync --results URL' now")
+            f"the next run sends them, or 'linegate results sync --results URL' now{refused}")
 
 
 __all__ = ["add_args", "add_parser", "end_sync", "open_outbox", "outbox_path", "prepare_sync", "run"]

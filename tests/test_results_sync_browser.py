@@ -17,9 +17,10 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is n
 TARGET = "postgresql+psycopg://station:***@db/line"
 
 
-@pytest.mark.parametrize(("lang", "behind", "up_to_date"), [("en", "12 behind (oldest 3 min)", "up to date"),
-                                                             ("zh", "落后 12 台（最早 3 分钟）", "已同步")])  # noqa: RUF001
-def test_the_header_says_how_far_behind_the_central_store_is(tmp_path, lang, behind, up_to_date):
+@pytest.mark.parametrize(("lang", "behind", "up_to_date", "refused"), [
+    ("en", "12 behind (oldest 3 min)", "up to date", "1 refused by it, set aside"),
+    ("zh", "落后 12 台（最早 3 分钟）", "已同步", "1 台被其拒收，已搁置")])  # noqa: RUF001
+def test_the_header_says_how_far_behind_the_central_store_is(tmp_path, lang, behind, up_to_date, refused):
     hub = PanelHub("line-3", "esp32-provision", "1.4.0", "ab" * 32, ["A", "B"], lang=lang)
     hub.set_status(pool=812, backlog=3, cloud_ok=True)
     with sync_api.sync_playwright() as p, serve(hub) as server:
@@ -39,4 +40,7 @@ def test_the_header_says_how_far_behind_the_central_store_is(tmp_path, lang, beh
         expect(results).to_have_text(up_to_date)
         expect(results).to_have_attribute("data-ok", "true")
         assert results.get_attribute("title") == TARGET
+        hub(ResultsSync("", target=TARGET, behind=0, oldest_s=None, reachable=True, set_aside=1))
+        expect(results).to_have_text(refused)  # the others are in: only the refused one is said, in red
+        expect(results).to_have_attribute("data-ok", "false")
         chromium.close()

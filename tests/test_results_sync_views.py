@@ -67,7 +67,7 @@ def test_the_panel_header_carries_the_lag_and_keeps_it_across_status_updates():
     hub.set_status(800, 2, True)
     status = hub.state()["status"]
     assert status["results"] == {"target": TARGET, "behind": 12, "oldest_s": 185.0, "reachable": False,
-                                 "error": "OperationalError: connection refused"}
+                                 "error": "OperationalError: connection refused", "set_aside": 0}
     assert status["pool"] == 800 and [t["name"] for t in hub.state()["sockets"]] == ["A"]
     pushed = [json.loads(m) for m in published]
     assert [m["type"] for m in pushed] == ["header", "header"]

@@ -148,7 +148,7 @@ class PanelHub:
     def _results(self, event: ResultsSync) -> None:
         """The central results store's lag (no results sync: ``null``)."""
         results = {"target": event.target, "behind": event.behind, "oldest_s": event.oldest_s,
-                   "reachable": event.reachable, "error": event.error}
+                   "reachable": event.reachable, "error": event.error, "set_aside": event.set_aside}
         with self._lock:
             self._status = self._status | {"results": results}
             self._push_header()

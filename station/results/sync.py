@@ -14,6 +14,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +23,10 @@ from linegate.fixtures.config import central_problem
 from linegate.station.events import EventSink, ResultsSync
 from linegate.station.migrations.results import SCHEMA
 from linegate.station.migrations.runner import SchemaError, ensure
+from linegate.station.results import set_aside
+from linegate.station.results.rows import Rows
 from linegate.station.results.schema import CHILDREN, runs, store_identity, sync_state, units
+from linegate.station.results.set_aside import refused_for_content, where_refused
 from linegate.station.results.store import (
     ResultsError,
     ResultsStore,
@@ -65,6 +69,7 @@ class Lag:
     oldest: datetime | None  # the end of the oldest of them
     error: str = ""  # the last try's, "" when it went through
     reachable: bool | None = None  # the central store answered the last try (None: not tried yet)
+    set_aside: int = 0  # units it refused for what they hold, kept in the outbox
 
     def oldest_s(self, now: datetime | None = None) -> float | None:
         if self.oldest is None:
@@ -119,7 +124,12 @@ class Outbox:
             oldest = datetime.fromisoformat(oldest)
         return int(count), oldest.replace(tzinfo=UTC) if oldest is not None and oldest.tzinfo is None else oldest
 
-    def _batch(self, size: int) -> tuple[int, list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    def set_aside(self) -> int:
+        """Units the central store refused for what they hold, set aside (``set_aside.py``)."""
+        with self.reader.begin() as conn:
+            return set_aside.count(conn, self.target)
+
+    def _batch(self, size: int) -> tuple[int, list[dict[str, Any]], Rows]:
         """The next ``size`` units past the synced revision with their children and runs; one snapshot."""
         with self.reader.begin() as conn:
             since = self._synced(conn)
@@ -127,15 +137,19 @@ class Outbox:
                 select(units).where(units.c.revision > since).order_by(units.c.revision).limit(size)).mappings()]
             if not found:
                 return since, [], {}
-            ids = [u["record_id"] for u in found]
-            rows = {"unit_tests": found} | {t.name: [_aware(dict(r)) for r in conn.execute(
-                select(t).where(t.c.record_id.in_(ids))).mappings()] for t in CHILDREN}
-            run_rows = [_aware(dict(r)) for r in conn.execute(
-                select(runs).where(runs.c.run_id.in_({u["run_id"] for u in found}))).mappings()]
+            run_rows, rows = _with_children(conn, found)
         return max(u["revision"] for u in found), run_rows, rows
 
-    def _advance(self, revision: int, error: str = "") -> None:
-        """Record that the central store has every unit up to ``revision`` (never moving back)."""
+    def _batch_of(self, ids: list[str]) -> tuple[list[dict[str, Any]], Rows]:
+        with self.reader.begin() as conn:
+            found = [_aware(dict(r)) for r in conn.execute(
+                select(units).where(units.c.record_id.in_(ids)).order_by(units.c.revision)).mappings()]
+            return _with_children(conn, found) if found else ([], {})
+
+    def _advance(self, revision: int, error: str = "", *, refused: dict[str, tuple[int, str]] | None = None,
+                 sent: Sequence[str] = ()) -> None:
+        """Record that the central store has every unit up to ``revision`` (never moving back) but the
+        ``refused`` ones, which are set aside; ``sent`` are no longer."""
         now = datetime.now(UTC)
         with self.local.begin() as conn:
             done = conn.execute(update(sync_state).where(sync_state.c.target == self.target).values(
@@ -145,6 +159,8 @@ class Outbox:
                 conn.execute(insert(sync_state).values(target=self.target, revision=revision,
                                                        synced_at=None if error else now, last_error=error,
                                                        store_id=self._central_id))
+            if refused or sent:
+                set_aside.note(conn, self.target, refused or {}, list(sent))
 
     def _reach(self) -> None:
         """First contact: the central store's schema made or checked (under Alembic's version: never a newer
@@ -197,23 +213,82 @@ class Outbox:
                                 central=False) from e
             if not rows:
                 break
-            self._send(run_rows, rows)
+            refused = self._send_sorted(run_rows, rows)
+            ids = [u["record_id"] for u in rows["unit_tests"]]
             try:
-                self._advance(revision)
+                self._advance(revision, refused=refused, sent=[i for i in ids if i not in refused])
             except SQLAlchemyError as e:
                 raise SyncError(str(self.local.url.database), f"cannot note what was sent: {first_line(e)}",
                                 central=False) from e
-            sent += len(rows["unit_tests"])
-            self.sent += len(rows["unit_tests"])
+            for record_id, (_, reason) in refused.items():
+                log.info("results sync: %s refused unit %s, set aside in the outbox (the others go on): %s",
+                            self.target, record_id, reason)
+            sent += len(ids) - len(refused)
+            self.sent += len(ids) - len(refused)
         return sent
 
-    def _send(self, run_rows: list[dict[str, Any]], rows: dict[str, list[dict[str, Any]]]) -> None:
+    def retry_set_aside(self, size: int = BATCH) -> tuple[int, int]:
+        """Send the units set aside again (the central store may take them now); (sent, still refused)."""
+        self._reach()
+        with self.reader.begin() as conn:
+            ids = set_aside.standing_ids(conn, self.target)
+        sent = refused_count = 0
+        for start in range(0, len(ids), size):
+            run_rows, rows = self._batch_of(ids[start:start + size])
+            if not rows:
+                continue
+            refused = self._send_sorted(run_rows, rows)
+            done = [u["record_id"] for u in rows["unit_tests"] if u["record_id"] not in refused]
+            with self.local.begin() as conn:
+                set_aside.note(conn, self.target, refused, done)
+            sent, refused_count = sent + len(done), refused_count + len(refused)
+            self.sent += len(done)
+        return sent, refused_count
+
+    def _send_sorted(self, run_rows: list[dict[str, Any]], rows: Rows) -> dict[str, tuple[int, str]]:
+        """Send the batch; when the central store refuses a row of it, its halves, until the refused units
+        stand alone: those (record id -> revision, reason) are returned, the others are in the store."""
+        try:
+            self._send(run_rows, rows)
+            return {}
+        except _Refused as e:
+            found = rows["unit_tests"]
+            if len(found) == 1:
+                return {found[0]["record_id"]: (found[0]["revision"], e.reason)}
+            refused: dict[str, tuple[int, str]] = {}
+            for part in (found[:len(found) // 2], found[len(found) // 2:]):
+                ids = {u["record_id"] for u in part}
+                sub = {name: [r for r in table if r["record_id"] in ids] for name, table in rows.items()}
+                wanted = {u["run_id"] for u in part}
+                refused |= self._send_sorted([r for r in run_rows if r["run_id"] in wanted], sub)
+            return refused
+
+    def _send(self, run_rows: list[dict[str, Any]], rows: Rows) -> None:
         try:
             with self.central.begin() as conn:
                 put_rows(conn, run_rows, rows)
         except SQLAlchemyError as e:
+            if refused_for_content(e):
+                raise _Refused(where_refused(e) + scrubbed(first_line(e), self.url)) from e
             self._central_id = None  # reached again before the next batch: it may be another store by then
             raise SyncError(self.target, scrubbed(first_line(e), self.url), central=True) from e
+
+
+class _Refused(Exception):
+    """The central store refused a row of the batch for what it holds."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _with_children(conn: Connection, found: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Rows]:
+    ids = [u["record_id"] for u in found]
+    rows = {"unit_tests": found} | {t.name: [_aware(dict(r)) for r in conn.execute(
+        select(t).where(t.c.record_id.in_(ids))).mappings()] for t in CHILDREN}
+    run_rows = [_aware(dict(r)) for r in conn.execute(
+        select(runs).where(runs.c.run_id.in_({u["run_id"] for u in found}))).mappings()]
+    return run_rows, rows
 
 
 def backoff_s(failures: int) -> float:
@@ -237,7 +312,7 @@ class BackgroundSync:
         self._reachable: bool | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._shown: tuple[int, str, bool | None] | None = None
+        self._shown: tuple[int, str, bool | None, int] | None = None
         self._shown_at = float("-inf")
         self.last: Lag | None = None
 
@@ -281,10 +356,11 @@ class BackgroundSync:
     def _report(self, *, force: bool = False) -> Lag | None:
         try:
             behind, oldest = self.outbox.lag()
+            refused = self.outbox.set_aside()
         except SQLAlchemyError:
             return self.last  # the local store is busy: the next round tells
-        self.last = Lag(behind, oldest, self._error, self._reachable)
-        shown = (behind, self._error, self._reachable)
+        self.last = Lag(behind, oldest, self._error, self._reachable, refused)
+        shown = (behind, self._error, self._reachable, refused)
         now = time.monotonic()
         stale = behind > 0 and now - self._shown_at >= AGE_EVERY_S  # the oldest unit's age, told again
         due = (shown != self._shown or stale) and now - self._shown_at >= self.report_every_s
@@ -292,7 +368,8 @@ class BackgroundSync:
             self._shown, self._shown_at = shown, now
             try:
                 self.events(ResultsSync("", target=self.outbox.target, behind=behind,
-                                        oldest_s=self.last.oldest_s(), reachable=self._reachable, error=self._error))
+                                        oldest_s=self.last.oldest_s(), reachable=self._reachable, error=self._error,
+                                        set_aside=refused))
             except Exception:  # a view that fails must not stop the sync
                 log.exception("results sync: telling the lag failed")
         return self.last

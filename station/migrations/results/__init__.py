@@ -6,4 +6,4 @@ from linegate.station.migrations.runner import Schema
 from linegate.station.results.schema import metadata
 
 SCHEMA = Schema(what="results store", option="results", package=__name__, version_table="alembic_version_results",
-                head="results_0001", tables=frozenset(metadata.tables))
+                head="results_0002", tables=frozenset(metadata.tables))

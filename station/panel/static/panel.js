@@ -149,9 +149,11 @@ class Panel {
     document.getElementById("status-results-item").hidden = !r;
     if (!r) return;
     const el = document.getElementById("status-results");
-    el.textContent = r.behind === 0 ? t("results.up_to_date")
+    const lag = r.behind === 0 ? (r.set_aside ? "" : t("results.up_to_date"))
       : t(r.oldest_s === null ? "results.behind" : "results.behind_oldest", {n: r.behind, age: age(r.oldest_s)});
-    el.dataset.ok = String(r.error === "" && r.reachable !== false);
+    const refused = r.set_aside ? t("results.set_aside", {n: r.set_aside}) : "";
+    el.textContent = [lag, refused].filter(Boolean).join("; ");
+    el.dataset.ok = String(r.error === "" && r.reachable !== false && !r.set_aside);
     el.title = r.error ? t("results.error", {error: r.error}) : r.target;
   }
 

@@ -1,0 +1,58 @@
+"""Free text unbounded (a 33-character unit refused by PostgreSQL's VARCHAR(32) held up a station's whole
+outbox, while SQLite took it), and the outbox's units set aside by a central store that refused them.
+
+Revision ID: results_0002
+Revises: results_0001
+
+PostgreSQL changes VARCHAR to TEXT in place (binary-compatible: no rewrite, no index rebuild); SQLite
+has no lengths to enforce but records the declared type, so its tables are copied once (batch mode).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from linegate.station.migrations.adopt import create_table
+
+revision = "results_0002"
+down_revision: str | None = "results_0001"
+branch_labels = None
+depends_on = None
+
+WIDENED = {  # table -> {column: its VARCHAR length at results_0001}
+    "runs": {"station": 128, "host": 255, "run_dir": 1000, "linegate_version": 32},
+    "unit_tests": {"unit_key": 128, "serial": 128, "mac": 64, "station": 128, "socket": 64, "host": 255,
+                   "operator": 128, "fixture": 255, "plan_name": 255, "plan_version": 64, "failure_step": 255,
+                   "failure_measurement": 255, "failure_key": 255, "record_path": 1000, "report_path": 1000,
+                   "linegate_version": 32},
+    "steps": {"name": 255, "test": 500},
+    "measurements": {"step": 255, "name": 255, "units": 32, "limit": 255},
+    "provisioning": {"service": 32, "identity": 255, "code": 64},
+    "attachments": {"name": 255, "mime_type": 128},
+    "sync_state": {"target": 500},
+}
+
+
+def _retype(to: type[sa.types.TypeEngine] | None) -> None:
+    for table, columns in WIDENED.items():
+        with op.batch_alter_table(table) as batch:
+            for column, length in columns.items():
+                batch.alter_column(column, type_=sa.Text() if to is None else sa.String(length),
+                                   existing_type=sa.String(length) if to is None else sa.Text())
+
+
+def upgrade() -> None:
+    _retype(None)
+    create_table(
+        "outbox_set_aside",
+        sa.Column("target", sa.Text, primary_key=True),
+        sa.Column("record_id", sa.String(64), primary_key=True),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("set_aside_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("outbox_set_aside")
+    _retype(sa.String)
