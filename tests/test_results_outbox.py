@@ -246,3 +246,28 @@ class _sqlite:
 
     def __exit__(self, *exc: object) -> None:
         pass
+
+
+def test_an_error_of_postgresql_is_one_line_not_two(tmp_path, caplog):
+    """psycopg echoes an error raised in a pipelined executemany ("error ignored terminating <psycopg.Pipeline
+    ...>: pipeline aborted"); linegate says it once."""
+    if not postgres_up():
+        pytest.skip("no PostgreSQL at 127.0.0.1:5432 (or psycopg missing)")
+    path = tmp_path / "s" / "results.db"
+    with pg_schema() as url:
+        with ResultsStore(url):
+            pass
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE unit_tests ADD CONSTRAINT no_poison CHECK (serial <> 'poison')"))
+        engine.dispose()
+        fill_outbox(path, 12)
+        with ResultsStore(path) as local:
+            record = make_record(50)
+            local.write(record.model_copy(update={"unit": record.unit | {"serial": POISON}}), run_dir=tmp_path / "r")
+            fill_outbox(path, 12, first=100)
+            outbox = Outbox(local, url)
+            with caplog.at_level("INFO"):
+                assert outbox.push() == 24 and outbox.set_aside() == 1
+            outbox.close()
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("psycopg")] == []

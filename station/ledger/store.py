@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from linegate.station.dblog import quiet_pipeline_echo
 from linegate.station.ledger.crypto import SecretBox
 from linegate.station.ledger.errors import LedgerBusy, LedgerCorrupt, LedgerError, LedgerSchemaNewer
 from linegate.station.ledger.keycheck import open_key, refuse_orphan_key
@@ -117,6 +118,7 @@ class LedgerStore:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")  # one writer at a time, no upgrade deadlocks
 
             return engine
+        quiet_pipeline_echo()
         return create_engine(self.url, pool_pre_ping=True)
 
     # -- who runs on it ----------------------------------------------------

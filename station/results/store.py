@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from linegate.plans import UnitRecord
+from linegate.station.dblog import quiet_pipeline_echo
 from linegate.station.migrations.results import SCHEMA
 from linegate.station.migrations.runner import SchemaError, SchemaNewer, ensure
 from linegate.station.results.rows import run_id_of, run_row, unit_rows
@@ -76,6 +77,7 @@ def open_engine(url: str, *, connect_timeout_s: int = 5) -> Engine:
     except (ArgumentError, ValueError) as e:
         raise ResultsError(f"{shown_url(url)}: not a database URL") from e
     if parsed.get_backend_name() != "sqlite":
+        quiet_pipeline_echo()
         try:
             timeout = {"connect_timeout": connect_timeout_s} if parsed.get_backend_name() == "postgresql" else {}
             return create_engine(url, pool_pre_ping=True, connect_args=timeout)
