@@ -13,6 +13,7 @@ for the sync to the central store (a rewrite after a late commit gets a new one)
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -44,7 +45,7 @@ units = Table(
     metadata,
     Column("record_id", String(64), primary_key=True),
     Column("run_id", String(64), ForeignKey("runs.run_id"), nullable=False),
-    Column("revision", Integer, nullable=False, default=0),  # local order of writes, for the sync
+    Column("revision", BigInteger, nullable=False, default=0),  # local order of writes (store.py), for the sync
     Column("unit_key", Text, nullable=False),  # the MAC, else the serial: one physical unit
     Column("serial", Text, nullable=False, default=""),
     Column("mac", Text, nullable=False, default=""),
@@ -141,7 +142,7 @@ sync_state = Table(  # local store only: how far the central store has what this
     "sync_state",
     metadata,
     Column("target", Text, primary_key=True),  # the central URL without its password
-    Column("revision", Integer, nullable=False, default=0),
+    Column("revision", BigInteger, nullable=False, default=0),
     Column("synced_at", DateTime(timezone=True)),
     Column("last_error", Text, nullable=False, default=""),
     Column("store_id", String(36)),  # the central store's identity when it was last reached
@@ -152,7 +153,7 @@ set_aside = Table(  # local store only: units a central store refused for what t
     metadata,
     Column("target", Text, primary_key=True),  # as sync_state's
     Column("record_id", String(64), primary_key=True),
-    Column("revision", Integer, nullable=False),  # the version refused: a later rewrite is sent again
+    Column("revision", BigInteger, nullable=False),  # the version refused: a later rewrite is sent again
     Column("reason", Text, nullable=False),  # the central store's first line, password-free
     Column("set_aside_at", DateTime(timezone=True), nullable=False),
 )

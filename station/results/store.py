@@ -7,6 +7,7 @@ into it, each in one short transaction, in the step that writes the unit's JSON.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -171,11 +172,19 @@ class ResultsStore:
                          report_path=_absolute(report_path))
         try:
             with self.begin() as conn:
-                revision = conn.execute(select(func.coalesce(func.max(units.c.revision), 0))).scalar_one() + 1
+                latest = conn.execute(select(func.coalesce(func.max(units.c.revision), 0))).scalar_one()
+                revision = next_revision(latest)
                 rows["unit_tests"][0]["revision"] = revision
                 put_rows(conn, [run], rows)
         except SQLAlchemyError as e:
             raise ResultsError(f"{self.shown}: cannot store unit {record.record_id}: {first_line(e)}") from e
+
+
+def next_revision(latest: int) -> int:
+    """The revision of a store's next write: past ``latest`` and at least the clock in microseconds, so a store
+    made again (deleted, rebuilt) numbers its writes past every write of the one it replaces, and the central
+    store, which keeps a unit's latest revision, takes them."""
+    return max(latest + 1, time.time_ns() // 1000)
 
 
 def _absolute(path: Path | str) -> str:

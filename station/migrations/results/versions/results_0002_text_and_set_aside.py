@@ -1,6 +1,10 @@
 """Free text unbounded (a 33-character unit refused by PostgreSQL's VARCHAR(32) held up a station's whole
 outbox, while SQLite took it), and the outbox's units set aside by a central store that refused them.
 
+A unit's local revision is BIGINT: the store numbers its writes from the clock (microseconds), so a
+store rebuilt after a loss numbers its writes past the lost one's, and the central store's "a later
+revision wins" still holds for them.
+
 Revision ID: results_0002
 Revises: results_0001
 
@@ -33,12 +37,19 @@ WIDENED = {  # table -> {column: its VARCHAR length at results_0001}
 }
 
 
+REVISIONS = {"unit_tests", "sync_state"}  # their ``revision``: INTEGER to BIGINT (store.py: microseconds)
+
+
 def _retype(to: type[sa.types.TypeEngine] | None) -> None:
     for table, columns in WIDENED.items():
         with op.batch_alter_table(table) as batch:
             for column, length in columns.items():
                 batch.alter_column(column, type_=sa.Text() if to is None else sa.String(length),
                                    existing_type=sa.String(length) if to is None else sa.Text())
+            if table in REVISIONS:
+                batch.alter_column("revision", type_=sa.BigInteger() if to is None else sa.Integer(),
+                                   existing_type=sa.Integer() if to is None else sa.BigInteger(),
+                                   existing_nullable=False)
 
 
 def upgrade() -> None:
@@ -47,7 +58,7 @@ def upgrade() -> None:
         "outbox_set_aside",
         sa.Column("target", sa.Text, primary_key=True),
         sa.Column("record_id", sa.String(64), primary_key=True),
-        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("revision", sa.BigInteger, nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("set_aside_at", sa.DateTime(timezone=True), nullable=False),
     )
