@@ -34,6 +34,7 @@ from linegate.station import (
     db_cli,
     ledger_cli,
     panel_cli,
+    rebuild_cli,
     report_cli,
     results_cli,
     retest_cli,
@@ -216,18 +217,20 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     name = "esp-at-module.yaml" if args.service == "none" else f"esp-at-{args.service}.yaml"
     plan = load_plan(packaged("linegate.plans", name))
     state_dir = args.state_dir
+    history = state_dir is not None  # the demo's own state is fresh each run: its past runs are not its history
     if state_dir is None:  # the demo's own, fresh each run; its results store is where 'results' looks first
         state_dir = DEFAULT_STATE_DIR
         fresh_demo_state(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     if plan.provisioning is None:
-        return _execute(config, plan, args, console, units=args.units, state_dir=state_dir)
+        return _execute(config, plan, args, console, units=args.units, state_dir=state_dir, history=history)
     with demo_cloud(args.cloud, state_dir) as account:
         config = config.model_copy(update={"cloud": account})
         ledger = Ledger(state_dir / "ledger.db")
         try:
             ledger.hold(config.station)
-            return _execute(config, plan, args, console, units=args.units, state_dir=state_dir, ledger=ledger)
+            return _execute(config, plan, args, console, units=args.units, state_dir=state_dir, ledger=ledger,
+                            history=history)
         finally:
             ledger.close()
 
@@ -278,6 +281,7 @@ def _execute(
     serials: list[str] | None = None,
     state_dir: Path | None = None,
     ledger: Ledger | None = None,
+    history: bool = True,
 ) -> int:
     console.print(Text.assemble(("linegate", "bold"), f" {config.station}: plan {plan.name} v{plan.version} "
                                 f"(sha256 {plan.sha256[:12]})"))
@@ -285,6 +289,8 @@ def _execute(
     started = time.perf_counter()
     with ExitStack() as stack:
         results = stack.enter_context(ResultsStore(local_results_path(config.station, state_dir)))
+        if history and (lost := rebuild_cli.history_lost(results, config.station, ledger, args.out)) is not None:
+            _error(lost)
         retest = retest_cli.policy(args, config, plan, results)
         if retest is not None and isinstance(retest.attempts, StoreAttempts):
             stack.callback(retest.attempts.close)

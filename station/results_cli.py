@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from linegate.station import sync_cli
+from linegate.station import rebuild_cli, sync_cli
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR
 from linegate.station.console import STYLE
 from linegate.station.results.query import (
@@ -64,6 +64,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     _output_args(hist, csv_too=False)
     _store_args(hist)
     sync_cli.add_parser(cmds)
+    rebuild_cli.add_parser(cmds)
     return cmds
 
 
@@ -97,6 +98,8 @@ def open_store(args: argparse.Namespace) -> ResultsStore:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    if args.results_command == "rebuild":
+        return rebuild_cli.run(args, console)
     if args.results_command in ("sync", "outbox"):
         return sync_cli.run(args, console)
     if args.results_command == "units":

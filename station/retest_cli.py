@@ -7,9 +7,11 @@ import argparse
 import getpass
 from collections.abc import Callable
 from contextlib import ExitStack
+from pathlib import Path
 
 from linegate.fixtures.config import FixtureConfig
 from linegate.plans import Plan
+from linegate.station.rebuild_cli import history_lost
 from linegate.station.results.attempts import RetestPolicy, StoreAttempts
 from linegate.station.results.store import ResultsStore, local_results_path
 from linegate.station.run import LineError
@@ -72,6 +74,10 @@ def check(args: argparse.Namespace, config: FixtureConfig, plan: Plan, say: Call
     if plan.retest is None or not args.sn:
         return
     path = local_results_path(config.station, args.state_dir)
+    if not path.exists() and any(True for _ in Path(args.out).glob("run-*/run.json")):
+        with ResultsStore(path) as made:  # the store was removed: its history comes back before it is counted
+            if (lost := history_lost(made, config.station, None, args.out)) is not None:
+                say(lost)
     with ExitStack() as stack:
         stores = [stack.enter_context(ResultsStore(path, create=False))] if path.exists() else []
         found = policy(args, config, plan, *stores, say=say)

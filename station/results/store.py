@@ -17,8 +17,9 @@ from linegate.plans import UnitRecord
 from linegate.station.dblog import quiet_pipeline_echo
 from linegate.station.migrations.results import SCHEMA
 from linegate.station.migrations.runner import SchemaError, SchemaNewer, ensure
+from linegate.station.results.guard import REBUILD, StoreFile
 from linegate.station.results.rows import run_id_of, run_row, unit_rows
-from linegate.station.results.schema import CHILDREN, runs, units
+from linegate.station.results.schema import CHILDREN, runs, store_identity, units
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -129,12 +130,20 @@ class ResultsStore:
 
     Opening brings its schema to this linegate's revision (created, adopted, upgraded; a PostgreSQL
     store behind it needs ``linegate db upgrade``, one newer is refused: docs/ledger.md, Migrations).
-    ``create=False``: a worker's opening of a store its parent process has already opened.
+    ``create=False``: a worker's opening of a store its parent process has already opened (it must be there).
+
+    A SQLite store remembers the file it opened and its identity row: a write finding the file removed,
+    emptied or replaced (``guard.py``), or another store's identity, is refused (ResultsError), so the
+    station stops rather than write into nothing.
     """
 
     def __init__(self, url: str | Path, *, create: bool = True) -> None:
         self.url = results_url(url)
         self.shown = shown_url(self.url)
+        database = make_url(self.url).database if self.url.startswith("sqlite") else None
+        self.path = Path(database) if database and database != ":memory:" else None
+        if self.path is not None and not create and not self.path.is_file():
+            raise ResultsError(f"{self.path}: the results store is not there (removed?); {REBUILD}")
         self.engine = open_engine(self.url)
         if create:
             try:
@@ -148,6 +157,21 @@ class ResultsStore:
             except SQLAlchemyError as e:
                 self.engine.dispose()
                 raise ResultsError(f"{self.shown}: cannot open the results store: {first_line(e)}") from e
+        self.file: StoreFile | None = None
+        self.store_id: str | None = None
+        if self.path is not None:
+            try:
+                self.file = StoreFile.opened(self.path)
+                with self.engine.connect() as conn:
+                    self.store_id = conn.execute(select(store_identity.c.store_id)).scalar()
+            except (OSError, SQLAlchemyError) as e:
+                self.engine.dispose()
+                raise ResultsError(f"{self.shown}: cannot open the results store: {first_line(e)}") from e
+
+    def still_there(self) -> None:
+        """Raise ResultsError when the store's file is no longer the one opened."""
+        if self.file is not None and (problem := self.file.problem()) is not None:
+            raise ResultsError(problem)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -170,14 +194,20 @@ class ResultsStore:
         run = run_row(record, run_dir)
         rows = unit_rows(record, run_id=run["run_id"], record_path=_absolute(record_path),
                          report_path=_absolute(report_path))
+        self.still_there()
         try:
             with self.begin() as conn:
+                if self.store_id is not None and conn.execute(select(store_identity.c.store_id)).scalar() \
+                        != self.store_id:
+                    raise ResultsError(f"{self.shown}: the results store was replaced by another store while "
+                                       f"the station ran; {REBUILD}")
                 latest = conn.execute(select(func.coalesce(func.max(units.c.revision), 0))).scalar_one()
                 revision = next_revision(latest)
                 rows["unit_tests"][0]["revision"] = revision
                 put_rows(conn, [run], rows)
         except SQLAlchemyError as e:
             raise ResultsError(f"{self.shown}: cannot store unit {record.record_id}: {first_line(e)}") from e
+        self.still_there()  # removed during the write: the rows went with the file
 
 
 def next_revision(latest: int) -> int:
