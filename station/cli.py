@@ -45,6 +45,7 @@ from linegate.station import (
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account, fresh_demo_state
 from linegate.station.compose import run_fixture
 from linegate.station.console import STYLE, LiveConsole
+from linegate.station.engine.resume import journal_recorded
 from linegate.station.events import EventError, EventLog, EventSink, fan_out, serialized
 from linegate.station.faults import StationFault, Terminated, fault_from, write_log
 from linegate.station.gate.station import CloudUnavailable
@@ -291,6 +292,9 @@ def _execute(
         results = stack.enter_context(ResultsStore(local_results_path(config.station, state_dir)))
         if history and (lost := rebuild_cli.history_lost(results, config.station, ledger, args.out)) is not None:
             _error(lost)
+        if ledger is not None and (journaled := journal_recorded(ledger, results, args.out)):
+            console.print(f"recovery: {journaled} unit(s) recorded before the stop but not journaled: marked "
+                          "finished (not tested again)")
         retest = retest_cli.policy(args, config, plan, results)
         if retest is not None and isinstance(retest.attempts, StoreAttempts):
             stack.callback(retest.attempts.close)

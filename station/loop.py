@@ -321,6 +321,7 @@ class StationLoop:
         key = unit.identity.get("mac") or (f"sn:{serial}" if serial else None)
         if prov is None or not key or record.outcome is Outcome.ABORTED:
             return
+        prov.ledger.checkpoint("recorded")
         ident = result.ident if result is not None and path is not None else None
         fresh = prov.ledger.unit_finished(key, record.outcome.value, record.record_id, serial, ident=ident,
                                           record_path=str(path) if path else None)

@@ -327,6 +327,7 @@ class Supervisor:
             if self.ledger is not None and prov is not None:
                 key = trace.mac or (f"sn:{record.unit['serial']}" if record.unit.get("serial") else None)
                 if key:
+                    self.ledger.checkpoint("recorded")
                     self.ledger.unit_finished(key, record.outcome.value, record.record_id, record.unit.get("serial"),
                                               record_path=str(path))
             self._tell(RecordWritten(slot.socket, index=index, record_id=record.record_id, path=str(path)))

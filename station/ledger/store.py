@@ -171,6 +171,11 @@ class LedgerStore:
         if self._crash is not None:
             self._crash(state)
 
+    def checkpoint(self, point: str) -> None:
+        """A point outside the ledger's transitions that ``LINEGATE_CRASH_AT`` may kill at (``recorded``: a
+        unit's record written, its journal line not yet)."""
+        self._reached(point)
+
     # -- what the ledger was run with (for recover/audit from the command line) --
     def set_meta(self, key: str, value: Any) -> None:
         with self._tx() as conn:

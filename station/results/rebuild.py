@@ -52,31 +52,41 @@ def _state(store: ResultsStore, record_id: str) -> tuple[str, str | None] | None
     return None if row is None else (row.outcome, row.commit_status)
 
 
+def record_files(folder: Path) -> list[Path]:
+    """The JSON files of a run folder that may be unit records, oldest file name first."""
+    return [p for p in sorted(folder.glob("*.json")) if p.name not in NOT_RECORDS and not p.name.startswith(".")]
+
+
 def rebuild(store: ResultsStore, folders: Iterable[Path]) -> Rebuilt:
-    """Every unit record of ``folders`` into ``store``, oldest file name first."""
+    """Every unit record of ``folders`` into ``store``."""
     done = Rebuilt()
     for folder in folders:
         done.folders += 1
-        for path in sorted(folder.glob("*.json")):
-            if path.name in NOT_RECORDS or path.name.startswith("."):
-                continue
-            try:
-                record = UnitRecord.model_validate_json(path.read_bytes())
-            except ValidationError as e:
-                done.unreadable.append((path, f"not a unit record ({e.error_count()} problem(s))"))
-                continue
-            except OSError as e:
-                done.unreadable.append((path, e.strerror or str(e)))
-                continue
-            held = _state(store, record.record_id)
-            wanted = (record.outcome.value, record.provisioning.commit_status.value if record.provisioning else None)
-            if held == wanted:
-                done.kept += 1
-                continue
-            html = path.with_suffix(".html")
-            store.write(record, run_dir=folder, record_path=path, report_path=html if html.is_file() else "")
-            done.written += 1
+        rebuild_files(store, record_files(folder), done)
     return done
 
 
-__all__ = ["Rebuilt", "rebuild", "run_folders"]
+def rebuild_files(store: ResultsStore, paths: Iterable[Path], done: Rebuilt | None = None) -> Rebuilt:
+    """These unit record files into ``store`` (each in its own run folder, the file's)."""
+    done = done if done is not None else Rebuilt()
+    for path in paths:
+        try:
+            record = UnitRecord.model_validate_json(path.read_bytes())
+        except ValidationError as e:
+            done.unreadable.append((path, f"not a unit record ({e.error_count()} problem(s))"))
+            continue
+        except OSError as e:
+            done.unreadable.append((path, e.strerror or str(e)))
+            continue
+        held = _state(store, record.record_id)
+        wanted = (record.outcome.value, record.provisioning.commit_status.value if record.provisioning else None)
+        if held == wanted:
+            done.kept += 1
+            continue
+        html = path.with_suffix(".html")
+        store.write(record, run_dir=path.parent, record_path=path, report_path=html if html.is_file() else "")
+        done.written += 1
+    return done
+
+
+__all__ = ["Rebuilt", "rebuild", "rebuild_files", "record_files", "run_folders"]

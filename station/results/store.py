@@ -164,9 +164,14 @@ class ResultsStore:
                 self.file = StoreFile.opened(self.path)
                 with self.engine.connect() as conn:
                     self.store_id = conn.execute(select(store_identity.c.store_id)).scalar()
-            except (OSError, SQLAlchemyError) as e:
+            except SQLAlchemyError as e:
+                if create:
+                    self.engine.dispose()
+                    raise ResultsError(f"{self.shown}: cannot open the results store: {first_line(e)}") from e
+                # not a store (yet): its queries say so; a write finds it has no identity to check
+            except OSError as e:
                 self.engine.dispose()
-                raise ResultsError(f"{self.shown}: cannot open the results store: {first_line(e)}") from e
+                raise ResultsError(f"{self.shown}: cannot open the results store: {e.strerror or e}") from e
 
     def still_there(self) -> None:
         """Raise ResultsError when the store's file is no longer the one opened."""
