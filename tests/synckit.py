@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from linegate.plans import UnitRecord
 from linegate.station.results.rows import run_row, unit_rows
 from linegate.station.results.schema import CHILDREN, units
 from linegate.station.results.store import ResultsStore, put_rows
@@ -22,10 +23,14 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from synthetic import make_record
 
+POISON = "poison"  # a measurement in these units is refused by a central store made with refuse_poison
 
-def fill_outbox(path: Path, count: int, *, first: int = 1, station: str = "st1") -> list[str]:
+
+def fill_outbox(path: Path, count: int, *, first: int = 1, station: str = "st1",
+                poisoned: frozenset[int] = frozenset()) -> list[str]:
     """``count`` synthetic units in the local store at ``path`` (one transaction: a quick outbox to send),
-    under increasing revisions as the store gives them; their record ids."""
+    under increasing revisions as the store gives them; their record ids. The ``poisoned`` indexes have
+    a measurement in units the central store of ``refuse_poison`` refuses."""
     ids = []
     run_dir = path.parent / f"run-{station}"
     with ResultsStore(path) as store, store.begin() as conn:
@@ -33,6 +38,8 @@ def fill_outbox(path: Path, count: int, *, first: int = 1, station: str = "st1")
         for index in range(first, first + count):
             record = make_record(index, fail=index % 7 == 0)
             record = record.model_copy(update={"station": record.station.model_copy(update={"name": station})})
+            if index in poisoned:
+                record = with_units(record, POISON)
             run = run_row(record, run_dir)
             rows = unit_rows(record, run_id=run["run_id"])
             revision += 1
@@ -40,6 +47,36 @@ def fill_outbox(path: Path, count: int, *, first: int = 1, station: str = "st1")
             put_rows(conn, [run], rows)
             ids.append(record.record_id)
     return ids
+
+
+def with_units(record: UnitRecord, in_units: str) -> UnitRecord:
+    """The record with its first measurement in ``units``."""
+    first = record.steps[0]
+    m = first.measurements[0].model_copy(update={"units": in_units})
+    step = first.model_copy(update={"measurements": (m, *first.measurements[1:])})
+    return record.model_copy(update={"steps": (step, *record.steps[1:])})
+
+
+def refuse_poison(url: str) -> None:
+    """The central store made, then told to refuse any measurement in units 'poison' (a constraint)."""
+    with ResultsStore(url):
+        pass
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.execute(text("CREATE TRIGGER no_poison BEFORE INSERT ON measurements WHEN NEW.units = 'poison' "
+                              "BEGIN SELECT RAISE(ABORT, 'poisoned units'); END"))
+        else:
+            conn.execute(text("ALTER TABLE measurements ADD CONSTRAINT no_poison CHECK (units <> 'poison')"))
+    engine.dispose()
+
+
+def take_poison(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER no_poison" if conn.dialect.name == "sqlite"
+                          else "ALTER TABLE measurements DROP CONSTRAINT no_poison"))
+    engine.dispose()
 
 
 class Census(NamedTuple):

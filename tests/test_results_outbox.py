@@ -14,7 +14,6 @@ from pathlib import Path
 
 import psycopg.errors
 import pytest
-from linegate.plans import UnitRecord
 from linegate.station.console import LiveConsole
 from linegate.station.events import ResultsSync
 from linegate.station.results.set_aside import refused_for_content
@@ -23,10 +22,8 @@ from linegate.station.results.sync import BackgroundSync, Outbox, SyncError
 from pgkit import pg_schema, postgres_up
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
-from synckit import census, fill_outbox
+from synckit import POISON, census, fill_outbox, refuse_poison, take_poison, with_units
 from synthetic import make_record
-
-POISON = "poison"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -38,36 +35,6 @@ def central(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         pytest.skip("no PostgreSQL at 127.0.0.1:5432 (or psycopg missing)")
     with pg_schema() as url:
         yield url
-
-
-def with_units(record: UnitRecord, units: str) -> UnitRecord:
-    """The record with its first measurement in ``units``."""
-    first = record.steps[0]
-    m = first.measurements[0].model_copy(update={"units": units})
-    step = first.model_copy(update={"measurements": (m, *first.measurements[1:])})
-    return record.model_copy(update={"steps": (step, *record.steps[1:])})
-
-
-def refuse_poison(url: str) -> None:
-    """The central store made, then told to refuse any measurement in units 'poison' (a constraint)."""
-    with ResultsStore(url):
-        pass
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.execute(text("CREATE TRIGGER no_poison BEFORE INSERT ON measurements WHEN NEW.units = 'poison' "
-                              "BEGIN SELECT RAISE(ABORT, 'poisoned units'); END"))
-        else:
-            conn.execute(text("ALTER TABLE measurements ADD CONSTRAINT no_poison CHECK (units <> 'poison')"))
-    engine.dispose()
-
-
-def take_poison(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TRIGGER no_poison" if conn.dialect.name == "sqlite"
-                          else "ALTER TABLE measurements DROP CONSTRAINT no_poison"))
-    engine.dispose()
 
 
 def test_a_33_character_unit_reaches_postgresql_as_it_reaches_sqlite(tmp_path, central):
