@@ -118,3 +118,22 @@ def test_a_demo_state_whose_store_went_is_rebuilt_from_what_the_ledger_counts(tm
         "(it was removed?); rebuilt from the run folders: 0 unit record(s); 3 test(s) have no record there: the "
         "retest limit counts those only where the central results store has them ('linegate results rebuild "
         "--from RUN_DIR' adds other folders)")
+
+
+def test_a_ledger_removed_mid_run_stops_the_station_before_journaling_into_nothing(tmp_path):
+    """The same class of fault on the ledger: removed mid-run, the demo once went on to exit 0 with every
+    identity it journaled since gone with the file."""
+    run = subprocess.Popen([sys.executable, "-m", "linegate", "demo", "--units", "150", "--state-dir", "s",
+                            "--out", "o"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(records_in(tmp_path / "o")) < 3 and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.05)
+    for path in (tmp_path / "s").glob("ledger.db*"):
+        if not path.name.endswith(".lock"):
+            path.unlink()
+    out, err = run.communicate(timeout=180)
+    assert run.returncode == 1, out + err
+    [line] = [x for x in err.splitlines() if x.strip()]
+    assert "LedgerGone: " in line and f"{tmp_path / 's' / 'ledger.db'}: the ledger was removed while the station " \
+        "ran; the station stops" in line, line
+    assert len(records_in(tmp_path / "o")) < 150

@@ -21,3 +21,8 @@ class IllegalMove(LedgerError):
 
 class LedgerSchemaNewer(LedgerError):
     """The ledger's schema is a revision this linegate does not know: a newer linegate made it."""
+
+
+class LedgerGone(Exception):
+    """The ledger's file was removed, emptied or replaced while the station ran: a station fault (exit 1), not
+    bad input, so the unit in progress is ERROR and the station stops before journaling into nothing."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from linegate.station.dblog import quiet_pipeline_echo
 from linegate.station.ledger.crypto import SecretBox
-from linegate.station.ledger.errors import LedgerBusy, LedgerCorrupt, LedgerError, LedgerSchemaNewer
+from linegate.station.ledger.errors import LedgerBusy, LedgerCorrupt, LedgerError, LedgerGone, LedgerSchemaNewer
 from linegate.station.ledger.keycheck import open_key, refuse_orphan_key
 from linegate.station.ledger.lock import (
     describe,
@@ -24,6 +24,7 @@ from linegate.station.ledger.lock import (
 from linegate.station.ledger.schema import meta
 from linegate.station.migrations.ledger import SCHEMA
 from linegate.station.migrations.runner import SchemaError, SchemaNewer, ensure
+from linegate.station.storefile import StoreFile
 from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -33,6 +34,9 @@ def ledger_url(path_or_url: str | Path) -> str:
     text = str(path_or_url)
     return text if "://" in text else f"sqlite:///{Path(text).resolve()}"
 
+
+LOST = ("the station stops: what it journaled since went with the file; restore the ledger from its backup, then "
+        "'linegate ledger audit' cross-checks it with the cloud and the units")
 
 class LedgerStore:
     """The journal's storage. Opening it checks the file (SQLite) and that the key is this ledger's.
@@ -56,6 +60,7 @@ class LedgerStore:
             refuse_orphan_key(self._sqlite_path, key_file, self.shown)
             self._create_file(self._sqlite_path)
         self._crash = crash_hook
+        self._file: StoreFile | None = None
         try:
             self.engine = self._engine()
         except SQLAlchemyError as e:
@@ -65,6 +70,7 @@ class LedgerStore:
                 self._check_integrity()
             self._migrate()
             self._box = SecretBox(open_key(self.engine, self.shown, key_file))
+            self._file = StoreFile.opened(self._sqlite_path, "the ledger", LOST) if self._sqlite_path else None
         except SQLAlchemyError as e:
             self.engine.dispose()
             raise LedgerError(f"{self.shown}: cannot open the ledger: {_first_line(e)}") from e
@@ -164,8 +170,16 @@ class LedgerStore:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
+        """A write, refused when the file is no longer the one opened, before and after it (a removal
+        during it took the write with the file)."""
+        self.still_there()
         with self.engine.begin() as conn:
             yield conn
+        self.still_there()
+
+    def still_there(self) -> None:
+        if self._file is not None and (problem := self._file.problem()) is not None:
+            raise LedgerGone(problem)
 
     def _reached(self, state: str) -> None:
         if self._crash is not None:

@@ -17,9 +17,9 @@ from linegate.plans import UnitRecord
 from linegate.station.dblog import quiet_pipeline_echo
 from linegate.station.migrations.results import SCHEMA
 from linegate.station.migrations.runner import SchemaError, SchemaNewer, ensure
-from linegate.station.results.guard import REBUILD, StoreFile
 from linegate.station.results.rows import run_id_of, run_row, unit_rows
 from linegate.station.results.schema import CHILDREN, runs, store_identity, units
+from linegate.station.storefile import StoreFile
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -33,6 +33,9 @@ class ResultsError(Exception):
 
 class ResultsSchemaNewer(ResultsError):
     """The store's schema is a revision this linegate does not know: a newer linegate made it."""
+
+
+REBUILD = "the units' JSON records are in the run folders: 'linegate results rebuild --state-dir DIR' makes it again"
 
 
 def results_url(path_or_url: str | Path) -> str:
@@ -133,7 +136,7 @@ class ResultsStore:
     ``create=False``: a worker's opening of a store its parent process has already opened (it must be there).
 
     A SQLite store remembers the file it opened and its identity row: a write finding the file removed,
-    emptied or replaced (``guard.py``), or another store's identity, is refused (ResultsError), so the
+    emptied or replaced (``station/storefile.py``), or another store's identity, is refused (ResultsError), so the
     station stops rather than write into nothing.
     """
 
@@ -161,7 +164,7 @@ class ResultsStore:
         self.store_id: str | None = None
         if self.path is not None:
             try:
-                self.file = StoreFile.opened(self.path)
+                self.file = StoreFile.opened(self.path, "the results store", REBUILD)
                 with self.engine.connect() as conn:
                     self.store_id = conn.execute(select(store_identity.c.store_id)).scalar()
             except SQLAlchemyError as e:
