@@ -90,12 +90,14 @@ def test_sigterm_aborts_the_unit_writes_the_run_summary_and_exits_143(tmp_path):
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 640 KiB tmpfs: the machine lets root mount one; elsewhere the fault-injection test covers it."""
+    """A 1 MiB tmpfs (a new station state holds three SQLite files, each with its WAL and shared memory until
+    the last connection closes: ~750 KiB at its peak): root may mount one; elsewhere the fault-injection test
+    covers it."""
     mount = tmp_path / "small"
     mount.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root; test_a_failing_write_* injects the fault instead")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=640k", "tmpfs", str(mount)], capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
     yield mount

@@ -36,8 +36,12 @@ def describe(holder: Any) -> str:
 def hold_file(path: Path, station: str, shown: str) -> int:
     """The open, locked lock file (its descriptor); LedgerBusy naming the holder when another has it."""
     fd = _locked(path, shown)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps(holder_info(station)).encode(), 0)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder_info(station)).encode(), 0)
+    except OSError as e:  # a full disk: the fault names the file, and the lock is not kept
+        os.close(fd)
+        raise OSError(e.errno, e.strerror, str(path)) from e
     return fd
 
 

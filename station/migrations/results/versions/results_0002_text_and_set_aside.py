@@ -10,6 +10,8 @@ Revises: results_0001
 
 PostgreSQL changes VARCHAR to TEXT in place (binary-compatible: no rewrite, no index rebuild); SQLite
 has no lengths to enforce but records the declared type, so its tables are copied once (batch mode).
+results_0001 itself now makes these types, so a new store does nothing here; a store made by an older
+linegate at results_0001 is changed.
 """
 
 from __future__ import annotations
@@ -41,12 +43,23 @@ REVISIONS = {"unit_tests", "sync_state"}  # their ``revision``: INTEGER to BIGIN
 
 
 def _retype(to: type[sa.types.TypeEngine] | None) -> None:
+    """Only the columns not yet of the wanted type: a store results_0001 made since this revision exists
+    already has them (no table copied, no page written), one made before gets them here."""
+    inspector = sa.inspect(op.get_bind())
     for table, columns in WIDENED.items():
+        found = {c["name"]: c["type"] for c in inspector.get_columns(table)}
+        bounded = {c for c in columns if getattr(found[c], "length", None) is not None}  # VARCHAR(n), not TEXT
+        widen = sorted(bounded if to is None else set(columns) - bounded)
+        big = isinstance(found["revision"], sa.BigInteger) if table in REVISIONS else None
+        revision = big is not None and big == (to is not None)
+        if not widen and not revision:
+            continue
         with op.batch_alter_table(table) as batch:
-            for column, length in columns.items():
+            for column in widen:
+                length = columns[column]
                 batch.alter_column(column, type_=sa.Text() if to is None else sa.String(length),
                                    existing_type=sa.String(length) if to is None else sa.Text())
-            if table in REVISIONS:
+            if revision:
                 batch.alter_column("revision", type_=sa.BigInteger() if to is None else sa.Integer(),
                                    existing_type=sa.Integer() if to is None else sa.BigInteger(),
                                    existing_nullable=False)
