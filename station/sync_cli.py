@@ -16,8 +16,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from linegate.station import outbox_cli
+from linegate.station.results.background import BackgroundSync, backoff_s
 from linegate.station.results.store import ResultsStore, results_url
-from linegate.station.results.sync import BackgroundSync, Lag, Outbox, SyncError, backoff_s
+from linegate.station.results.sync import Lag, Outbox, SyncError
 from linegate.station.run import LineError
 from rich.console import Console
 

@@ -16,9 +16,10 @@ import psycopg.errors
 import pytest
 from linegate.station.console import LiveConsole
 from linegate.station.events import ResultsSync
+from linegate.station.results.background import BackgroundSync
 from linegate.station.results.set_aside import refused_for_content
 from linegate.station.results.store import ResultsStore
-from linegate.station.results.sync import BackgroundSync, Outbox, SyncError
+from linegate.station.results.sync import Outbox, SyncError
 from pgkit import pg_schema, postgres_up
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError

@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 from linegate.plans import CommitStatus
 from linegate.station.events import ResultsSync, from_wire, to_wire
+from linegate.station.results.background import BackgroundSync, backoff_s
 from linegate.station.results.rows import run_row, unit_rows
 from linegate.station.results.store import ResultsStore, put_rows
-from linegate.station.results.sync import BackgroundSync, Outbox, backoff_s, scrubbed
+from linegate.station.results.sync import Outbox, scrubbed
 from pgkit import pg_schema, postgres_up
 from sqlalchemy import create_engine, text
 from synckit import census, fill_outbox, private_postgres, refuse_poison, units_in
