@@ -13,6 +13,7 @@ from types import TracebackType
 
 import uvicorn
 from linegate.station.panel.hub import PanelHub
+from linegate.station.panel.limits import BodyLimit
 from linegate.station.panel.routes import routes, static_dir
 from linegate.station.panel.security import Guard, PanelError, is_loopback, resolve_token
 from starlette.applications import Starlette
@@ -24,7 +25,7 @@ START_TIMEOUT_S = 10.0
 
 def build_app(hub: PanelHub, token: str | None, loopback: bool) -> Guard:
     app = Starlette(routes=[*routes(hub), Mount("/static", StaticFiles(directory=static_dir()), name="static")])
-    return Guard(app, token, loopback, hub.text)
+    return Guard(BodyLimit(app, lambda: hub.text("refused.too_big")), token, loopback, hub.text)
 
 
 class PanelServer:

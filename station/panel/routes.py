@@ -13,13 +13,13 @@ from typing import Any
 from linegate.station.panel import i18n
 from linegate.station.panel.fanout import FLUSH_S, Signal
 from linegate.station.panel.hub import PanelHub, Reply
+from linegate.station.panel.limits import MAX_BODY
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 KEEP_ALIVE_S = 15.0
-MAX_BODY = 16 * 1024
 NO_STORE = {"cache-control": "no-store"}
 IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".webp")  # a prompt's image: only these from the plan's folder
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -133,7 +133,7 @@ def routes(hub: PanelHub) -> list[Route]:
         return FileResponse(found, headers={"x-content-type-options": "nosniff"})
 
     async def _body(request: Request) -> dict[str, Any] | Response:
-        raw = await request.body()
+        raw = await request.body()  # BodyLimit read it, at most MAX_BODY bytes
         if len(raw) > MAX_BODY:
             return _reply(Reply(False, hub.text("refused.too_big"), 413))
         if not raw.strip():

@@ -79,7 +79,7 @@ class Guard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         host = headers.get("host", "")
         if self.token is None and self.loopback and not _loopback_host(host):
-            await _refuse(send, 403, self.deny("denied.host"))
+            await refuse(send, 403, self.deny("denied.host"), close=True)
             return
         if self.token is not None:
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
@@ -87,18 +87,18 @@ class Guard:
                 if _same(query["token"][0], self.token):
                     await _redirect_with_cookie(send, self.cookie)
                 else:
-                    await _refuse(send, 401, self.deny("denied.token"))
+                    await refuse(send, 401, self.deny("denied.token"), close=True)
                 return
             if not self._carries_token(headers):
-                await _refuse(send, 401, self.deny("denied.token"))
+                await refuse(send, 401, self.deny("denied.token"), close=True)
                 return
         if scope["method"] not in SAFE_METHODS:
             if not _same_origin(headers, host):
-                await _refuse(send, 403, self.deny("denied.origin"))
+                await refuse(send, 403, self.deny("denied.origin"), close=True)
                 return
             json_body = headers.get("content-type", "").split(";")[0].strip().lower() == "application/json"
             if not json_body and headers.get("content-length") != "0":
-                await _refuse(send, 415, self.deny("denied.json"))
+                await refuse(send, 415, self.deny("denied.json"), close=True)
                 return
         await self.app(scope, receive, send)
 
@@ -137,11 +137,13 @@ def _same_origin(headers: dict[str, str], host: str) -> bool:
     return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower() and bool(host)
 
 
-async def _refuse(send: Send, status: int, reason: str) -> None:
+async def refuse(send: Send, status: int, reason: str, close: bool = False) -> None:
+    """Answer ``{"accepted": false, "reason": ...}`` with ``status``; ``close``: and close the connection (a
+    request whose body is left unread)."""
     body = json.dumps({"accepted": False, "reason": reason}, ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store")]})
+        (b"cache-control", b"no-store"), *([(b"connection", b"close")] if close else [])]})
     await send({"type": "http.response.body", "body": body})
 
 
