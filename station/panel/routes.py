@@ -13,7 +13,7 @@ from typing import Any
 from linegate.station.panel import i18n
 from linegate.station.panel.fanout import FLUSH_S, Signal
 from linegate.station.panel.hub import PanelHub, Reply
-from linegate.station.panel.limits import MAX_BODY
+from linegate.station.panel.limits import MAX_BODY, json_object
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -138,11 +138,8 @@ def routes(hub: PanelHub) -> list[Route]:
             return _reply(Reply(False, hub.text("refused.too_big"), 413))
         if not raw.strip():
             return {}
-        try:
-            doc = json.loads(raw)
-        except ValueError:
-            doc = None
-        if not isinstance(doc, dict):
+        doc = json_object(raw)
+        if doc is None:
             return _reply(Reply(False, hub.text("refused.not_json"), 400))
         return doc
 
