@@ -150,7 +150,7 @@ def test_a_host_or_origin_that_is_no_address_is_refused_403_not_a_500(header, va
     assert _ours(capfd, caplog) == ""
 
 
-def test_a_cookie_header_is_read_in_linear_time(monkeypatch):
+def test_a_cookie_header_is_read_in_linear_time():
     """http.cookies of Python 3.11.7 takes about a second on a 15 KB quoted cookie (CVE-2024-7592), on the
     server's loop: every browser's stream stalls. The panel reads its one cookie itself."""
     with serve(make_hub(), host="127.0.0.1", token=TOKEN) as server:
