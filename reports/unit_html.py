@@ -8,8 +8,12 @@ self-contained: no file or network is needed to view it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 from datetime import datetime
+from functools import cache
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -41,14 +45,32 @@ def _ts(value: datetime) -> str:
     return value.isoformat(timespec="milliseconds")
 
 
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(_OURS), str(_PYTEST_HTML)]),
+        autoescape=jinja2.select_autoescape(["html", "jinja2", "j2"]),
+    )
+
+
+@cache
+def script_hashes() -> tuple[str, ...]:
+    """The Content-Security-Policy hashes (``sha256-...``) of the scripts of every unit report: pytest-html's
+    app.js as its page includes it, and the page's event handlers (its reload button, our filter of
+    measurements; a policy allows these with 'unsafe-hashes'). A server of reports allows these and no other."""
+    page = (_PYTEST_HTML / "index.jinja2").read_text(encoding="utf-8")
+    found = re.findall(r'<script>(\s*)\{%\s*include\s+"app\.js"\s*%\}(\s*)</script>', page)
+    script = _environment().get_template("app.js").render()
+    sources = [before + script + after for before, after in found]
+    for template in (page, (_OURS / "unit_summary.html.j2").read_text(encoding="utf-8")):
+        sources += re.findall(r'\son[a-z]+="([^"{}]*)"', template)
+    return tuple("sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() for s in sources)
+
+
 class UnitReportRenderer:
     """Compiles the templates once; ``render`` is called per unit."""
 
     def __init__(self) -> None:
-        env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader([str(_OURS), str(_PYTEST_HTML)]),
-            autoescape=jinja2.select_autoescape(["html", "jinja2", "j2"]),
-        )
+        env = _environment()
         self._page = env.get_template("index.jinja2")
         self._summary = env.get_template("unit_summary.html.j2")
         self._css = (_PYTEST_HTML / "style.css").read_text() + (_OURS / "extra.css").read_text()

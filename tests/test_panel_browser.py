@@ -261,6 +261,14 @@ def test_a_real_two_socket_station_driven_from_the_browser(browser, tmp_path):
         expect(a.locator('[data-role="verdict"]')).to_have_text("PASS", timeout=20_000)
         expect(b.locator('[data-role="verdict"]')).to_have_text("FAIL", timeout=20_000)
         shot(page, "real-station-1280x800")
+        report = browser.new_page()  # pytest-html's script runs under the reports' CSP (its hash), nothing refused
+        refused: list[str] = []
+        report.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+        report.goto(server.url.rstrip("/") + a.locator('[data-role="report"]').get_attribute("href"))
+        expect(report.locator("#results-table tbody.results-table-row")).to_have_count(1)
+        report.locator("#lg-only-failures").check()  # the report's own event handler
+        expect(report.locator("#lg-meas")).to_have_class("lg-meas lg-only-fail")
+        assert refused == []
         run.join(30)
     records = {r.unit["serial"]: r for r in done["result"].records}
     assert records["SN-101"].outcome.value == "PASS" and records["SN-102"].outcome.value == "FAIL"

@@ -12,7 +12,9 @@ import time
 from types import TracebackType
 
 import uvicorn
+from linegate.station.panel.headers import Protocol, SecureHeaders
 from linegate.station.panel.hub import PanelHub
+from linegate.station.panel.limits import BodyLimit
 from linegate.station.panel.routes import routes, static_dir
 from linegate.station.panel.security import Guard, PanelError, is_loopback, resolve_token
 from starlette.applications import Starlette
@@ -22,9 +24,10 @@ from starlette.staticfiles import StaticFiles
 START_TIMEOUT_S = 10.0
 
 
-def build_app(hub: PanelHub, token: str | None, loopback: bool) -> Guard:
+def build_app(hub: PanelHub, token: str | None, loopback: bool) -> SecureHeaders:
+    """The panel's routes behind: its headers on every answer, the guard (host, token, origin), the body limit."""
     app = Starlette(routes=[*routes(hub), Mount("/static", StaticFiles(directory=static_dir()), name="static")])
-    return Guard(app, token, loopback, hub.text)
+    return SecureHeaders(Guard(BodyLimit(app, lambda: hub.text("refused.too_big")), token, loopback, hub.text))
 
 
 class PanelServer:
@@ -36,7 +39,7 @@ class PanelServer:
         shown = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{shown}:{self.port}/"
         self.token_required = token is not None
-        config = uvicorn.Config(build_app(hub, token, loopback), http="h11", ws="none", lifespan="off",
+        config = uvicorn.Config(build_app(hub, token, loopback), http=Protocol, ws="none", lifespan="off",
                                 access_log=False, log_level="warning", timeout_graceful_shutdown=2,
                                 server_header=False)
         self._server = uvicorn.Server(config)

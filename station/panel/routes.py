@@ -10,20 +10,20 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from linegate.reports.unit_html import script_hashes
 from linegate.station.panel import i18n
 from linegate.station.panel.fanout import FLUSH_S, Signal
+from linegate.station.panel.files import plan_image, report_file
+from linegate.station.panel.headers import report_csp
 from linegate.station.panel.hub import PanelHub, Reply
+from linegate.station.panel.limits import MAX_BODY, json_object
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 KEEP_ALIVE_S = 15.0
-MAX_BODY = 16 * 1024
 NO_STORE = {"cache-control": "no-store"}
-IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".webp")  # a prompt's image: only these from the plan's folder
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 
 def static_dir() -> Path:
@@ -42,8 +42,7 @@ def page(lang: str) -> str:
 
 def routes(hub: PanelHub) -> list[Route]:
     async def index(request: Request) -> Response:
-        return HTMLResponse(page(hub.lang), headers=NO_STORE | {
-            "content-security-policy": CSP, "referrer-policy": "no-referrer", "x-content-type-options": "nosniff"})
+        return HTMLResponse(page(hub.lang), headers=NO_STORE)  # its CSP and others: headers.SecureHeaders
 
     async def state(request: Request) -> Response:
         return Response(await run_in_threadpool(hub.state_message), media_type="application/json",
@@ -120,29 +119,26 @@ def routes(hub: PanelHub) -> list[Route]:
         return _reply(await run_in_threadpool(hub.set_operator, name if isinstance(name, str) else ""))
 
     async def report(request: Request) -> Response:
-        found = _report_file(hub.reports_base, request.path_params["path"])
+        found = await run_in_threadpool(report_file, hub.reports_base, request.path_params["path"])
         if found is None:
             return JSONResponse({"accepted": False, "reason": hub.text("refused.no_report")}, 404, headers=NO_STORE)
-        return FileResponse(found, headers=NO_STORE | {"x-content-type-options": "nosniff"})
+        return FileResponse(found, headers=NO_STORE | {"content-security-policy": report_csp(script_hashes())})
 
     async def image(request: Request) -> Response:
-        relative = request.path_params["path"]
-        found = _report_file(hub.plan_dir, relative) if relative.lower().endswith(IMAGES) else None
+        found = await run_in_threadpool(plan_image, hub.plan_dir, request.path_params["path"])
         if found is None:
             return JSONResponse({"accepted": False, "reason": hub.text("refused.no_image")}, 404, headers=NO_STORE)
-        return FileResponse(found, headers={"x-content-type-options": "nosniff"})
+        data, media_type = found
+        return Response(data, media_type=media_type)
 
     async def _body(request: Request) -> dict[str, Any] | Response:
-        raw = await request.body()
+        raw = await request.body()  # BodyLimit read it, at most MAX_BODY bytes
         if len(raw) > MAX_BODY:
             return _reply(Reply(False, hub.text("refused.too_big"), 413))
         if not raw.strip():
             return {}
-        try:
-            doc = json.loads(raw)
-        except ValueError:
-            doc = None
-        if not isinstance(doc, dict):
+        doc = json_object(raw)
+        if doc is None:
             return _reply(Reply(False, hub.text("refused.not_json"), 400))
         return doc
 
@@ -166,16 +162,3 @@ def _frame(message: str) -> str:
 
 def _reply(reply: Reply) -> Response:
     return JSONResponse({"accepted": reply.accepted, "reason": reply.reason}, reply.code, headers=NO_STORE)
-
-
-def _report_file(base: Path | None, relative: str) -> Path | None:  # also a prompt's image
-    """The file ``relative`` names under ``base``; None for anything outside it (``..``, a link out)."""
-    if base is None or "\x00" in relative:
-        return None
-    root = base.resolve()
-    target = (root / relative).resolve()
-    if target != root and root not in target.parents:
-        return None
-    if target.is_dir():
-        target = target / "index.html"
-    return target if target.is_file() else None
