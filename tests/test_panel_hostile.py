@@ -103,7 +103,9 @@ DEEP = b"[" * 8000 + b"]" * 8000  # 16,000 bytes: within the size limit, far pas
 BAD_JSON = {"array": DEEP, "in-object": b'{"serial": ' + DEEP[:7990] + b"}",
             "objects": b'{"x": ' + b'{"a":' * 2500 + b"1" + b"}" * 2501,
             "nan": b'{"answer": NaN}', "infinity": b'{"answer": -Infinity}', "overflow": b'{"answer": 1e999}',
-            "digits": b'{"answer": 1' + b"0" * 5000 + b"}", "utf8": b"\xff\xfe{}", "cut": b'{"answer": "yes"'}
+            "digits": b'{"answer": 1' + b"0" * 5000 + b"}", "utf8": b"\xff\xfe{}", "cut": b'{"answer": "yes"',
+            # a lone surrogate is no character: stored on a tile, it made every later /api/state a 500
+            "surrogate": b'{"serial": "\\ud800", "socket": "\\ud800", "answer": "\\udfff", "operator": "\\ud800"}'}
 
 
 def _ours(capfd, caplog) -> str:

@@ -67,12 +67,14 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 def json_object(raw: bytes) -> dict[str, Any] | None:
-    """``raw`` as a JSON object (RFC 8259: no NaN or Infinity, no number beyond a float), or None."""
+    """``raw`` as a JSON object (RFC 8259: no NaN or Infinity, no number beyond a float, text of characters
+    only), or None."""
     if _depth(raw) > MAX_DEPTH:
         return None
     try:
         doc = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
-    except (ValueError, RecursionError):  # a UnicodeDecodeError is a ValueError
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")  # a lone surrogate ("\ud800") is no character
+    except (ValueError, RecursionError):  # UnicodeDecodeError and UnicodeEncodeError are ValueErrors
         return None
     return doc if isinstance(doc, dict) else None
 
