@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,3 +20,17 @@ def emulator(request: pytest.FixtureRequest):
         kwargs |= marker.kwargs
     with CloudEmulator(**kwargs) as emu:
         yield emu
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def central(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A central store's URL: another SQLite file, or a fresh schema of the shared PostgreSQL (when it answers)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'central.db'}"
+        return
+    from pgkit import pg_schema, postgres_up
+
+    if not postgres_up():
+        pytest.skip("no PostgreSQL at 127.0.0.1:5432 (or psycopg missing)")
+    with pg_schema() as url:
+        yield url

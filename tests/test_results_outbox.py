@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg.errors
@@ -25,17 +24,6 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from synckit import POISON, census, fill_outbox, refuse_poison, take_poison, with_units
 from synthetic import make_record
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def central(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'central.db'}"
-        return
-    if not postgres_up():
-        pytest.skip("no PostgreSQL at 127.0.0.1:5432 (or psycopg missing)")
-    with pg_schema() as url:
-        yield url
 
 
 def test_a_33_character_unit_reaches_postgresql_as_it_reaches_sqlite(tmp_path, central):

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,6 @@ from linegate.station.results.background import BackgroundSync, backoff_s
 from linegate.station.results.rows import run_row, unit_rows
 from linegate.station.results.store import ResultsStore, put_rows
 from linegate.station.results.sync import Outbox, scrubbed
-from pgkit import pg_schema, postgres_up
 from sqlalchemy import create_engine, text
 from synckit import census, fill_outbox, private_postgres, refuse_poison, units_in
 from synthetic import make_record
@@ -42,16 +40,6 @@ with ResultsStore(sys.argv[1]) as local:
 """
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def central(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A central store's URL: another SQLite file, or a fresh schema of the shared PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'central.db'}"
-        return
-    if not postgres_up():
-        pytest.skip("no PostgreSQL at 127.0.0.1:5432 (or psycopg missing)")
-    with pg_schema() as url:
-        yield url
 
 
 def linegate(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
