@@ -16,11 +16,13 @@ from datetime import datetime
 from pathlib import Path
 
 from linegate.station import rebuild_cli, sync_cli
+from linegate.station.cli_args import whole
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR
 from linegate.station.console import STYLE
 from linegate.station.results.query import (
     DEFAULT_LIMIT,
     HISTORY_COLUMNS,
+    MAX_LIMIT,
     OUTCOMES,
     UNIT_COLUMNS,
     HistoryRow,
@@ -54,7 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     found.add_argument("--since", help="from this ISO 8601 date or time on (2026-11-01, 2026-11-01T08:00Z); "
                                        "no offset: local time")
     found.add_argument("--until", help="before this time; a date includes that whole day")
-    found.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
+    found.add_argument("--limit", type=whole(1, MAX_LIMIT), default=DEFAULT_LIMIT,
                        help=f"at most this many, the most recent (default {DEFAULT_LIMIT})")
     _output_args(found, csv_too=True)
     _store_args(found)

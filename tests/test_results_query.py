@@ -155,7 +155,7 @@ def test_cli_history_and_the_default_stores(store_path, tmp_path, capsys, monkey
     (["units", "--results", "empty.db"], "empty.db: cannot read the results store"),
     (["units", "--results", "results.db", "--since", "last tuesday"], "--since 'last tuesday': not an ISO 8601"),
     (["units", "--results", "results.db", "--outcome", "maybe"], "--outcome 'MAYBE': not one of PASS, FAIL"),
-    (["units", "--results", "results.db", "--limit", "0"], "--limit 0: must be at least 1"),
+    (["units", "--results", "results.db", "--limit", "0"], "argument --limit: must be 1 to 1000000000, not 0"),
     (["history", "X", "--results", "postgresql+psycopg://lg:s3cret@127.0.0.1:{port}/db"],
      "postgresql+psycopg://lg:***@127.0.0.1:{port}/db: cannot read the results store"),
     (["history", "X", "--results", "postgresql+psycopg://lg@127.0.0.1:{port}/db?password=s3cret"],

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 OUTCOMES = tuple(o.value for o in Outcome)
 DEFAULT_LIMIT = 1000
+MAX_LIMIT = 1_000_000_000  # SQLite counts to 2**63 - 1; a billion rows is past what a query prints anyway
 _HEX = re.compile(r"[0-9a-fA-F]{1,64}")
 
 
@@ -95,8 +96,8 @@ class UnitFilter:
             when = getattr(self, name)
             if when is not None and when.tzinfo is None:
                 raise QueryError(f"{name} {when.isoformat()}: a time needs its offset (an aware datetime)")
-        if self.limit is not None and self.limit < 1:
-            raise QueryError(f"limit {self.limit}: must be at least 1")
+        if self.limit is not None and not 1 <= self.limit <= MAX_LIMIT:
+            raise QueryError(f"limit {self.limit}: must be 1 to {MAX_LIMIT}")
 
 
 def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
@@ -189,5 +190,5 @@ def _history_row(row: Row[Any], matched_by: str) -> HistoryRow:
                       commit_status=m["commit_status"], matched_by=matched_by)
 
 
-__all__ = ["DEFAULT_LIMIT", "HISTORY_COLUMNS", "OUTCOMES", "UNIT_COLUMNS", "HistoryRow", "QueryError", "UnitFilter",
-           "UnitRow", "history", "parse_when", "units"]
+__all__ = ["DEFAULT_LIMIT", "HISTORY_COLUMNS", "MAX_LIMIT", "OUTCOMES", "UNIT_COLUMNS", "HistoryRow", "QueryError",
+           "UnitFilter", "UnitRow", "history", "parse_when", "units"]
