@@ -16,18 +16,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from linegate.plans import Outcome
 from linegate.reports.lot import ROWS_SHOWN, LotSummary, histogram_of, pareto_of, plan_label, socket_label
 from linegate.reports.lot_stats import LimitSet, MeasurementStats, Moments, main_limits
 from linegate.reports.sockets import SocketStats, judged
+from linegate.station.results.reader import ResultsReader
 from linegate.station.results.rows import as_utc
 from linegate.station.results.schema import measurements, provisioning, units
-from linegate.station.results.store import ResultsError, first_line, open_engine, results_url, shown_url
 from sqlalchemy import (
     Connection,
-    Engine,
     Float,
     Integer,
     Select,
@@ -35,8 +33,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    create_engine,
-    event,
     func,
     literal,
     or_,
@@ -44,8 +40,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ColumnElement
 
 AXES_PER_QUERY = 400  # SQLite allows 500 SELECTs in one UNION
@@ -80,42 +75,21 @@ def _utc(when: datetime) -> datetime:
 
 
 def lot_from_store(url_or_path: str | Path, lot: LotFilter | None = None, title: str = "") -> LotSummary:
-    """The lot summary of a results store (a SQLite file or a database URL), read-only. ResultsError names
-    the store (never its password) when it cannot be read."""
-    url = results_url(url_or_path)
-    shown = shown_url(url)
-    engine = _reader(url, shown)
-    try:
-        with engine.connect() as conn:
-            return summarize_db(conn, lot, title=title or shown, source=shown)
-    except SQLAlchemyError as e:
-        raise ResultsError(f"{shown}: cannot read the lot: {first_line(e)}") from e
-    finally:
-        engine.dispose()
+    """The lot summary of a results store (a SQLite file or a database URL), read-only (``ResultsReader``:
+    nothing is made, migrated or written). ResultsError names the store (never its password) when it cannot
+    be read."""
+    with ResultsReader(url_or_path, what="read the lot", pragmas=_BIG_READS) as store:
+        try:
+            with store.engine.connect() as conn:
+                return summarize_db(conn, lot, title=title or store.shown, source=store.shown)
+        except SQLAlchemyError as e:
+            raise store.error(e) from e
 
 
-def _reader(url: str, shown: str) -> Engine:
-    """SQLite opened read-only (no write lock taken while the stations write), other databases as the store does."""
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError) as e:  # a port that is not a number is a ValueError
-        raise ResultsError(f"{shown}: not a database URL") from e
-    if parsed.get_backend_name() != "sqlite":
-        return open_engine(url)
-    path = Path(parsed.database or "")
-    if not path.is_file():
-        raise ResultsError(f"{shown}: no such results store (file not found)")
-    engine = create_engine(f"sqlite:///file:{quote(str(path.resolve()))}?mode=ro&uri=true",
-                           connect_args={"check_same_thread": False})  # the parts' threads use their own
-
-    @event.listens_for(engine, "connect")
-    def _big_reads(dbapi_conn: Any, _: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA mmap_size=1073741824")  # the scans read the file mapped, not copied page by page
-        cur.execute("PRAGMA cache_size=-131072")  # the GROUP BY's sort in memory (128 MiB), not in temp files
-        cur.close()
-
-    return engine
+_BIG_READS = (
+    "PRAGMA mmap_size=1073741824",  # the scans read the file mapped, not copied page by page
+    "PRAGMA cache_size=-131072",  # the GROUP BY's sort in memory (128 MiB), not in temp files
+)
 
 
 def summarize_db(conn: Connection, lot: LotFilter | None = None, title: str = "lot", source: str = "",

@@ -42,6 +42,7 @@ from linegate.station import (
     sim_dut,
     sync_cli,
 )
+from linegate.station.cli_args import MAX_SEED, MAX_UNITS, LineParser, whole
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account, fresh_demo_state
 from linegate.station.compose import run_fixture
 from linegate.station.console import STYLE, LiveConsole
@@ -66,6 +67,7 @@ EXIT_BAD_INPUT = 2
 EXIT_JIG = 3
 EXIT_ABORTED = 130
 EXIT_TERMINATED = 143
+MAX_DEMO_SOCKETS = 16
 
 
 def packaged(package: str, name: str) -> Path:
@@ -73,17 +75,17 @@ def packaged(package: str, name: str) -> Path:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="linegate", description="Hardware-in-the-loop factory test station.")
+    p = LineParser(prog="linegate", description="Hardware-in-the-loop factory test station.")
     p.add_argument("--version", action="version", version=f"linegate {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="run the simulated line on the example plan")
-    demo.add_argument("--units", type=int, default=20, help="units to test (default 20)")
+    demo.add_argument("--units", type=whole(1, MAX_UNITS), default=20, help="units to test (default 20)")
     demo.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
-    demo.add_argument("--seed", type=int, default=1, help="seed of the simulated units")
+    demo.add_argument("--seed", type=whole(0, MAX_SEED), default=1, help="seed of the simulated units")
     demo.add_argument("--service", choices=(*SERVICES, "none"), default="ayla",
                       help="provisioning service the line reports passing units to (default ayla)")
-    demo.add_argument("--sockets", type=int, default=1, metavar="N",
+    demo.add_argument("--sockets", type=whole(1, MAX_DEMO_SOCKETS), default=1, metavar="N",
                       help="simulated sockets tested side by side, one worker process each (default 1, at most 16)")
     _cloud_args(demo)
 
@@ -91,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fixture", type=Path, required=True, help="fixture file (YAML)")
     run.add_argument("--plan", type=Path, required=True, help="plan file (YAML)")
     count = run.add_mutually_exclusive_group()
-    count.add_argument("--units", type=int, help="number of units")
+    count.add_argument("--units", type=whole(1, MAX_UNITS), help="number of units")
     count.add_argument("--sn", nargs="+", metavar="SN", help="serial numbers of the units, in order")
     run.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
     _cloud_args(run)
@@ -127,7 +129,10 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # a refused argument (one line said, LineParser) or --help: its exit code
+        return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
     # Serials, MACs, plan names and failure texts are data: no markup, no emoji codes (':ab:' is in MACs).
     # Bound to this stdout: a unit's own output is captured while it runs, the console's is not.
     console = Console(file=sys.stdout, highlight=False, markup=False, emoji=False,
@@ -193,9 +198,7 @@ def _error(message: str) -> None:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    """What can be refused before anything opens: counts, serials, the output folder."""
-    if args.units is not None and args.units < 1:
-        raise LineError(f"--units must be at least 1, not {args.units}")
+    """What can be refused before anything opens: serials, the output folder (counts: their parsers)."""
     serials = getattr(args, "sn", None) or []
     if repeated := sorted({sn for sn in serials if serials.count(sn) > 1}):
         raise LineError(f"--sn: {', '.join(repeated)} given more than once")
@@ -209,8 +212,6 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def _demo(args: argparse.Namespace, console: Console) -> int:
     _check_args(args)
-    if not 1 <= args.sockets <= MAX_DEMO_SOCKETS:
-        raise LineError(f"--sockets must be 1 to {MAX_DEMO_SOCKETS}, not {args.sockets}")
     config = load_fixture(packaged("linegate.fixtures", "sim-station.yaml"))
     sim = config.simulated or Simulation()
     config = config.model_copy(update={"simulated": sim.model_copy(update={"seed": args.seed}),
@@ -234,9 +235,6 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
                             history=history)
         finally:
             ledger.close()
-
-
-MAX_DEMO_SOCKETS = 16
 
 
 def sockets_like(first: Socket, count: int) -> tuple[Socket, ...]:

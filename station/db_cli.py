@@ -18,6 +18,7 @@ from linegate.station.ledger.lock import hold_file, lock_path, release_file
 from linegate.station.migrations import ledger as ledger_revisions
 from linegate.station.migrations import results as results_revisions
 from linegate.station.migrations.runner import Schema, SchemaError, SchemaNewer, describe, upgrade
+from linegate.station.results.reader import read_only_sqlite
 from linegate.station.results.store import (
     ResultsError,
     ResultsSchemaNewer,
@@ -29,7 +30,7 @@ from linegate.station.results.store import (
 from linegate.station.run import LineError
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 LEDGER, RESULTS = ledger_revisions.SCHEMA, results_revisions.SCHEMA
 
@@ -66,10 +67,16 @@ def targets(args: argparse.Namespace) -> list[tuple[Schema, str]]:
 def run(args: argparse.Namespace) -> int:
     for schema, given in targets(args):
         url = results_url(given)
-        with _opened(schema, url, hold=args.db_command == "upgrade") as engine:
+        reading = args.db_command == "current"
+        with _opened(schema, url, hold=not reading, read_only=reading) as engine:
             shown = shown_url(url)
-            if args.db_command == "current":
-                print(f"{schema.what} {shown}: {describe(engine, schema)}")
+            if reading:
+                said = describe(engine, schema)
+                if engine.dialect.name == "sqlite" and said.startswith("empty"):  # a file that is no database yet
+                    raise (LedgerError if schema is LEDGER else ResultsError)(
+                        f"{schema.what} {shown}: not a {schema.what} (none of its tables; a station run or "
+                        f"'linegate db upgrade --{schema.option} {given}' makes it)")
+                print(f"{schema.what} {shown}: {said}")
                 continue
             before, head = upgrade(engine, schema, shown)
             was = ", ".join(before) if before else "no version table"
@@ -78,18 +85,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _opened(schema: Schema, url: str, *, hold: bool) -> Iterator[Engine]:
+def _opened(schema: Schema, url: str, *, hold: bool, read_only: bool = False) -> Iterator[Engine]:
     """An engine on the database; a SQLite ledger to upgrade held as a station holds it (none may run
-    meanwhile); the store's own error types, so the command line says them in one line with exit 2."""
+    meanwhile); the store's own error types, so the command line says them in one line with exit 2.
+    ``read_only``: a SQLite file opened so that it cannot be written (nor made, nor its folder)."""
     shown = shown_url(url)
     fail, newer = (LedgerError, LedgerSchemaNewer) if schema is LEDGER else (ResultsError, ResultsSchemaNewer)
     try:
-        engine = open_engine(url)
+        database = make_url(url).database if url.startswith("sqlite") else None
+    except (ArgumentError, ValueError):  # open_engine says it in its words
+        database = None
+    try:
+        if read_only and database not in (None, "", ":memory:"):
+            engine = read_only_sqlite(Path(str(database)), f"{schema.what} {shown}", what=schema.what)
+        else:
+            engine = open_engine(url)
     except ResultsError as e:
         raise fail(str(e)) from e
     held = None
     try:
-        database = make_url(url).database
         if hold and schema is LEDGER and engine.dialect.name == "sqlite" and database:
             held = hold_file(lock_path(Path(database)), "linegate db upgrade", shown)
         yield engine

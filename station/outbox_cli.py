@@ -13,16 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from linegate.station.results import set_aside
+from linegate.station.results.reader import ResultsReader
 from linegate.station.results.rows import as_utc
 from linegate.station.results.schema import sync_state, units
-from linegate.station.results.store import ResultsError, ResultsStore, first_line
+from linegate.station.results.store import ResultsStore
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 
-def outbox_state(store: ResultsStore) -> list[dict[str, Any]]:
+def outbox_state(store: ResultsStore | ResultsReader) -> list[dict[str, Any]]:
     """One document per target: ``target, synced_revision, synced_at, last_error, behind, set_aside`` (a list)."""
     with store.engine.connect() as conn:
         targets = conn.execute(select(sync_state).order_by(sync_state.c.target)).all()
@@ -39,11 +40,11 @@ def outbox_state(store: ResultsStore) -> list[dict[str, Any]]:
 
 
 def show(path: Path, *, as_json: bool, console: Console) -> int:
-    try:
-        with ResultsStore(path, create=False) as store:
+    with ResultsReader(path, what="read the outbox") as store:
+        try:
             state = outbox_state(store)
-    except SQLAlchemyError as e:
-        raise ResultsError(f"{path}: cannot read the outbox: {first_line(e)}") from e
+        except SQLAlchemyError as e:
+            raise store.error(e) from e
     if as_json:
         print(json.dumps({"outbox": str(path), "targets": state}, indent=1))
         return 0

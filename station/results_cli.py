@@ -16,11 +16,13 @@ from datetime import datetime
 from pathlib import Path
 
 from linegate.station import rebuild_cli, sync_cli
+from linegate.station.cli_args import whole
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR
 from linegate.station.console import STYLE
 from linegate.station.results.query import (
     DEFAULT_LIMIT,
     HISTORY_COLUMNS,
+    MAX_LIMIT,
     OUTCOMES,
     UNIT_COLUMNS,
     HistoryRow,
@@ -31,7 +33,8 @@ from linegate.station.results.query import (
     parse_when,
     units,
 )
-from linegate.station.results.store import ResultsStore, results_url, shown_url
+from linegate.station.results.reader import ResultsReader
+from linegate.station.results.store import results_url, shown_url
 from linegate.station.run import LineError
 from rich.console import Console
 from rich.table import Table
@@ -54,7 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     found.add_argument("--since", help="from this ISO 8601 date or time on (2026-11-01, 2026-11-01T08:00Z); "
                                        "no offset: local time")
     found.add_argument("--until", help="before this time; a date includes that whole day")
-    found.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
+    found.add_argument("--limit", type=whole(1, MAX_LIMIT), default=DEFAULT_LIMIT,
                        help=f"at most this many, the most recent (default {DEFAULT_LIMIT})")
     _output_args(found, csv_too=True)
     _store_args(found)
@@ -82,8 +85,9 @@ def _store_args(p: argparse.ArgumentParser) -> None:
     group.add_argument("--state-dir", type=Path, metavar="DIR", help="the station's state folder: its DIR/results.db")
 
 
-def open_store(args: argparse.Namespace) -> ResultsStore:
-    """The store asked, opened to read: a SQLite file that is not there is an error, not a new store."""
+def open_store(args: argparse.Namespace) -> ResultsReader:
+    """The store asked, opened to read only: a SQLite file that is not there, or holds no results store, is an
+    error (nothing is made or migrated; the file stays as it is)."""
     target = args.results or str((args.state_dir or DEFAULT_STATE_DIR) / "results.db")
     url = results_url(target)
     try:
@@ -94,7 +98,7 @@ def open_store(args: argparse.Namespace) -> ResultsStore:
         if not Path(parsed.database).is_file():
             raise LineError(f"{parsed.database}: no results store here (run 'linegate demo', or pass --state-dir "
                             "or --results)")
-    return ResultsStore(url, create=False)
+    return ResultsReader(url)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:

@@ -11,26 +11,31 @@ from pathlib import Path
 
 from linegate.drivers.cloud import safe_url
 from linegate.drivers.cloud.errors import redact
+from linegate.station.cli_args import MAX_UNITS, PORT, real, whole
 from linegate.station.run import LineError
+
+MAX_LATENCY_MS = 60_000
 
 
 def add_parser(sim_sub: argparse._SubParsersAction) -> None:
     cloud = sim_sub.add_parser("cloud", help="the four provisioning services' emulators on 127.0.0.1")
     cloud.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    cloud.add_argument("--port", type=int, default=8080, help="HTTP port, 0 picks a free one (default 8080)")
-    cloud.add_argument("--mqtt-port", type=int, default=1883,
+    cloud.add_argument("--port", type=whole(*PORT), default=8080, help="HTTP port, 0 picks a free one (default 8080)")
+    cloud.add_argument("--mqtt-port", type=whole(*PORT), default=1883,
                        help="embedded MQTT broker port; 0 picks a free one (default 1883)")
     cloud.add_argument("--no-mqtt", action="store_true", help="no embedded broker and no responder")
     cloud.add_argument("--mqtt-url", help="attach the responder to this external broker instead (mqtt://host:port)")
     cloud.add_argument("--state", type=Path, help="SQLite file keeping every reservation across restarts")
-    cloud.add_argument("--latency-ms", type=float, default=0.0, help="added latency per call")
-    cloud.add_argument("--fault-rate", type=float, default=0.0, help="share of calls answered with a 5xx page")
-    cloud.add_argument("--timeout-rate", type=float, default=0.0, help="share of calls that never answer")
-    cloud.add_argument("--drop-rate", type=float, default=0.0, help="share of connections cut mid-answer")
-    cloud.add_argument("--lost-answer-rate", type=float, default=0.0,
+    cloud.add_argument("--latency-ms", type=real(0, MAX_LATENCY_MS), default=0.0,
+                       help=f"added latency per call (0 to {MAX_LATENCY_MS} ms)")
+    cloud.add_argument("--fault-rate", type=real(0, 1), default=0.0, help="share of calls answered with a 5xx page")
+    cloud.add_argument("--timeout-rate", type=real(0, 1), default=0.0, help="share of calls that never answer")
+    cloud.add_argument("--drop-rate", type=real(0, 1), default=0.0, help="share of connections cut mid-answer")
+    cloud.add_argument("--lost-answer-rate", type=real(0, 1), default=0.0,
                        help="share of calls where the service acts and the answer is lost")
-    cloud.add_argument("--rate-limit-rate", type=float, default=0.0, help="share of calls rate-limited")
-    cloud.add_argument("--token-expiry-after", type=int, help="calls each token serves before it expires")
+    cloud.add_argument("--rate-limit-rate", type=real(0, 1), default=0.0, help="share of calls rate-limited")
+    cloud.add_argument("--token-expiry-after", type=whole(1, MAX_UNITS),
+                       help="calls each token serves before it expires")
     cloud.add_argument("--rsa-bits", type=int, default=2048, choices=(1024, 2048, 3072),
                        help="size of the key pair generated per Ayla DSN")
 
@@ -41,9 +46,6 @@ def run(args: argparse.Namespace) -> int:
 
     rates = {"--fault-rate": args.fault_rate, "--timeout-rate": args.timeout_rate, "--drop-rate": args.drop_rate,
              "--lost-answer-rate": args.lost_answer_rate, "--rate-limit-rate": args.rate_limit_rate}
-    for flag, rate in rates.items():
-        if not 0.0 <= rate <= 1.0:
-            raise LineError(f"{flag} must be between 0 and 1, not {rate:g}")
     if sum(rates.values()) > 1.0:
         raise LineError("the fault rates add up to more than 1")
     options = FaultOptions(latency_ms=args.latency_ms, fault_rate=args.fault_rate, timeout_rate=args.timeout_rate,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from linegate.fixtures.sim.esp_at import SimEspAt
 from linegate.fixtures.sim.unit import FAULTS, SimUnit, make_unit
+from linegate.station.cli_args import MAX_SEED, whole
 from linegate.station.run import LineError
 
 
@@ -20,7 +21,7 @@ def add_parser(sim_sub: argparse._SubParsersAction) -> None:
     dut.add_argument("--rfc2217", action="store_true",
                      help="also serve the module over RFC 2217 (modem lines for reset wiring); prints its URL second")
     dut.add_argument("--state", type=Path, help="keep the module's NVS in this file across restarts")
-    dut.add_argument("--seed", type=int, default=1, help="seed of the unit's MAC and behaviour")
+    dut.add_argument("--seed", type=whole(0, MAX_SEED), default=1, help="seed of the unit's MAC and behaviour")
     dut.add_argument("--fail", nargs="+", default=[], metavar="MODE", choices=sorted(FAULTS),
                      help="faults: " + ", ".join(sorted(FAULTS)))
     dut.add_argument("--command-delay", type=_seconds, default=0.0, metavar="S",

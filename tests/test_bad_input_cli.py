@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,61 @@ def test_a_steps_from_cycle_in_a_real_process_is_one_line_not_a_recursion_error(
     assert done.returncode == 2 and done.stdout == "", done.stdout
     assert done.stderr == (f"linegate: error: {tmp_path / 'a.yaml'}: steps_from: plans take their steps "
                            f"from each other in a cycle: {chain}\n")
+
+
+HUGE = "100000000000000000000"  # past SQLite's INTEGER (2**63 - 1)
+NUMBER_CASES = [  # every numeric option of every command: out of its range, one line naming it and the range
+    (["results", "units", "--limit", HUGE], "argument --limit: must be 1 to 1000000000, not " + HUGE),
+    (["results", "units", "--limit", "-1"], "argument --limit: must be 1 to 1000000000, not -1"),
+    (["demo", "--units", HUGE], "argument --units: must be 1 to 1000000000"),
+    (["demo", "--units", "0"], "argument --units: must be 1 to 1000000000, not 0"),
+    (["demo", "--sockets", "17"], "argument --sockets: must be 1 to 16, not 17"),
+    (["demo", "--seed", HUGE], "argument --seed: must be 0 to 2147483647"),
+    (["demo", "--seed", "x"], "argument --seed: 'x' is not a whole number (0 to 2147483647)"),
+    (["run", "--fixture", "f.yaml", "--plan", "p.yaml", "--units", HUGE], "argument --units: must be 1 to"),
+    (["sim", "dut", "--seed", "-1"], "argument --seed: must be 0 to 2147483647, not -1"),
+    (["sim", "cloud", "--port", "100000"], "argument --port: must be 0 to 65535, not 100000"),
+    (["sim", "cloud", "--mqtt-port", "-1"], "argument --mqtt-port: must be 0 to 65535, not -1"),
+    (["sim", "cloud", "--latency-ms", "nan"], "argument --latency-ms: must be 0 to 60000, not nan"),
+    (["sim", "cloud", "--latency-ms", "1e300"], "argument --latency-ms: must be 0 to 60000, not 1e300"),
+    (["sim", "cloud", "--latency-ms", "-5"], "argument --latency-ms: must be 0 to 60000, not -5"),
+    (["sim", "cloud", "--fault-rate", "inf"], "argument --fault-rate: must be 0 to 1, not inf"),
+    (["sim", "cloud", "--drop-rate", "-0.1"], "argument --drop-rate: must be 0 to 1, not -0.1"),
+    (["sim", "cloud", "--token-expiry-after", "0"], "argument --token-expiry-after: must be 1 to 1000000000"),
+    (["sim", "cloud", "--token-expiry-after", HUGE], "argument --token-expiry-after: must be 1 to 1000000000"),
+]
+
+
+@pytest.mark.parametrize(("argv", "said"), NUMBER_CASES, ids=[" ".join(a)[:60] for a, _ in NUMBER_CASES])
+def test_a_number_out_of_its_range_is_bad_input_in_one_line(tmp_path, capsys, monkeypatch, argv, said):
+    monkeypatch.chdir(tmp_path)
+    rc = main(argv)
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"linegate: error: {said}"), err
+    assert list(tmp_path.iterdir()) == [], "refused before anything opens"
+
+
+def test_a_limit_past_sqlite_integers_is_exit_2_not_a_station_fault(tmp_path):
+    """The case of issue 19: on a real store, in a real process: one line, no fault log anywhere."""
+    from linegate.station.results.store import ResultsStore
+    from synthetic import make_record
+
+    with ResultsStore(tmp_path / "results.db") as store:
+        store.write(make_record(1), run_dir=tmp_path)
+    own_tmp = tmp_path / "tmp"
+    own_tmp.mkdir()
+    done = subprocess.run([sys.executable, "-m", "linegate", "results", "units", "--state-dir", str(tmp_path),
+                           "--limit", HUGE], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "TMPDIR": str(own_tmp)})
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert done.stderr == (f"linegate: error: argument --limit: must be 1 to 1000000000, not {HUGE} "
+                           "(see 'linegate results units --help')\n")
+    assert not list(tmp_path.rglob("*fault*"))
+
+
+def test_the_query_api_refuses_a_limit_sqlite_cannot_count():
+    from linegate.station.results.query import QueryError, UnitFilter
+
+    with pytest.raises(QueryError, match="limit 100000000000000000000: must be 1 to 1000000000"):
+        UnitFilter(limit=int(HUGE))

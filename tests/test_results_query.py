@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -152,10 +153,10 @@ def test_cli_history_and_the_default_stores(store_path, tmp_path, capsys, monkey
     (["units", "--results", "missing.db"], "missing.db: no results store here"),
     (["units", "--state-dir", "nowhere"], "nowhere/results.db: no results store here"),
     (["units", "--results", "nope+x://u:pw@h/db"], "cannot use this database"),
-    (["units", "--results", "empty.db"], "empty.db: cannot read the results store"),
+    (["units", "--results", "empty.db"], "empty.db: not a results store (an empty file; "),
     (["units", "--results", "results.db", "--since", "last tuesday"], "--since 'last tuesday': not an ISO 8601"),
     (["units", "--results", "results.db", "--outcome", "maybe"], "--outcome 'MAYBE': not one of PASS, FAIL"),
-    (["units", "--results", "results.db", "--limit", "0"], "--limit 0: must be at least 1"),
+    (["units", "--results", "results.db", "--limit", "0"], "argument --limit: must be 1 to 1000000000, not 0"),
     (["history", "X", "--results", "postgresql+psycopg://lg:s3cret@127.0.0.1:{port}/db"],
      "postgresql+psycopg://lg:***@127.0.0.1:{port}/db: cannot read the results store"),
     (["history", "X", "--results", "postgresql+psycopg://lg@127.0.0.1:{port}/db?password=s3cret"],
@@ -193,3 +194,127 @@ def test_a_reader_that_stops_early_is_not_a_fault(tmp_path):
     assert reader.wait(timeout=60) == 0
     assert reader.stderr is not None and reader.stderr.read() == b""
     assert not list(tmp_path.glob("*fault*"))
+
+
+def _queries(db: Path, out: Path) -> dict[str, list[str]]:
+    """Every command that only reads a results store, on the store ``db`` (named results.db)."""
+    return {"units": ["results", "units", "--results", str(db), "--json"],
+            "history": ["results", "history", "LG00000001", "--results", str(db), "--json"],
+            "outbox": ["results", "outbox", "--state-dir", str(db.parent), "--json"],
+            "lot": ["report", "lot", "--results", str(db), "--out", str(out / "lot.html")],
+            "db current": ["db", "current", "--results", str(db)]}
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _rollback_copy(store_path: Path, folder: Path) -> Path:
+    """A QA copy as ``sqlite3 .backup`` or a file manager leaves it: rollback journal, not WAL, mode 0444."""
+    import sqlite3
+
+    folder.mkdir()
+    copy = folder / "results.db"
+    with sqlite3.connect(store_path) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+        dst.execute("PRAGMA journal_mode=DELETE")
+    copy.chmod(0o444)
+    return copy
+
+
+def test_queries_leave_a_read_only_copy_byte_identical(store_path, tmp_path):
+    """Root writes a 0444 file all the same: what is asserted is that no query wrote it (nor beside it)."""
+    copy = _rollback_copy(store_path, tmp_path / "qa")
+    before = _files(copy.parent)
+    for name, argv in _queries(copy, tmp_path).items():
+        done = subprocess.run([sys.executable, "-m", "linegate", *argv], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and done.stderr == "", (name, done.stderr)
+        assert _files(copy.parent) == before, f"{name} wrote the store"
+
+
+def test_queries_refuse_an_empty_file_in_one_line_and_leave_it_empty(tmp_path):
+    folder = tmp_path / "qa"
+    folder.mkdir()
+    empty = folder / "results.db"
+    empty.write_bytes(b"")
+    for name, argv in _queries(empty, tmp_path).items():
+        done = subprocess.run([sys.executable, "-m", "linegate", *argv], capture_output=True, text=True, timeout=60)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, (name, done.stderr)
+        assert f"{empty}: not a results store" in lines[0], (name, lines[0])
+        assert _files(folder) == {"results.db": b""}, f"{name} wrote the empty file"
+
+
+def test_db_current_never_makes_a_store_or_its_folder(tmp_path):
+    missing = tmp_path / "nowhere" / "results.db"
+    done = subprocess.run([sys.executable, "-m", "linegate", "db", "current", "--results", f"sqlite:///{missing}"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "no such results store" in done.stderr and not (tmp_path / "nowhere").exists()
+
+
+@pytest.fixture
+def read_only_mount(tmp_path):
+    """A folder on a read-only tmpfs, filled by ``fill(folder)`` before it is made read-only (root only)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+
+    def read_only() -> None:
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+
+    yield mount, read_only
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_queries_read_a_store_on_a_read_only_mount(store_path, read_only_mount, tmp_path, journal):
+    """A WAL store without its -shm (SQLite cannot make it there) and a rollback-journal one: both answer."""
+    import shutil
+    import sqlite3
+
+    mount, read_only = read_only_mount
+    (mount / "qa").mkdir()
+    copy = mount / "qa" / "results.db"
+    shutil.copy(store_path, copy)
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute(f"PRAGMA journal_mode={journal}").fetchone()[0] == journal
+    conn.close()
+    assert sorted(p.name for p in copy.parent.iterdir()) == ["results.db"]
+    read_only()
+    before = _files(copy.parent)
+    for name, argv in _queries(copy, tmp_path).items():
+        done = subprocess.run([sys.executable, "-m", "linegate", *argv], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and done.stderr == "", (name, done.stderr)
+        if name == "units":
+            assert len(json.loads(done.stdout)) == 6
+        if name == "history":
+            assert [d["station"] for d in json.loads(done.stdout)] == ["st1", "st2"]
+    assert _files(copy.parent) == before
+
+
+def test_a_wal_store_on_a_read_only_mount_with_unread_writes_is_one_line(store_path, read_only_mount, tmp_path):
+    """Its -wal holds writes and its -shm is gone (copied without it): read as immutable it would miss them."""
+    import shutil
+    import sqlite3
+
+    mount, read_only = read_only_mount
+    writer = sqlite3.connect(store_path)
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("DELETE FROM unit_tests WHERE serial = 'NEW-2'")
+    writer.commit()
+    (mount / "qa").mkdir()
+    for suffix in ("", "-wal"):
+        shutil.copy(f"{store_path}{suffix}", mount / "qa" / f"results.db{suffix}")
+    writer.close()
+    assert (mount / "qa" / "results.db-wal").stat().st_size > 0
+    read_only()
+    copy = mount / "qa" / "results.db"
+    done = subprocess.run([sys.executable, "-m", "linegate", *_queries(copy, tmp_path)["units"]],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert f"{copy}: a WAL store on read-only media with writes in results.db-wal" in done.stderr

@@ -14,6 +14,7 @@ from typing import Any
 
 from linegate.plans import Outcome
 from linegate.station.results import schema
+from linegate.station.results.reader import ResultsReader
 from linegate.station.results.rows import as_utc
 from linegate.station.results.store import ResultsError, ResultsStore, first_line, secrets_of, shown_url
 from sqlalchemy import ColumnElement, Engine, Row, Select, and_, or_, select
@@ -21,7 +22,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 OUTCOMES = tuple(o.value for o in Outcome)
 DEFAULT_LIMIT = 1000
+MAX_LIMIT = 1_000_000_000  # SQLite counts to 2**63 - 1; a billion rows is past what a query prints anyway
 _HEX = re.compile(r"[0-9a-fA-F]{1,64}")
+Source = ResultsReader | ResultsStore | Engine  # a reader for the questions; a station's own store or an engine too
 
 
 class QueryError(ResultsError):
@@ -95,8 +98,8 @@ class UnitFilter:
             when = getattr(self, name)
             if when is not None and when.tzinfo is None:
                 raise QueryError(f"{name} {when.isoformat()}: a time needs its offset (an aware datetime)")
-        if self.limit is not None and self.limit < 1:
-            raise QueryError(f"limit {self.limit}: must be at least 1")
+        if self.limit is not None and not 1 <= self.limit <= MAX_LIMIT:
+            raise QueryError(f"limit {self.limit}: must be 1 to {MAX_LIMIT}")
 
 
 def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
@@ -118,7 +121,7 @@ def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
     return when.astimezone(UTC)
 
 
-def units(source: ResultsStore | Engine, where: UnitFilter) -> list[UnitRow]:
+def units(source: Source, where: UnitFilter) -> list[UnitRow]:
     """The tests that match, oldest first; past ``limit``, the most recent ones."""
     u = schema.units.c
     conditions: list[ColumnElement[bool]] = []
@@ -141,7 +144,7 @@ def units(source: ResultsStore | Engine, where: UnitFilter) -> list[UnitRow]:
     return [_unit_row(row) for row in _fetch(source, query)][::-1]
 
 
-def history(source: ResultsStore | Engine, serial: str) -> list[HistoryRow]:
+def history(source: Source, serial: str) -> list[HistoryRow]:
     """Every test of the unit labelled ``serial``, on every station, oldest first, with its provisioning.
 
     The unit is followed by its serial and by every MAC a test under that serial recorded: a unit
@@ -159,12 +162,14 @@ def history(source: ResultsStore | Engine, serial: str) -> list[HistoryRow]:
     return sorted(rows, key=lambda r: (r.started_at, r.record_id))
 
 
-def _fetch(source: ResultsStore | Engine, query: Select[Any]) -> list[Row[Any]]:
-    engine = source.engine if isinstance(source, ResultsStore) else source
+def _fetch(source: Source, query: Select[Any]) -> list[Row[Any]]:
+    engine = source if isinstance(source, Engine) else source.engine
     try:
         with engine.connect() as conn:
             return list(conn.execute(query))
     except SQLAlchemyError as e:
+        if isinstance(source, ResultsReader):
+            raise source.error(e) from e
         url = engine.url.render_as_string(hide_password=False)
         shown = source.shown if isinstance(source, ResultsStore) else shown_url(url)
         said = first_line(e)
@@ -189,5 +194,5 @@ def _history_row(row: Row[Any], matched_by: str) -> HistoryRow:
                       commit_status=m["commit_status"], matched_by=matched_by)
 
 
-__all__ = ["DEFAULT_LIMIT", "HISTORY_COLUMNS", "OUTCOMES", "UNIT_COLUMNS", "HistoryRow", "QueryError", "UnitFilter",
-           "UnitRow", "history", "parse_when", "units"]
+__all__ = ["DEFAULT_LIMIT", "HISTORY_COLUMNS", "MAX_LIMIT", "OUTCOMES", "UNIT_COLUMNS", "HistoryRow", "QueryError",
+           "UnitFilter", "UnitRow", "history", "parse_when", "units"]
