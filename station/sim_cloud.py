@@ -61,12 +61,12 @@ def run(args: argparse.Namespace) -> int:
         emulator.start()
     except (RuntimeError, OSError, ConnectionError) as e:
         raise LineError(f"cannot start the cloud emulators: {redact(str(e))}") from e  # may hold --mqtt-url
-    print(json.dumps(emulator.info()), flush=True)  # the credentials handout, for the stations (by design)
-    print(f"serving on {emulator.base_url}" + (f" and {safe_url(emulator.mqtt_url)}" if emulator.mqtt_url else "")
-          + "; Ctrl-C or SIGTERM stops", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+    try:  # a print that fails (its reader has gone) stops the emulators too
+        print(json.dumps(emulator.info()), flush=True)  # the credentials handout, for the stations (by design)
+        print(f"serving on {emulator.base_url}" + (f" and {safe_url(emulator.mqtt_url)}" if emulator.mqtt_url
+                                                   else "") + "; Ctrl-C or SIGTERM stops", flush=True)
         while not stop.wait(0.2):
             pass
     except KeyboardInterrupt:

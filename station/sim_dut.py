@@ -64,9 +64,6 @@ def run(args: argparse.Namespace) -> int:
     if args.link is not None:
         _check_link(args.link)
     server = SimEspAt(unit, link=args.link, seed=args.seed, command_delay_s=args.command_delay).start()
-    print(server.path, flush=True)
-    if args.rfc2217:
-        print(server.rfc2217(), flush=True)
     stop = False
 
     def _stop(*_: object) -> None:
@@ -74,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
         stop = True
 
     signal.signal(signal.SIGTERM, _stop)
-    try:
+    try:  # a print that fails (its reader has gone) stops the module too: its link goes
+        print(server.path, flush=True)
+        if args.rfc2217:
+            print(server.rfc2217(), flush=True)
         while not stop:
             time.sleep(0.2)
     except KeyboardInterrupt:
