@@ -27,6 +27,7 @@ from linegate.fixtures.config import (
     Simulation,
     Socket,
     central_problem,
+    folder_problem,
     load_fixture,
 )
 from linegate.fixtures.jig import JigError
@@ -231,7 +232,12 @@ def _command(args: argparse.Namespace, console: Console) -> int:
 
 
 def _log_folders(args: argparse.Namespace) -> list[Path]:
-    return [p for p in (getattr(args, "out", None), getattr(args, "state_dir", None)) if p is not None]
+    """Where a fault's traceback goes: a station run's folders (made if need be); another command's state
+    folder when it is there (``report --out`` names a file: never a folder of that name)."""
+    if args.command in ("demo", "run"):
+        return [p for p in (args.out, args.state_dir) if p is not None]
+    state = getattr(args, "state_dir", None)
+    return [state] if isinstance(state, Path) and state.is_dir() else []
 
 
 def _error(message: str) -> None:
@@ -246,8 +252,13 @@ def _check_args(args: argparse.Namespace) -> None:
         raise LineError(f"--sn: {', '.join(repeated)} given more than once")
     if args.results is not None and (problem := central_problem(args.results)) is not None:
         raise LineError(f"--results: {problem}")
+    for option, named in (("--results", args.results), ("--ledger", getattr(args, "ledger", None))):
+        if named is not None and (problem := folder_problem(named)) is not None:
+            raise LineError(f"{option} {problem}")
     try:
         check_writable(args.out)
+        if args.state_dir is not None:  # the station's own folder: made when it is not there, as --out
+            check_writable(args.state_dir, "--state-dir")
     except OutputError as e:
         raise LineError(str(e)) from e
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from linegate.drivers.cloud import safe_url
 from linegate.drivers.cloud.errors import redact
 from linegate.station.cli_args import MAX_UNITS, PORT, real, whole
+from linegate.station.output import OutputError, check_file
 from linegate.station.run import LineError
 
 MAX_LATENCY_MS = 60_000
@@ -44,6 +45,11 @@ def run(args: argparse.Namespace) -> int:
     from linegate.fixtures.sim.cloud.faults import FaultOptions
     from linegate.fixtures.sim.cloud.server import CloudEmulator
 
+    if args.state is not None:  # its folder is not made for it
+        try:
+            check_file(args.state, "--state")
+        except OutputError as e:
+            raise LineError(str(e)) from e
     rates = {"--fault-rate": args.fault_rate, "--timeout-rate": args.timeout_rate, "--drop-rate": args.drop_rate,
              "--lost-answer-rate": args.lost_answer_rate, "--rate-limit-rate": args.rate_limit_rate}
     if sum(rates.values()) > 1.0:

@@ -12,6 +12,7 @@ from pathlib import Path
 from linegate.fixtures.sim.esp_at import SimEspAt
 from linegate.fixtures.sim.unit import FAULTS, SimUnit, make_unit
 from linegate.station.cli_args import MAX_SEED, whole
+from linegate.station.output import OutputError, check_file
 from linegate.station.run import LineError
 
 
@@ -49,6 +50,11 @@ def _check_link(link: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.state is not None:  # its folder is not made for it
+        try:
+            check_file(args.state, "--state")
+        except OutputError as e:
+            raise LineError(str(e)) from e
     if args.state is not None and args.state.exists():
         try:
             unit = SimUnit.load(args.state)
