@@ -11,6 +11,9 @@ the station's credentials, found by a quick check before the first unit);
 from __future__ import annotations
 
 import argparse
+import errno
+import os
+import select
 import signal
 import sys
 import time
@@ -24,6 +27,7 @@ from linegate.fixtures.config import (
     Simulation,
     Socket,
     central_problem,
+    folder_problem,
     load_fixture,
 )
 from linegate.fixtures.jig import JigError
@@ -135,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
     # Serials, MACs, plan names and failure texts are data: no markup, no emoji codes (':ab:' is in MACs).
     # Bound to this stdout: a unit's own output is captured while it runs, the console's is not.
-    console = Console(file=sys.stdout, highlight=False, markup=False, emoji=False,
-                      width=None if sys.stdout.isatty() else 160)
+    console = _Console(file=sys.stdout, highlight=False, markup=False, emoji=False,
+                       width=None if sys.stdout.isatty() else 160)
     previous = signal.signal(signal.SIGTERM, _terminate) if args.command in ("demo", "run") else None
     try:
         return _main(args, console)
@@ -145,24 +149,18 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """rich exits 1 itself when the output's reader has gone: ``main`` decides instead, for every command."""
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "the reader of the output has gone")
+
+
 def _main(args: argparse.Namespace, console: Console) -> int:
     try:
-        if args.command == "demo":
-            return _demo(args, console)
-        if args.command == "run":
-            return _run(args, console)
-        if args.command == "sim" and args.sim_command == "dut":
-            return sim_dut.run(args)
-        if args.command == "sim" and args.sim_command == "cloud":
-            return sim_cloud.run(args)
-        if args.command == "ledger":
-            return ledger_cli.run(args, console)
-        if args.command == "db":
-            return db_cli.run(args)
-        if args.command == "report":
-            return report_cli.run(args)
-        if args.command == "results":
-            return results_cli.run(args, console)
+        code = _command(args, console)
+        sys.stdout.flush()  # what is still buffered goes now: a reader that has gone is told here, not at exit
+        return code
     except (PlanError, FixtureError, LineError, LedgerError, LedgerKeyError, EventError, ResultsError) as e:
         _error(f"linegate: error: {e}")
         return EXIT_BAD_INPUT
@@ -173,6 +171,8 @@ def _main(args: argparse.Namespace, console: Console) -> int:
         _error(f"linegate: cloud: {e}")
         return EXIT_JIG
     except StationFault as e:
+        if _reader_gone(e):
+            return _output_dropped()
         _error(f"linegate: station fault: {e}")
         return EXIT_FAULT
     except Terminated:
@@ -182,14 +182,62 @@ def _main(args: argparse.Namespace, console: Console) -> int:
         _error("linegate: stopped by the operator")
         return EXIT_ABORTED
     except Exception as e:  # a bug: never a traceback on the line's console, never exit 0
+        if _reader_gone(e):
+            return _output_dropped()
         fault = write_log(fault_from(e, f"linegate {args.command}"), *_log_folders(args))
         _error(f"linegate: station fault: {fault}")
         return EXIT_FAULT
+
+
+def _reader_gone(e: BaseException) -> bool:
+    """The output was cut short (``| head``): a broken pipe, and it is this process's stdout that broke (a
+    socket to the cloud or a DUT breaks with the same error: that stays a fault)."""
+    if not any(isinstance(x, BrokenPipeError) for x in (e, e.__cause__)):
+        return False
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poll.poll(0))  # a pipe without a reader
+    except (OSError, ValueError, AttributeError):  # no file behind stdout (an embedding caller's)
+        return False
+
+
+def _output_dropped() -> int:
+    """The rest of the output is dropped quietly, exit 0; stdout points at /dev/null so the interpreter's
+    own flush at exit does not fail on the broken pipe again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0
+
+
+def _command(args: argparse.Namespace, console: Console) -> int:
+    if args.command == "demo":
+        return _demo(args, console)
+    if args.command == "run":
+        return _run(args, console)
+    if args.command == "sim" and args.sim_command == "dut":
+        return sim_dut.run(args)
+    if args.command == "sim" and args.sim_command == "cloud":
+        return sim_cloud.run(args)
+    if args.command == "ledger":
+        return ledger_cli.run(args, console)
+    if args.command == "db":
+        return db_cli.run(args)
+    if args.command == "report":
+        return report_cli.run(args)
+    if args.command == "results":
+        return results_cli.run(args, console)
     return EXIT_BAD_INPUT
 
 
 def _log_folders(args: argparse.Namespace) -> list[Path]:
-    return [p for p in (getattr(args, "out", None), getattr(args, "state_dir", None)) if p is not None]
+    """Where a fault's traceback goes: a station run's folders (made if need be); another command's state
+    folder when it is there (``report --out`` names a file: never a folder of that name)."""
+    if args.command in ("demo", "run"):
+        return [p for p in (args.out, args.state_dir) if p is not None]
+    state = getattr(args, "state_dir", None)
+    return [state] if isinstance(state, Path) and state.is_dir() else []
 
 
 def _error(message: str) -> None:
@@ -204,8 +252,13 @@ def _check_args(args: argparse.Namespace) -> None:
         raise LineError(f"--sn: {', '.join(repeated)} given more than once")
     if args.results is not None and (problem := central_problem(args.results)) is not None:
         raise LineError(f"--results: {problem}")
+    for option, named in (("--results", args.results), ("--ledger", getattr(args, "ledger", None))):
+        if named is not None and (problem := folder_problem(named)) is not None:
+            raise LineError(f"{option} {problem}")
     try:
         check_writable(args.out)
+        if args.state_dir is not None:  # the station's own folder: made when it is not there, as --out
+            check_writable(args.state_dir, "--state-dir")
     except OutputError as e:
         raise LineError(str(e)) from e
 

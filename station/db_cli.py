@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from linegate.fixtures.config import folder_problem
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR
 from linegate.station.ledger.errors import LedgerError, LedgerSchemaNewer
 from linegate.station.ledger.lock import hold_file, lock_path, release_file
@@ -61,6 +62,8 @@ def targets(args: argparse.Namespace) -> list[tuple[Schema, str]]:
     for schema, given in named:
         if "://" not in given and not Path(given).is_file():
             raise LineError(f"{given}: no {schema.what} here")
+        if (problem := folder_problem(given)) is not None:  # a URL's file may be made, not its folder
+            raise LineError(f"--{schema.option} {problem}")
     return named
 
 

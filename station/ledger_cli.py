@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from linegate.drivers.cloud.errors import redact, safe_url
 from linegate.fixtures.cloud_account import CloudAccount
-from linegate.fixtures.config import load_fixture
+from linegate.fixtures.config import load_fixture, missing_folder, sqlite_file
 from linegate.plans.provisioning import ProvisioningSpec
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account
 from linegate.station.compose import simulated_cloud_state, simulated_duts
@@ -43,8 +43,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     target = args.ledger or str(DEFAULT_STATE_DIR / "ledger.db")
-    if "://" not in target and not Path(target).exists():
-        raise LineError(f"{target}: no ledger here (run 'linegate demo' or pass --ledger)")
+    file = sqlite_file(target)  # a path or a sqlite:/// URL: looking at a ledger never makes one (nor its folder)
+    if file is not None and not file.is_file():
+        why = f"{missing}; " if (missing := missing_folder(file)) else ""
+        raise LineError(f"{target}: no ledger here ({why}run 'linegate demo' or pass --ledger)")
     ledger = Ledger(target)
     try:
         if args.ledger_command != "status":  # status only reads; recover and audit need the station stopped

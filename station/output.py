@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from linegate.fixtures.config import missing_folder
 from linegate.plans import UnitRecord
 from linegate.reports import IndexRow, RunIndexRenderer, UnitReportRenderer
 from linegate.reports.junit import junit_xml
@@ -34,21 +35,30 @@ class OutputError(Exception):
     """The output folder cannot take the run's files. One line naming it."""
 
 
-def check_writable(out: Path) -> None:
+def check_writable(out: Path, option: str = "--out") -> None:
     """Refuse an output folder that is a file or cannot be written, before any unit runs.
 
-    Nothing is created: the folder appears with the first unit's files."""
+    Nothing is created: the folder appears with the first unit's files (its missing parents with it)."""
     existing = out
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
         where = "is a file" if existing == out else f"is under {existing}, a file"
-        raise OutputError(f"--out {out}: {where}, not a folder")
+        raise OutputError(f"{option} {out}: {where}, not a folder")
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as e:
-        raise OutputError(f"--out {out}: cannot write there: {e.strerror or e}") from e
+        raise OutputError(f"{option} {out}: cannot write there: {e.strerror or e}") from e
+
+
+def check_file(path: Path, option: str) -> None:
+    """Refuse a file to write whose folder is not there (a typo must not make folders) or that is a folder,
+    before anything opens. Nothing is created."""
+    if (missing := missing_folder(path)) is not None:
+        raise OutputError(f"{option} {path}: {missing}")
+    if path.is_dir():
+        raise OutputError(f"{option} {path}: is a folder, not a file")
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -7,6 +7,7 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
+from linegate.station.output import OutputError, check_file
 from linegate.station.results.store import results_url, shown_url
 from linegate.station.run import LineError
 from pydantic import ValidationError
@@ -31,6 +32,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        try:
+            check_file(args.out, "--out")
+        except OutputError as e:
+            raise LineError(str(e)) from e
     if args.report_command == "lot" and args.results is not None:
         print(_lot_from_database(args))
         return 0

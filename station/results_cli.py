@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -116,21 +115,19 @@ def run(args: argparse.Namespace, console: Console) -> int:
             raise LineError(f"--{e}") from e  # its message starts with the field's name
         with open_store(args) as store:
             found = units(store, where)
-        return _printed(lambda: _print_json(found) if args.json else _print_csv(found, UNIT_COLUMNS) if args.csv
-                        else console.print(units_table(found, store.shown, console.width)))
+        if args.json:
+            _print_json(found)
+        elif args.csv:
+            _print_csv(found, UNIT_COLUMNS)
+        else:
+            console.print(units_table(found, store.shown, console.width))
+        return 0  # a reader that stops early (| head) is the CLI's main's to handle, for every command
     with open_store(args) as store:
         tests = history(store, args.serial)
-    return _printed(lambda: _print_json(tests) if args.json
-                    else console.print(history_table(tests, args.serial, store.shown, console.width)))
-
-
-def _printed(show: Callable[[], None]) -> int:
-    """A reader that stops early (``| head``) is not a fault: the rest is dropped quietly."""
-    try:
-        show()
-        sys.stdout.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush must not fail again
+    if args.json:
+        _print_json(tests)
+    else:
+        console.print(history_table(tests, args.serial, store.shown, console.width))
     return 0
 
 

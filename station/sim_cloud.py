@@ -12,6 +12,7 @@ from pathlib import Path
 from linegate.drivers.cloud import safe_url
 from linegate.drivers.cloud.errors import redact
 from linegate.station.cli_args import MAX_UNITS, PORT, real, whole
+from linegate.station.output import OutputError, check_file
 from linegate.station.run import LineError
 
 MAX_LATENCY_MS = 60_000
@@ -44,6 +45,11 @@ def run(args: argparse.Namespace) -> int:
     from linegate.fixtures.sim.cloud.faults import FaultOptions
     from linegate.fixtures.sim.cloud.server import CloudEmulator
 
+    if args.state is not None:  # its folder is not made for it
+        try:
+            check_file(args.state, "--state")
+        except OutputError as e:
+            raise LineError(str(e)) from e
     rates = {"--fault-rate": args.fault_rate, "--timeout-rate": args.timeout_rate, "--drop-rate": args.drop_rate,
              "--lost-answer-rate": args.lost_answer_rate, "--rate-limit-rate": args.rate_limit_rate}
     if sum(rates.values()) > 1.0:
@@ -61,12 +67,12 @@ def run(args: argparse.Namespace) -> int:
         emulator.start()
     except (RuntimeError, OSError, ConnectionError) as e:
         raise LineError(f"cannot start the cloud emulators: {redact(str(e))}") from e  # may hold --mqtt-url
-    print(json.dumps(emulator.info()), flush=True)  # the credentials handout, for the stations (by design)
-    print(f"serving on {emulator.base_url}" + (f" and {safe_url(emulator.mqtt_url)}" if emulator.mqtt_url else "")
-          + "; Ctrl-C or SIGTERM stops", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+    try:  # a print that fails (its reader has gone) stops the emulators too
+        print(json.dumps(emulator.info()), flush=True)  # the credentials handout, for the stations (by design)
+        print(f"serving on {emulator.base_url}" + (f" and {safe_url(emulator.mqtt_url)}" if emulator.mqtt_url
+                                                   else "") + "; Ctrl-C or SIGTERM stops", flush=True)
         while not stop.wait(0.2):
             pass
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ from pathlib import Path
 from linegate.fixtures.sim.esp_at import SimEspAt
 from linegate.fixtures.sim.unit import FAULTS, SimUnit, make_unit
 from linegate.station.cli_args import MAX_SEED, whole
+from linegate.station.output import OutputError, check_file
 from linegate.station.run import LineError
 
 
@@ -49,6 +50,11 @@ def _check_link(link: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.state is not None:  # its folder is not made for it
+        try:
+            check_file(args.state, "--state")
+        except OutputError as e:
+            raise LineError(str(e)) from e
     if args.state is not None and args.state.exists():
         try:
             unit = SimUnit.load(args.state)
@@ -64,9 +70,6 @@ def run(args: argparse.Namespace) -> int:
     if args.link is not None:
         _check_link(args.link)
     server = SimEspAt(unit, link=args.link, seed=args.seed, command_delay_s=args.command_delay).start()
-    print(server.path, flush=True)
-    if args.rfc2217:
-        print(server.rfc2217(), flush=True)
     stop = False
 
     def _stop(*_: object) -> None:
@@ -74,7 +77,10 @@ def run(args: argparse.Namespace) -> int:
         stop = True
 
     signal.signal(signal.SIGTERM, _stop)
-    try:
+    try:  # a print that fails (its reader has gone) stops the module too: its link goes
+        print(server.path, flush=True)
+        if args.rfc2217:
+            print(server.rfc2217(), flush=True)
         while not stop:
             time.sleep(0.2)
     except KeyboardInterrupt:

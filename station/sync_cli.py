@@ -15,6 +15,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+from linegate.fixtures.config import folder_problem
 from linegate.station import outbox_cli
 from linegate.station.results.background import BackgroundSync, backoff_s
 from linegate.station.results.store import ResultsStore, results_url
@@ -70,6 +71,8 @@ def outbox_path(state_dir: Path | None) -> Path:
 
 
 def _sync(args: argparse.Namespace, console: Console) -> int:
+    if (problem := folder_problem(args.results)) is not None:
+        raise LineError(f"--results {problem}")
     path = outbox_path(args.state_dir)
     with ResultsStore(path) as local:
         outbox = open_outbox(local, args.results)

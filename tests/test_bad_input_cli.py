@@ -137,3 +137,94 @@ def test_the_query_api_refuses_a_limit_sqlite_cannot_count():
 
     with pytest.raises(QueryError, match="limit 100000000000000000000: must be 1 to 1000000000"):
         UnitFilter(limit=int(HUGE))
+
+
+def _folder_cases(t: Path) -> dict[str, list[str]]:
+    """Every option naming a file or a database to write, its folder missing (``t/nowhere``)."""
+    nowhere = t / "nowhere"
+    ayla = str(REPO / "plans" / "esp-at-ayla.yaml")
+    return {
+        "demo --results path": ["demo", "--units", "1", "--out", "o", "--results", str(nowhere / "c.db")],
+        "demo --results url": ["demo", "--units", "1", "--out", "o", "--results", f"sqlite:///{nowhere}/c.db"],
+        "run fixture results": ["run", "--fixture", str(fixture_with(t, f"results: {nowhere}/c.db\n")), "--plan",
+                                str(PLAN), "--units", "1", "--out", "o"],
+        "run --ledger": ["run", "--fixture", str(FIXTURE), "--plan", ayla, "--units", "1", "--out", "o",
+                         "--cloud", "http://127.0.0.1:9", "--ledger", str(nowhere / "l.db")],
+        "results sync --results": ["results", "sync", "--state-dir", str(t / "st"), "--results",
+                                   str(nowhere / "c.db")],
+        "db upgrade --results url": ["db", "upgrade", "--results", f"sqlite:///{nowhere}/r.db"],
+        "db upgrade --ledger url": ["db", "upgrade", "--ledger", f"sqlite:///{nowhere}/l.db"],
+        "ledger status --ledger url": ["ledger", "status", "--ledger", f"sqlite:///{nowhere}/l.db"],
+        "report lot --out": ["report", "lot", str(t / "run"), "--out", str(nowhere / "lot.html")],
+        "report lot --results --out": ["report", "lot", "--results", str(t / "st" / "results.db"), "--out",
+                                       str(nowhere / "lot.html")],
+        "report junit --out": ["report", "junit", str(t / "run"), "--out", str(nowhere / "junit.xml")],
+        "sim cloud --state": ["sim", "cloud", "--port", "0", "--no-mqtt", "--state", str(nowhere / "c.sqlite")],
+        "sim dut --state": ["sim", "dut", "--state", str(nowhere / "dut.json")],
+    }
+
+
+FOLDER_CASES = ["demo --results path", "demo --results url", "run fixture results", "run --ledger",
+                "results sync --results", "db upgrade --results url", "db upgrade --ledger url",
+                "ledger status --ledger url", "report lot --out", "report lot --results --out", "report junit --out",
+                "sim cloud --state", "sim dut --state"]
+
+
+@pytest.mark.parametrize("name", FOLDER_CASES)
+def test_a_file_to_write_whose_folder_is_missing_is_refused_and_not_made(tmp_path, name):
+    """``demo --results /nonexistent-dir/x.db`` made /nonexistent-dir: a named file's folder must exist."""
+    from linegate.station.results.store import ResultsStore
+    from synthetic import make_record
+
+    (tmp_path / "run").mkdir()
+    with ResultsStore(tmp_path / "st" / "results.db") as store:
+        store.write(make_record(1), run_dir=tmp_path / "run", record_path=tmp_path / "run" / "u.json")
+    (tmp_path / "run" / "u.json").write_text(make_record(1).model_dump_json())
+    done = subprocess.run([sys.executable, "-m", "linegate", *_folder_cases(tmp_path)[name]], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "TMPDIR": str(tmp_path)})
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"{tmp_path / 'nowhere'}" in lines[0] and "does not exist" in lines[0], lines[0]
+    assert not (tmp_path / "nowhere").exists()
+    assert not list(tmp_path.rglob("*fault*"))
+
+
+@pytest.mark.parametrize("state", ["a-file", "/proc/linegate-state"])
+def test_a_state_dir_that_cannot_be_a_folder_is_refused(tmp_path, state):
+    """The station's own folder may be made (as --out); a file in its place, or one that cannot be written, not."""
+    (tmp_path / "a-file").write_text("")
+    done = subprocess.run([sys.executable, "-m", "linegate", "demo", "--units", "1", "--out", "o", "--state-dir",
+                           state], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith(f"linegate: error: --state-dir {state}: "), lines[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_state_dir_not_there_yet_is_made_with_its_folders(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "linegate", "demo", "--units", "1", "--service", "none", "--out",
+                           "o", "--state-dir", "new/station"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "new" / "station" / "results.db").is_file()
+
+
+def test_a_fault_of_report_never_makes_a_folder_named_as_its_out_file(tmp_path, monkeypatch, capsys):
+    """The traceback of 'report lot --out FILE' went to FILE/station-fault.log, making a folder FILE."""
+    import linegate.reports.lot as lot
+    from synthetic import make_record
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "u.json").write_text(make_record(1).model_dump_json())
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr("tempfile.tempdir", None)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(lot, "write_summary", broken)
+    out = tmp_path / "lot.html"
+    assert main(["report", "lot", str(tmp_path / "run"), "--out", str(out)]) == 1
+    assert not out.exists() and "a bug" in capsys.readouterr().err
+    assert list((tmp_path / "tmp").glob("*station-fault.log"))
