@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from linegate.plans.serial import SerialSpec, refusal
 from linegate.station.engine.sources import UnitStart
-from linegate.station.results.attempts import RetestPolicy
+from linegate.station.results.attempts import RetestPolicy, reason_problem
 
 __all__ = ["OperatorUnits", "UnitStart"]
 
@@ -75,6 +75,9 @@ class OperatorUnits:
                 reason = self._ask(f"{serial}: override the retest limit? type the reason to test it anyway "
                                    "(Enter alone: no, it goes to rework): ").strip()
                 if not reason:
+                    continue
+                if (problem := reason_problem(reason)) is not None:
+                    self._say(f"socket {socket}: {problem}; not overridden")
                     continue
                 self.retest.override(serial, self.operator, reason)
                 return serial

@@ -149,8 +149,21 @@ def _print_csv(rows: Sequence[UnitRow], columns: Sequence[str]) -> None:
     out.writerow(columns)
     for row in rows:
         values = row.as_json()
-        out.writerow(["" if values[c] is None else values[c] for c in columns])
+        out.writerow([csv_cell(values[c]) for c in columns])
     sys.stdout.flush()
+
+
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A cell a spreadsheet will not run as a formula (OWASP): text starting with = + - @ tab or CR gets a
+    leading quote; numbers stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA):
+        return "'" + value
+    return value
 
 
 def _started(row: UnitRow) -> str:

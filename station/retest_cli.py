@@ -12,7 +12,7 @@ from pathlib import Path
 from linegate.fixtures.config import FixtureConfig
 from linegate.plans import Plan
 from linegate.station.rebuild_cli import history_lost
-from linegate.station.results.attempts import RetestPolicy, StoreAttempts
+from linegate.station.results.attempts import RetestPolicy, StoreAttempts, reason_problem
 from linegate.station.results.store import ResultsStore, local_results_path
 from linegate.station.run import LineError
 
@@ -67,6 +67,8 @@ def check(args: argparse.Namespace, config: FixtureConfig, plan: Plan, say: Call
     """Before anything opens: the override arguments, and no --sn serial over the retest limit."""
     if args.override_retest and not (args.override_reason or "").strip():
         raise LineError("--override-retest needs --override-reason TEXT: the unit's record says why")
+    if args.override_retest and (problem := reason_problem(args.override_reason)) is not None:
+        raise LineError(f"--override-reason: {problem}")
     if args.override_reason is not None and not args.override_retest:
         raise LineError("--override-reason is the reason of --override-retest SN: give the serials")
     if args.override_retest and plan.retest is None:

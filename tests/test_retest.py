@@ -365,3 +365,23 @@ def test_a_central_store_no_station_has_sent_to_yet_answers_with_no_failures(tmp
         found = attempts.failures("SN-1")
         attempts.close()
     assert (found.failed, found.note, told) == ((), "", [])
+
+
+@pytest.mark.parametrize(("reason", "said"), [
+    ("x" * 100_000, "--override-reason: the reason is 100000 characters (at most 200)"),
+    ("ok\x1b[31m\x07", "--override-reason: the reason holds control characters"),
+    ("   ", "--override-reason: the reason is empty")])
+def test_one_rule_for_a_reason_at_the_command_line_as_at_the_panel(tmp_path, capsys, reason, said):
+    plan, fixture = _plan(tmp_path), _fixture(tmp_path, "line-1")
+    code = cli.main(["run", "--fixture", str(fixture), "--plan", str(plan), "--sn", "SN-1", "--out",
+                     str(tmp_path / "out"), "--state-dir", str(tmp_path / "state"), "--override-retest", "SN-1",
+                     "--override-reason", reason])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.splitlines() == [f"linegate: error: {said}"] if "empty" not in said else code == 2
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_quoted_and_numbers_stay():
+    from linegate.station.results_cli import csv_cell
+
+    assert [csv_cell(v) for v in ("=HYPERLINK(1)", "+1", "-x", "@SUM", "\tx", "plain", -0.5, 3, None)] == \
+        ["'=HYPERLINK(1)", "'+1", "'-x", "'@SUM", "'\tx", "plain", -0.5, 3, ""]

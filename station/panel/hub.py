@@ -28,7 +28,8 @@ STATE_VERSION = 1
 MAX_SERIAL = 128
 MAX_NAME = 64
 MAX_ANSWER = 1000
-MAX_REASON = 200
+from linegate.station.results.attempts import MAX_REASON, reason_problem  # noqa: E402  (one rule for a reason)
+
 log = logging.getLogger("linegate.panel")
 
 
@@ -221,7 +222,7 @@ class PanelHub:
             operator = self.operator
         if tile is None:
             return Reply(False, self.text("refused.unknown_socket", socket=socket), 404)
-        if not reason or len(reason) > MAX_REASON or not _printable(reason):
+        if reason_problem(reason) is not None:
             return Reply(False, self.text("refused.override_reason", max=MAX_REASON), 422)
         if not operator:
             return Reply(False, self.text("refused.override_name"), 409)

@@ -194,6 +194,22 @@ class ReworkRefused(Exception):
         self.rework = rework
 
 
+MAX_REASON = 200
+
+
+def reason_problem(reason: str) -> str | None:
+    """The one rule for an override's reason wherever it is typed (terminal, --override-reason, panel): 1 to
+    200 printable characters once its spaces are folded; what is wrong, or None."""
+    text = " ".join(reason.split())
+    if not text:
+        return "the reason is empty"
+    if len(text) > MAX_REASON:
+        return f"the reason is {len(text)} characters (at most {MAX_REASON})"
+    if not text.isprintable():
+        return "the reason holds control characters"
+    return None
+
+
 class RetestPolicy:
     """The plan's retest limit over ``attempts``; overrides granted (by serial) until the unit starts."""
 
@@ -215,8 +231,8 @@ class RetestPolicy:
 
     def override(self, serial: str, by: str, reason: str) -> None:
         """Let ``serial`` be tested once past the limit; its record says who let it and why."""
-        if not by.strip() or not reason.strip():
-            raise ValueError("an override needs who grants it and why")
+        if not by.strip() or (problem := reason_problem(reason)) is not None:
+            raise ValueError(f"an override needs who grants it and why: {problem or 'no one named'}")
         with self._lock:
             self._overrides[serial] = (" ".join(by.split()), " ".join(reason.split()), datetime.now(UTC))
 
