@@ -250,7 +250,7 @@ def test_db_current_never_makes_a_store_or_its_folder(tmp_path):
     done = subprocess.run([sys.executable, "-m", "linegate", "db", "current", "--results", f"sqlite:///{missing}"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
-    assert "no such results store" in done.stderr and not (tmp_path / "nowhere").exists()
+    assert "does not exist" in done.stderr and not (tmp_path / "nowhere").exists()
 
 
 @pytest.fixture
