@@ -170,7 +170,7 @@ class HttpService:
         self._local.last_call = CallInfo(self.service, operation, attempts, time.perf_counter() - started, True)
         return result
 
-    def _backoff(self, exc: Exception) -> bool | float:
+    def _backoff(self, exc: BaseException) -> bool | float:
         if getattr(exc, "retry_now", False):
             return 0.0
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
