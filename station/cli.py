@@ -343,7 +343,8 @@ def _execute(
         results = stack.enter_context(ResultsStore(local_results_path(config.station, state_dir)))
         if history and (lost := rebuild_cli.history_lost(results, config.station, ledger, args.out)) is not None:
             _error(lost)
-        if ledger is not None and (journaled := journal_recorded(ledger, results, args.out)):
+        if history and ledger is not None and (
+                journaled := journal_recorded(ledger, results, args.out, config.station)):
             console.print(f"recovery: {journaled} unit(s) recorded before the stop but not journaled: marked "
                           "finished (not tested again)")
         retest = retest_cli.policy(args, config, plan, results)

@@ -6,13 +6,12 @@ so the retest limit counts the unit's earlier failures again, and says what it c
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from linegate.station.ledger.journal import Ledger
 from linegate.station.ledger.schema import identities
 from linegate.station.ledger.schema import units as ledger_units
-from linegate.station.results.rebuild import Rebuilt, rebuild, run_folders
+from linegate.station.results.rebuild import Rebuilt, rebuild, run_folders, station_of
 from linegate.station.results.schema import units
 from linegate.station.results.store import ResultsStore, first_line, open_reader
 from linegate.station.run import LineError
@@ -44,7 +43,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise LineError(f"--from: no run folder found (looked in {', '.join(map(str, roots))}); name them")
     with ResultsStore(state / "results.db") as store:
         done = rebuild(store, folders)
-    console.print(summary(done, state / "results.db"), markup=False, highlight=False)
+    console.print(summary(done, state / "results.db"), markup=False, highlight=False, soft_wrap=True)
     return 0
 
 
@@ -75,9 +74,11 @@ def history_lost(store: ResultsStore, station: str, ledger: Ledger | None, out: 
     """At a station's start: when its store holds no unit but its ledger counts tests here, or ``out`` holds
     run folders of this station, the store is rebuilt from them (and the ledger's record folders); what to
     tell (None: nothing was lost)."""
+    unfinished = store.path.with_name(store.path.name + ".rebuilding") if store.path is not None else None
     try:
         with store.engine.connect() as conn:
-            if conn.execute(select(func.count()).select_from(units)).scalar_one():
+            if conn.execute(select(units.c.record_id).limit(1)).first() is not None and not (
+                    unfinished is not None and unfinished.exists()):
                 return None
         tested, recorded = 0, set()
         if ledger is not None:
@@ -87,10 +88,14 @@ def history_lost(store: ResultsStore, station: str, ledger: Ledger | None, out: 
                     select(identities.c.record_path).where(identities.c.record_path.is_not(None))).scalars()}
     except SQLAlchemyError as e:
         return f"results: cannot compare the results store with the ledger: {first_line(e)}"
-    ours = [f for f in run_folders([out]) if _station_of(f) == station]
+    ours = [f for f in run_folders([out]) if station_of(f) == station]
     if not tested and not ours:
         return None
+    if unfinished is not None:
+        unfinished.touch()  # a station stopped mid-rebuild finishes it at its next start
     done = rebuild(store, run_folders([*ours, *sorted(recorded)]))
+    if unfinished is not None:
+        unfinished.unlink(missing_ok=True)
     why = f"the ledger counts {tested} test(s) on this station" if tested else \
         f"{out} holds {len(ours)} run folder(s) of this station"
     said = (f"results: {store.shown} held no unit though {why} (it was removed?); rebuilt from the run folders: "
@@ -100,14 +105,6 @@ def history_lost(store: ResultsStore, station: str, ledger: Ledger | None, out: 
                  "where the central results store has them ('linegate results rebuild --from RUN_DIR' adds "
                  "other folders)")
     return said
-
-
-def _station_of(folder: Path) -> str | None:
-    try:
-        meta = json.loads((folder / "run.json").read_text(encoding="utf-8")).get("meta", {})
-    except (OSError, ValueError, AttributeError):
-        return None
-    return meta.get("station") if isinstance(meta, dict) else None
 
 
 __all__ = ["add_parser", "history_lost", "run", "summary"]

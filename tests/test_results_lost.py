@@ -137,3 +137,28 @@ def test_a_ledger_removed_mid_run_stops_the_station_before_journaling_into_nothi
     assert "LedgerGone: " in line and f"{tmp_path / 's' / 'ledger.db'}: the ledger was removed while the station " \
         "ran; the station stops" in line, line
     assert len(records_in(tmp_path / "o")) < 150
+
+
+def test_a_rebuild_cut_short_is_finished_at_the_next_start(tmp_path, capsys):
+    """The store is rebuilt one record at a time: a station stopped after the first row has a store that is
+    not empty but not whole; the marker left beside it makes the next start rebuild again."""
+    plan, fixture, state = _plan(tmp_path, max_attempts=5), _fixture(tmp_path, "line-1"), tmp_path / "state"
+
+    def run(sn: str) -> int:
+        return cli.main(["run", "--fixture", str(fixture), "--plan", str(plan), "--sn", sn, "--out",
+                         str(tmp_path / "out"), "--state-dir", str(state)])
+
+    assert run("SN-1") == 0 and run("SN-2") == 0
+    db = state / "results.db"
+    with ResultsStore(db) as store, store.engine.begin() as conn:
+        for child in ("measurements", "steps", "provisioning", "attachments"):
+            conn.execute(text(f"DELETE FROM {child} WHERE record_id IN (SELECT record_id FROM unit_tests "
+                              "WHERE serial = 'SN-2')"))
+        conn.execute(text("DELETE FROM unit_tests WHERE serial = 'SN-2'"))
+    db.with_name("results.db.rebuilding").touch()
+    capsys.readouterr()
+    assert run("SN-3") == 0
+    assert "rebuilt from the run folders: 2 unit record(s)" in capsys.readouterr().err
+    assert not db.with_name("results.db.rebuilding").exists()
+    with ResultsStore(db) as store, store.engine.connect() as conn:
+        assert sorted(conn.execute(text("SELECT serial FROM unit_tests")).scalars()) == ["SN-1", "SN-2", "SN-3"]

@@ -36,3 +36,39 @@ def test_killed_between_the_record_and_the_journal_the_unit_is_not_tested_again(
     assert "recovery: 1 unit(s) recorded before the stop but not journaled: marked finished" in again.stdout
     after = serials(tmp_path / "o")
     assert len(after) == 6 and set(after.values()) == {1}, after  # every unit once, none twice
+
+
+def test_a_demo_without_a_state_dir_tests_its_units_again_in_the_same_out_folder(tmp_path):
+    """The demo's state is fresh each run: the records an earlier demo left in out/ are not its past."""
+    for _ in range(2):
+        run = subprocess.run([sys.executable, "-m", "linegate", "demo", "--units", "3", "--out", "o"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=240)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "recovery:" not in run.stdout
+    assert sum(serials(tmp_path / "o").values()) == 6
+
+
+def test_a_station_sharing_an_out_folder_does_not_take_another_stations_units_for_its_own(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from linegate.station.engine.resume import journal_recorded
+    from linegate.station.ledger.journal import Ledger
+    from linegate.station.results.store import ResultsStore
+    from synthetic import make_record
+
+    now = datetime.now(UTC)
+    folder = tmp_path / "out" / "run-1"
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"meta": {"station": "line-1"}}))
+    made = make_record(1, fail=True)
+    record = made.model_copy(update={"started_at": now, "ended_at": now + timedelta(seconds=2),
+                                     "station": made.station.model_copy(update={"name": "line-1"})})
+    (folder / "unit-1.json").write_text(record.model_dump_json())
+    ledger = Ledger(tmp_path / "ledger.db")
+    try:
+        with ResultsStore(tmp_path / "results.db") as store:
+            ledger.unit_finished("sn:SN-9", "PASS", "r-9", "SN-9")  # this ledger has a past: line-2 ran SN-9
+            assert journal_recorded(ledger, store, tmp_path / "out", "line-2") == 0  # line-1's unit: not line-2's
+            assert journal_recorded(ledger, store, tmp_path / "out", "line-1") == 1  # ... but line-1's
+    finally:
+        ledger.close()

@@ -7,6 +7,7 @@ the same state is left alone, one it holds in an earlier state (pending, then co
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,15 @@ def _state(store: ResultsStore, record_id: str) -> tuple[str, str | None] | None
     return None if row is None else (row.outcome, row.commit_status)
 
 
+def station_of(folder: Path) -> str | None:
+    """The station a run folder's ``run.json`` names (None: no readable run.json)."""
+    try:
+        meta = json.loads((folder / "run.json").read_text(encoding="utf-8")).get("meta", {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    return meta.get("station") if isinstance(meta, dict) else None
+
+
 def record_files(folder: Path) -> list[Path]:
     """The JSON files of a run folder that may be unit records, oldest file name first."""
     return [p for p in sorted(folder.glob("*.json")) if p.name not in NOT_RECORDS and not p.name.startswith(".")]
@@ -89,4 +99,4 @@ def rebuild_files(store: ResultsStore, paths: Iterable[Path], done: Rebuilt | No
     return done
 
 
-__all__ = ["Rebuilt", "rebuild", "rebuild_files", "record_files", "run_folders"]
+__all__ = ["Rebuilt", "rebuild", "rebuild_files", "record_files", "run_folders", "station_of"]
