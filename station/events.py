@@ -140,6 +140,16 @@ class WorkerStarted(Event):
 
 
 @dataclass(frozen=True)
+class UnitWanted(Event):
+    """The station takes a scan for ``socket`` from now on: its worker asked for its next unit and the
+    panel's scan source waits for it. ``wanted`` false: it no longer does and no unit came (the station
+    stops, or has tested all its units). A scan accepted ends the wait with the ``UnitStarted`` that follows."""
+
+    kind: ClassVar[str] = "unit_wanted"
+    wanted: bool = True
+
+
+@dataclass(frozen=True)
 class WorkerDied(Event):
     kind: ClassVar[str] = "worker_died"
     reason: str
@@ -163,7 +173,7 @@ class ResultsSync(Event):
 
 KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (
     UnitStarted, StepStarted, MeasurementTaken, StepFinished, Prompt, PromptAnswered, ProvisioningStarted, Verdict,
-    RecordWritten, WorkerStarted, WorkerDied, ResultsSync)}
+    RecordWritten, WorkerStarted, UnitWanted, WorkerDied, ResultsSync)}
 
 EventSink = Callable[[Event], None]
 

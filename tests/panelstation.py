@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from linegate.station.events import Prompt, StepFinished, StepStarted
+from linegate.station.events import Prompt, StepFinished, StepStarted, UnitWanted
 from linegate.station.panel import PanelHub
 from panelkit import PLAN, Step, step_events, unit_begin, unit_end
 
@@ -29,6 +29,8 @@ class ScriptedStation:
         self._threads: list[threading.Thread] = []
         self._index = 0
         hub.on_serial, hub.on_answer = self.on_serial, self.on_answer
+        for socket in hub.sockets():  # a scripted worker per socket, asking for its first unit
+            hub(UnitWanted(socket))
 
     def on_serial(self, socket: str, serial: str) -> tuple[bool, str]:
         self.scans.append((socket, serial))
@@ -76,6 +78,7 @@ class ScriptedStation:
         (self.run / f"unit-{index}.html").write_text(f"<h1>unit {index}</h1>")
         for event in unit_end(socket, index, serial, "FAIL" if failed else "PASS", failed, record):
             self.hub(event)
+        self.hub(UnitWanted(socket))  # and for the next one
 
     def _paused(self, socket: str, index: int, step: Step, number: int) -> None:
         """The step starts, then waits for the operator's answer or the test's release."""

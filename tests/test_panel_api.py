@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from linegate.station.events import Prompt, PromptAnswered, WorkerDied
+from linegate.station.events import Prompt, PromptAnswered, UnitWanted, WorkerDied
 from linegate.station.panel import TOKEN_ENV, PanelError, PanelHub, Refused, serve
 from panelkit import PLAN, outside_ip, started, step_events, unit_begin, unit_end, whole_unit
 
@@ -68,7 +68,7 @@ def test_the_stream_starts_with_the_state_then_tells_each_event_live():
     with serve(hub) as server, httpx.Client() as client:
         messages = stream(client, server.url)
         first = next(messages)
-        assert first["type"] == "state" and first["sockets"][0]["state"] == "waiting"
+        assert first["type"] == "state" and first["sockets"][0]["state"] == "starting"  # no scan taken yet
         hub(unit_begin("A", 7, "SN-000007"))
         hub(step_events("A", 7, PLAN[0], 1)[0])
         one, two = next(messages), next(messages)
@@ -195,7 +195,9 @@ def test_a_dead_worker_puts_its_socket_out_of_service_until_it_starts_again():
         assert refused.status_code == 409 and "out of service" in refused.json()["reason"]
         hub(started("A", pid=78))
         a = client.get(server.url + "api/state").json()["sockets"][0]
-        assert (a["state"], a["reason"]) == ("waiting", "")
+        assert (a["state"], a["reason"]) == ("starting", "")  # up, but it has not asked for a unit yet
+        hub(UnitWanted("A"))
+        assert client.get(server.url + "api/state").json()["sockets"][0]["state"] == "waiting"
         assert (a["unit"]["verdict"], a["unit"]["failure"]) == ("ERROR", why)  # shown until the next unit starts
         assert client.get(server.url + "api/state").json()["counts"]["error"] == 1
 

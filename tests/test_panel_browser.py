@@ -273,3 +273,43 @@ def test_a_real_two_socket_station_driven_from_the_browser(browser, tmp_path):
     records = {r.unit["serial"]: r for r in done["result"].records}
     assert records["SN-101"].outcome.value == "PASS" and records["SN-102"].outcome.value == "FAIL"
     assert [p.answer for p in records["SN-101"].prompts] == ["yes"]
+
+
+def test_a_scan_made_the_moment_a_tile_says_ready_is_taken_at_start_and_between_units(browser, tmp_path):
+    """The operator acts as soon as the screen says they can: a tile reads "Ready: scan a unit" only once
+    the station takes a scan for that socket (its worker asked for a unit), so that scan is never refused
+    (a tile once said so ~1.5 s before its worker was up, and the scan was lost)."""
+    import threading
+
+    from linegate.fixtures.config import load_fixture
+    from linegate.fixtures.sim.jig import SimulatedLine
+    from linegate.plans import load_plan
+    from linegate.station.engine.scanned import ScannedUnits
+    from linegate.station.run import run_sockets
+
+    repo = Path(__file__).resolve().parent.parent
+    plan = load_plan(repo / "plans" / "esp-at-module.yaml")
+    config = load_fixture(repo / "fixtures" / "sim-station.yaml")
+    hub = PanelHub(config.station, plan.name, plan.version, plan.sha256, [s.name for s in config.sockets])
+    units = ScannedUnits(2)
+    hub.on_serial = units.submit
+    done: dict = {}
+    with SimulatedLine(config, base=tmp_path / "ptys") as line, serve(hub) as server:
+        real = line.config.model_copy(update={"simulated": None})
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(server.url)
+        tile = page.locator('[data-socket="A"]')
+        expect(tile).to_have_attribute("data-state", "starting")
+        run = threading.Thread(target=lambda: done.setdefault("result", run_sockets(
+            real, plan, units=units, probe=None, out=tmp_path / "out", events=hub)))
+        run.start()
+        field = tile.locator("input[type=text]")
+        for serial in ("SN-1", "SN-2"):
+            expect(tile.locator('[data-role="state"]')).to_have_text("Ready: scan a unit", timeout=30_000)
+            field.fill(serial)  # at once: no wait after the screen says ready
+            field.press("Enter")
+            expect(tile.locator('[data-role="scan-msg"]')).to_have_attribute("data-accepted", "true")
+            expect(tile.locator('[data-role="verdict"]')).to_have_text(re.compile("PASS|FAIL"), timeout=30_000)
+            expect(tile.locator('[data-role="unit-serial"]')).to_have_text(serial)
+        run.join(30)
+    assert [r.unit["serial"] for r in done["result"].records] == ["SN-1", "SN-2"]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from linegate.station.engine.sources import UnitSource, UnitStart
+from linegate.station.events import EventSink
 from linegate.station.results.attempts import RetestPolicy, ReworkRefused
 
 
@@ -36,3 +37,7 @@ class RetestChecked:
     def stop(self) -> None:
         if callable(stop := getattr(self.source, "stop", None)):
             stop()
+
+    def bind_events(self, events: EventSink) -> None:
+        if callable(bind := getattr(self.source, "bind_events", None)):
+            bind(events)

@@ -2,7 +2,9 @@
 
 Each socket waits for its own scan; a scan of the wrong form is refused with the reason and starts
 nothing; a serial already tested in this run is refused once with a warning and started when scanned
-again (the retest confirmed); a scan for a socket that is not waiting for a unit is refused. A unit over
+again (the retest confirmed); a scan for a socket that is not waiting for a unit is refused. The station's
+event stream is told (``UnitWanted``) the moment a socket takes a scan and when it no longer does: the
+panel shows a socket ready from that event, never before. A unit over
 the plan's retest limit is refused ("send to rework"); ``override`` then starts it, recording who let it
 past the limit and why.
 """
@@ -14,6 +16,7 @@ from collections.abc import Callable
 
 from linegate.plans.serial import SerialSpec, refusal
 from linegate.station.engine.sources import UnitStart
+from linegate.station.events import EventSink, UnitWanted
 from linegate.station.results.attempts import RetestPolicy, Rework
 
 
@@ -39,6 +42,7 @@ class ScannedUnits:
         self._retest: dict[str, str] = {}  # socket -> a tested serial scanned once
         self._stopped = False
         self._changed = threading.Condition()
+        self.events: EventSink | None = None  # the station's event stream: told when a socket takes a scan
 
     def submit(self, socket: str, serial: str) -> tuple[bool, str]:
         serial = serial.strip()
@@ -96,17 +100,31 @@ class ScannedUnits:
 
     def next_unit(self, socket: str) -> UnitStart | None:
         with self._changed:
-            if self._done():
-                return None
-            self._waiting[socket] = None
+            closed = self._done()
+            if not closed:
+                self._waiting[socket] = None
+        if closed:
+            self._tell(UnitWanted(socket, wanted=False))
+            return None
+        self._tell(UnitWanted(socket))  # only now does a scan for ``socket`` start a unit
+        with self._changed:
             while self._waiting[socket] is None and not self._stopped and not self._done():
                 self._changed.wait(0.5)
             serial = self._waiting.pop(socket)
-            if serial is None:
-                return None
-            self._index += 1
-            self.tested.add(serial)
-            return UnitStart(socket=socket, index=self._index, serial=serial)
+            if serial is not None:
+                self._index += 1
+                self.tested.add(serial)
+                return UnitStart(socket=socket, index=self._index, serial=serial)
+        self._tell(UnitWanted(socket, wanted=False))
+        return None
+
+    def bind_events(self, events: EventSink) -> None:
+        """The station's event stream (the supervisor's): told when a socket takes a scan."""
+        self.events = events
+
+    def _tell(self, event: UnitWanted) -> None:
+        if self.events is not None:
+            self.events(event)
 
     def _done(self) -> bool:
         return self._stopped or (self.total is not None and self._index >= self.total)

@@ -68,6 +68,8 @@ class Supervisor:
         self.provisioning = provisioning
         self.ledger = ledger
         self.events = events
+        if events is not None and callable(bind := getattr(units, "bind_events", None)):
+            bind(events)  # a source that waits for scans tells the views when a socket takes one
         self.grace_s = grace_s
         self.slots = {s.name: Slot(s.name) for s in config.sockets}
         self.fault: StationFault | None = None

@@ -10,7 +10,9 @@ from enum import StrEnum
 
 
 class SocketState(StrEnum):
-    WAITING = "waiting"  # ready: waiting for a unit (a serial scan)
+    STARTING = "starting"  # its worker is starting: the station takes no scan for it yet
+    WAITING = "waiting"  # ready: the station takes a scan for it now (its worker asked for its unit)
+    CLOSED = "closed"  # the station takes no more units in it (stopping, or all units tested)
     TESTING = "testing"  # a unit is in the socket
     PASS = "PASS"
     FAIL = "FAIL"
@@ -21,11 +23,15 @@ class SocketState(StrEnum):
 
 VERDICTS = frozenset({SocketState.PASS, SocketState.FAIL, SocketState.ERROR, SocketState.ABORTED})
 
+_NEXT_UNIT = frozenset({SocketState.WAITING, SocketState.TESTING, SocketState.CLOSED, SocketState.OUT_OF_SERVICE})
+
 TRANSITIONS: dict[SocketState, frozenset[SocketState]] = {
-    SocketState.WAITING: frozenset({SocketState.TESTING, SocketState.OUT_OF_SERVICE, *VERDICTS}),
+    SocketState.STARTING: _NEXT_UNIT | VERDICTS,  # a verdict: a unit lost before its first event
+    SocketState.WAITING: frozenset({SocketState.TESTING, SocketState.CLOSED, SocketState.OUT_OF_SERVICE, *VERDICTS}),
     SocketState.TESTING: frozenset({SocketState.OUT_OF_SERVICE, *VERDICTS}),
-    **{v: frozenset({SocketState.TESTING, SocketState.OUT_OF_SERVICE, *VERDICTS}) for v in VERDICTS},
-    SocketState.OUT_OF_SERVICE: frozenset({SocketState.WAITING, SocketState.OUT_OF_SERVICE}),
+    **{v: _NEXT_UNIT | VERDICTS for v in VERDICTS},
+    SocketState.CLOSED: frozenset({SocketState.OUT_OF_SERVICE, SocketState.CLOSED}),
+    SocketState.OUT_OF_SERVICE: frozenset({SocketState.STARTING, SocketState.OUT_OF_SERVICE}),
 }
 
 

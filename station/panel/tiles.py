@@ -19,6 +19,7 @@ from linegate.station.events import (
     StepFinished,
     StepStarted,
     UnitStarted,
+    UnitWanted,
     Verdict,
     WorkerDied,
     WorkerStarted,
@@ -74,7 +75,7 @@ class Unit:
 @dataclass
 class Tile:
     name: str
-    state: SocketState = SocketState.WAITING
+    state: SocketState = SocketState.STARTING  # WAITING only once the station takes a scan (UnitWanted)
     reason: str = ""  # why it is out of service
     unit: Unit | None = None
     prompt: dict[str, Any] | None = None
@@ -104,7 +105,11 @@ class Tile:
         if isinstance(event, WorkerDied):
             return SocketState.OUT_OF_SERVICE
         if isinstance(event, WorkerStarted) and self.state is SocketState.OUT_OF_SERVICE:
-            return SocketState.WAITING
+            return SocketState.STARTING
+        if isinstance(event, UnitWanted):
+            if event.wanted:
+                return SocketState.WAITING
+            return SocketState.CLOSED if self.state is SocketState.WAITING else None
         return None
 
     def _update(self, event: Event, link: Callable[[str], str | None]) -> None:

@@ -60,7 +60,8 @@ export class Tile {
 
   acceptsUnit() {
     const s = this.light;
-    return s !== null && s.state !== "testing" && s.state !== "out_of_service" && !(s.scan && s.scan.accepted);
+    // the station's word: "waiting" only while it takes a scan for this socket (its worker asked for a unit)
+    return s !== null && s.state === "waiting" && !(s.scan && s.scan.accepted);
   }
 
   // -- the hub's messages --------------------------------------------------------------
@@ -132,7 +133,7 @@ export class Tile {
     if (u?.report) $.report.href = u.report;
     $.unit.hidden = !u;
     $.lists.hidden = !u;
-    $.idle.hidden = Boolean(u) || s.state === "out_of_service";
+    $.idle.hidden = Boolean(u) || s.state !== "waiting";
     if (u) {
       $["unit-title"].textContent = t("unit.title", {index: u.index});
       $["unit-serial"].textContent = u.serial ?? t("unit.no_serial");
