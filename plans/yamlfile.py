@@ -31,11 +31,11 @@ class YamlFileError(Exception):
         self.problem = problem
 
 
-class _DuplicateKey(ConstructorError):
+class _DuplicateKey(ConstructorError):  # type: ignore[misc]  # PyYAML ships no types
     pass
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _StrictLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no types
     """SafeLoader that refuses a key given twice in one mapping."""
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -52,7 +52,8 @@ class _StrictLoader(yaml.SafeLoader):
                 if first is not key_node:
                     raise _DuplicateKey(None, None, f"duplicate key {key!r} (first given on line "
                                         f"{first.start_mark.line + 1})", key_node.start_mark)
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 def read_capped(path: Path, kind: str, limit: int = MAX_BYTES) -> bytes:

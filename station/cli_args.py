@@ -11,7 +11,7 @@ import argparse
 import math
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from typing import NoReturn, TypeAlias
 
 EXIT_BAD_INPUT = 2
 
@@ -24,6 +24,9 @@ class LineParser(argparse.ArgumentParser):
         said = " ".join(f"linegate: error: {message} (see '{self.prog} --help')".split())
         print(said, file=sys.stderr, flush=True)
         sys.exit(EXIT_BAD_INPUT)
+
+
+Commands: TypeAlias = "argparse._SubParsersAction[LineParser]"  # a command group: each module adds its commands
 
 
 def _span(low: float, high: float) -> str:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from linegate.fixtures.config import folder_problem
+from linegate.station.cli_args import Commands
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR
 from linegate.station.ledger.errors import LedgerError, LedgerSchemaNewer
 from linegate.station.ledger.lock import hold_file, lock_path, release_file
@@ -36,7 +37,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 LEDGER, RESULTS = ledger_revisions.SCHEMA, results_revisions.SCHEMA
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Commands) -> None:
     db = sub.add_parser("db", help="the ledger's and the results store's schema revisions")
     cmds = db.add_subparsers(dest="db_command", required=True)
     for name, text in (("upgrade", "bring each database to this linegate's revision (from -> to, one line each)"),

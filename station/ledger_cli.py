@@ -7,12 +7,14 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from linegate.drivers.cloud.errors import redact, safe_url
 from linegate.fixtures.cloud_account import CloudAccount
 from linegate.fixtures.config import load_fixture, missing_folder, sqlite_file
 from linegate.plans.provisioning import ProvisioningSpec
+from linegate.station.cli_args import Commands
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account
 from linegate.station.compose import simulated_cloud_state, simulated_duts
 from linegate.station.engine.sources import DutProbe
@@ -25,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Commands) -> None:
     ledger = sub.add_parser("ledger", help="the station's journal of identities")
     cmds = ledger.add_subparsers(dest="ledger_command", required=True)
     for name, text in (("status", "counts per state and service, pools, backlog, what needs attention"),
@@ -117,12 +119,13 @@ def _recover(ledger: Ledger, account: CloudAccount | None, duts: DutProbe | None
     return lines or ["nothing to recover: the ledger names no service"]
 
 
-def _cloud_state(url: str | None, state_dir: Path | None) -> dict | None:
+def _cloud_state(url: str | None, state_dir: Path | None) -> dict[str, Any] | None:
     """The emulator's whole state: over HTTP, or read from the demo's state file."""
     if not url:
         return simulated_cloud_state(state_dir)
     try:
-        return httpx.get(f"{url.rstrip('/')}/_sim/state", timeout=30).json()
+        state: dict[str, Any] = httpx.get(f"{url.rstrip('/')}/_sim/state", timeout=30).json()
+        return state
     except (httpx.HTTPError, ValueError) as e:
         raise LineError(f"--cloud {safe_url(url)}: cannot read the emulator's state: {redact(str(e))}") from e
 

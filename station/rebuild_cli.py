@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from linegate.station.cli_args import Commands
 from linegate.station.ledger.journal import Ledger
 from linegate.station.ledger.schema import identities
 from linegate.station.ledger.schema import units as ledger_units
@@ -20,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 
-def add_parser(cmds: argparse._SubParsersAction) -> None:
+def add_parser(cmds: Commands) -> None:
     p = cmds.add_parser("rebuild", help="make a station's results store again from its units' JSON records "
                                         "(idempotent by record id)")
     p.add_argument("--state-dir", type=Path, required=True, help="the station's state folder: its results.db is "

@@ -7,13 +7,14 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
+from linegate.station.cli_args import Commands
 from linegate.station.output import OutputError, check_file
 from linegate.station.results.store import results_url, shown_url
 from linegate.station.run import LineError
 from pydantic import ValidationError
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Commands) -> None:
     report = sub.add_parser("report", help="reports built from a run's unit records or from a results database")
     cmds = report.add_subparsers(dest="report_command", required=True)
     lot = cmds.add_parser("lot", help="yield, Pareto, histograms with Cpk, provisioning totals, the latest units")

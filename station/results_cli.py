@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from linegate.station import rebuild_cli, sync_cli
-from linegate.station.cli_args import whole
+from linegate.station.cli_args import Commands, whole
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR
 from linegate.station.console import STYLE
 from linegate.station.results.query import (
@@ -42,7 +42,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+def add_parser(sub: Commands) -> Commands:
     """The ``results`` group; its sub-commands' action is returned so other modules can add theirs."""
     results = sub.add_parser("results", help="the results database: units, a unit's history, sending the outbox")
     cmds = results.add_subparsers(dest="results_command", required=True)

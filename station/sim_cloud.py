@@ -11,14 +11,14 @@ from pathlib import Path
 
 from linegate.drivers.cloud import safe_url
 from linegate.drivers.cloud.errors import redact
-from linegate.station.cli_args import MAX_UNITS, PORT, real, whole
+from linegate.station.cli_args import MAX_UNITS, PORT, Commands, real, whole
 from linegate.station.output import OutputError, check_file
 from linegate.station.run import LineError
 
 MAX_LATENCY_MS = 60_000
 
 
-def add_parser(sim_sub: argparse._SubParsersAction) -> None:
+def add_parser(sim_sub: Commands) -> None:
     cloud = sim_sub.add_parser("cloud", help="the four provisioning services' emulators on 127.0.0.1")
     cloud.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     cloud.add_argument("--port", type=whole(*PORT), default=8080, help="HTTP port, 0 picks a free one (default 8080)")

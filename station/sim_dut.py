@@ -11,12 +11,12 @@ from pathlib import Path
 
 from linegate.fixtures.sim.esp_at import SimEspAt
 from linegate.fixtures.sim.unit import FAULTS, SimUnit, make_unit
-from linegate.station.cli_args import MAX_SEED, whole
+from linegate.station.cli_args import MAX_SEED, Commands, whole
 from linegate.station.output import OutputError, check_file
 from linegate.station.run import LineError
 
 
-def add_parser(sim_sub: argparse._SubParsersAction) -> None:
+def add_parser(sim_sub: Commands) -> None:
     dut = sim_sub.add_parser("dut", help="a simulated ESP-AT module on a pseudo-terminal")
     dut.add_argument("--link", type=Path, help="also create a symlink to the device at PATH")
     dut.add_argument("--rfc2217", action="store_true",

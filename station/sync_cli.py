@@ -17,6 +17,7 @@ from pathlib import Path
 
 from linegate.fixtures.config import folder_problem
 from linegate.station import outbox_cli
+from linegate.station.cli_args import Commands
 from linegate.station.results.background import BackgroundSync, backoff_s
 from linegate.station.results.store import ResultsStore, results_url
 from linegate.station.results.sync import Lag, Outbox, SyncError
@@ -35,7 +36,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", metavar="URL", help=RESULTS_HELP + " (overrides the fixture's 'results')")
 
 
-def add_parser(cmds: argparse._SubParsersAction) -> None:
+def add_parser(cmds: Commands) -> None:
     """``linegate results sync``, in the ``results`` group."""
     sync = cmds.add_parser("sync", help="send what the station's outbox holds and the central store lacks, now")
     sync.add_argument("--state-dir", type=Path, help="the station's state folder, with its results.db (default: the "

@@ -72,11 +72,12 @@ class Ayla(HttpService):
         return self._device("provision", f"{BASE}/{dsn}/provision", payload, idempotent=True)
 
     # ------------------------------------------------------------------
-    def _device(self, operation: str, path: str, payload: dict[str, Any], idempotent: bool = False) -> dict:
+    def _device(self, operation: str, path: str, payload: dict[str, Any], idempotent: bool = False) -> dict[str, Any]:
         body = self._post(operation, path, payload, idempotent=idempotent)
         if not isinstance(body, dict) or not isinstance(body.get("device"), dict):
             raise self._bad(operation, "expected {device: {...}}", path=BASE)
-        return body["device"]
+        device: dict[str, Any] = body["device"]
+        return device
 
     def _post(self, operation: str, path: str, payload: dict[str, Any], *, idempotent: bool) -> Any:
         def build() -> httpx.Request:

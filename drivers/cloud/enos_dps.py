@@ -75,11 +75,13 @@ class EnosDps(HttpService):
         body: dict[str, Any] = {"sn": sn}
         if device_data is not None:
             body["deviceData"] = device_data
-        return self._action("allocate", body, idempotent=False)
+        device: dict[str, Any] = self._action("allocate", body, idempotent=False)
+        return device
 
     def get(self, sn: str) -> dict[str, Any]:
         """The PvsDevice as the service sees it: the truth after an unknown outcome."""
-        return self._action("get", {"sn": sn}, idempotent=True)
+        device: dict[str, Any] = self._action("get", {"sn": sn}, idempotent=True)
+        return device
 
     def create(self, group_id: str, count: int) -> list[str]:
         data = self._action("create", {"groupId": group_id, "count": count}, idempotent=False)
@@ -88,7 +90,8 @@ class EnosDps(HttpService):
         return data
 
     def reset_allocation_status(self, sn: str) -> dict[str, Any]:
-        return self._action("resetAllocationStatus", {"sn": sn}, idempotent=True)
+        device: dict[str, Any] = self._action("resetAllocationStatus", {"sn": sn}, idempotent=True)
+        return device
 
     # -- gateway token -----------------------------------------------------
     def access_token(self) -> str:

@@ -23,6 +23,7 @@ from linegate.drivers.cloud.errors import (
     from_code,
     safe_url,
 )
+from paho.mqtt.enums import CallbackAPIVersion
 
 SERVICE = "enos-mqtt"
 METHOD = "thing.device.register"
@@ -101,7 +102,7 @@ class EnosMqttRegistrar:
         self._subscribed.clear()
         self._connect_rc = None
         client_id, username, password = gateway_login(self.product_key, self.device_key, self._secret)
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
         client.connect_timeout = wait if connect_timeout is None else connect_timeout
         client.username_pw_set(username, password)
         client.on_connect = self._on_connect

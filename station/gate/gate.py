@@ -286,7 +286,7 @@ class Gate:
                     raise
         raise AssertionError("unreachable")
 
-    def _take_back(self, dut: EspAt, ident: Identity, items: list, run: _Run, why: str) -> GateResult:
+    def _take_back(self, dut: EspAt, ident: Identity, items: list[Any], run: _Run, why: str) -> GateResult:
         """The unit failed with this identity written: erase it, confirm, then release (or quarantine)."""
         self._event(ident, None, "fail", 1)
         if ident.state in (COMMITTED, COMMITTING, NEEDS_ATTENTION):

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def backoff_s(failures: int) -> float:
     """The wait after ``failures`` failed tries in a row: doubling from 0.5 s to 10 s, jittered so that
     the stations of a line do not all knock at once when the central store comes back."""
-    return min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** max(0, failures - 1)) * random.uniform(0.8, 1.0)
+    return float(min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** max(0, failures - 1)) * random.uniform(0.8, 1.0))
 
 
 class BackgroundSync:

@@ -21,7 +21,7 @@ depends_on = None
 TIME = sa.DateTime(timezone=True)
 
 
-def _record_id() -> sa.Column:
+def _record_id() -> sa.Column[str]:
     return sa.Column("record_id", sa.String(64), sa.ForeignKey("unit_tests.record_id", ondelete="CASCADE"),
                      primary_key=True)
 

@@ -19,6 +19,8 @@ linegate at results_0001 is changed.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from linegate.station.migrations.adopt import create_table
@@ -45,7 +47,7 @@ WIDENED = {  # table -> {column: its VARCHAR length at results_0001}
 REVISIONS = {"unit_tests", "sync_state"}  # their ``revision``: INTEGER to BIGINT (store.py: microseconds)
 
 
-def _retype(to: type[sa.types.TypeEngine] | None) -> None:
+def _retype(to: type[sa.types.TypeEngine[Any]] | None) -> None:
     """Only the columns not yet of the wanted type: a store results_0001 made since this revision exists
     already has them (no table copied, no page written), one made before gets them here."""
     inspector = sa.inspect(op.get_bind())
