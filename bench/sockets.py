@@ -125,7 +125,7 @@ def _at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def run_line(work: Path, sockets: int, units: int, delay_s: float, plan: Path, hold_s: float,
+def run_station(work: Path, sockets: int, units: int, delay_s: float, plan: Path, hold_s: float,
              with_events: bool) -> Run:
     """One ``linegate run`` of ``units`` units on ``sockets`` simulated sockets, timed and sampled."""
     name = f"{plan.stem}-{sockets}"
@@ -275,13 +275,13 @@ def main() -> int:
         if not with_events:
             print("linegate run takes no --events here (no per-socket supervisor yet): worker columns are n/a "
                   "and sockets run one after another, so a speed-up near 1.0x is expected")
-        runs = [run_line(work, n, args.units, args.delay, DUT_BOUND, hold_s, with_events) for n in args.sockets]
+        runs = [run_station(work, n, args.units, args.delay, DUT_BOUND, hold_s, with_events) for n in args.sockets]
         print(f"\nDUT-bound plan ({DUT_BOUND.name}: 10 AT commands a unit, no instrument, no provisioning)")
         print_throughput(runs, "from the event stream" if with_events else "from the unit records")
         print("\nworkers (worker_started events; VmRSS sampled every 0.2 s)")
         print_workers(runs, with_events)
         if args.dmm_sockets > 1:
-            one, many = (run_line(work, n, args.units, args.delay, SHARED_DMM, hold_s, with_events)
+            one, many = (run_station(work, n, args.units, args.delay, SHARED_DMM, hold_s, with_events)
                          for n in (1, args.dmm_sockets))
             print(f"\nshared DMM ({SHARED_DMM.name}: the same plus a step holding the station's DMM {hold_s:g} s)")
             print_amdahl(one, many)

@@ -366,7 +366,7 @@ def _execute(
             sync.start(events)
         result = run_fixture(config, plan, out=args.out, units=units, serials=serials, state_dir=state_dir,
                              ledger=ledger, keep_records=False,  # the records are on disk; a line may run for days
-                             events=events, workers=True,
+                             events=events,
                              controls=panel.controls if panel else None, units_source=panel.units if panel else None,
                              results=results, retest=retest)
         synced = sync_cli.end_sync(sync, results)

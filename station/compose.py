@@ -31,7 +31,7 @@ from linegate.station.handler import OperatorUnits
 from linegate.station.ledger.journal import Ledger
 from linegate.station.results.attempts import RetestPolicy
 from linegate.station.results.store import ResultsStore
-from linegate.station.run import RunResult, run_line, run_sockets
+from linegate.station.run import RunResult, run_sockets
 
 
 class SimulatedUnits:
@@ -118,26 +118,22 @@ def run_fixture(
     retry: RetryPolicy | None = None,
     keep_records: bool = True,
     events: EventSink | None = None,
-    workers: bool = False,
     controls: StationControls | None = None,
     units_source: UnitSource | None = None,
     results: ResultsStore | None = None,
     retest: RetestPolicy | None = None,
 ) -> RunResult:
-    """Test ``units`` units (or one per serial) on ``config``'s station: ``run_line`` (or, with ``workers``,
-    ``run_sockets``: one process per socket) given its unit source and DUT probe. Raises JigError /
-    LineError before any unit. ``retest``: the plan's retest limit, checked as each unit starts."""
+    """Test ``units`` units (or one per serial) on ``config``'s station (``run_sockets``: a supervisor and one
+    worker process per socket, the path ``linegate run`` takes) given its unit source and DUT probe. Raises
+    JigError / LineError before any unit. ``retest``: the plan's retest limit, checked as each unit starts."""
     with station(config, units=units, serials=serials, state_dir=state_dir, ledger=ledger,
                  rule=plan.serial, retest=retest) as composed:
         source = composed.units if units_source is None or config.simulated is not None else units_source
         if retest is not None:
             source = RetestChecked(source, retest)
-        if workers or controls is not None:
-            return run_sockets(composed.config, plan, units=source, probe=composed.probe, out=out,
-                               state_dir=state_dir, ledger=ledger, retry=retry, keep_records=keep_records,
-                               events=events, controls=controls, results=results)
-        return run_line(composed.config, plan, units=source, probe=composed.probe, out=out, state_dir=state_dir,
-                        ledger=ledger, retry=retry, keep_records=keep_records, events=events, results=results)
+        return run_sockets(composed.config, plan, units=source, probe=composed.probe, out=out,
+                           state_dir=state_dir, ledger=ledger, retry=retry, keep_records=keep_records,
+                           events=events, controls=controls, results=results)
 
 
 def simulated_duts(state_dir: Path | None) -> DutProbe | None:

@@ -10,21 +10,19 @@ from pathlib import Path
 import pytest
 from linegate.drivers.cloud import RetryPolicy
 from linegate.fixtures.config import FixtureConfig
-from linegate.fixtures.context import StationState
 from linegate.fixtures.jig import Jig, JigError
 from linegate.fixtures.locks import InstrumentLocks
 from linegate.plans import Plan, UnitRecord
 from linegate.reports import IndexRow
 from linegate.station.engine.controls import StationControls
 from linegate.station.engine.processes import lock_dir_of, wait_for_old_workers, workers_lock_of
-from linegate.station.engine.sources import DutProbe, UnitSource, unit_starts
+from linegate.station.engine.sources import DutProbe, UnitSource
 from linegate.station.engine.supervisor import GRACE_S, LineStopped, Supervisor
 from linegate.station.events import EventSink
 from linegate.station.faults import StationFault, fault_from, write_log
 from linegate.station.gate.services import ServiceConfigError
 from linegate.station.gate.station import Provisioning
 from linegate.station.ledger.journal import Ledger
-from linegate.station.loop import StationLoop
 from linegate.station.output import OutputError, RunWriter, check_writable
 from linegate.station.results.store import ResultsStore
 
@@ -129,57 +127,6 @@ def _finish(writer: RunWriter, fault: StationFault | None, out: Path, state_dir:
     )
 
 
-def run_line(
-    config: FixtureConfig,
-    plan: Plan,
-    *,
-    units: UnitSource,
-    probe: DutProbe | None,
-    out: Path,
-    state_dir: Path | None = None,
-    ledger: Ledger | None = None,
-    retry: RetryPolicy | None = None,
-    keep_records: bool = True,
-    events: EventSink | None = None,
-    locks: InstrumentLocks | None = None,
-    results: ResultsStore | None = None,
-) -> RunResult:
-    """Test the units ``units`` puts in the sockets of ``config``'s jig, in this process, one after
-    another (``run_sockets`` tests them side by side). Raises JigError / LineError before any unit.
-
-    A plan with ``provisioning`` needs a ``ledger``; ``probe`` lets recovery look at a DUT that a
-    stop left with an identity half written. ``state_dir`` also gets the log of a station fault.
-    The result holds every unit's record unless ``keep_records`` is false (the rows are always there).
-    ``events`` receives the typed event stream (station/events.py) as the units run. ``locks``: the
-    cross-process locks of the station-level instruments, when other processes use them too.
-    ``results``: the station's results store, which gets every unit's rows as its record is written.
-    """
-    args, _, writer = _prepare(config, plan, out, ledger, keep_records, results)
-    aborted = False
-    with ExitStack() as stack:
-        provisioning = _provisioning(stack, config, plan, ledger, writer, retry, probe)
-        jig = Jig.open(config)
-        stack.callback(jig.close)
-        state = StationState(config=config, plan=plan, jig=jig, locks=locks)
-        loop = StationLoop(state, unit_starts(units, [s.name for s in config.sockets]), writer, provisioning,
-                           events=events)
-        try:
-            code = pytest.main(args, plugins=[loop])
-        except KeyboardInterrupt:
-            code = pytest.ExitCode.INTERRUPTED
-        if loop.collect_errors:
-            first = loop.collect_errors[0]
-            if not first.startswith(str(plan.path)):
-                first = f"{plan.tests_dir}: station tests do not load: {first}"
-            raise LineError(first)
-        if code == pytest.ExitCode.USAGE_ERROR:
-            raise LineError(f"{plan.path}: pytest refused the plan's station tests")
-        aborted = code == pytest.ExitCode.INTERRUPTED
-        if loop.fault is None and code not in RAN:
-            loop.fault = StationFault(f"pytest ended the station run with exit code {int(code)}")
-    return _finish(writer, loop.fault, out, state_dir, aborted)
-
-
 def _station_safe_state(config: FixtureConfig, lock_dir: Path) -> None:
     """The station-level instruments the sockets' workers shared, made safe once they are all gone (each
     worker left them alone: turning a shared supply off would have cut another socket's unit)."""
@@ -211,9 +158,16 @@ def run_sockets(
     controls: StationControls | None = None,
     results: ResultsStore | None = None,
 ) -> RunResult:
-    """``run_line``, with one worker process per socket under a supervisor (this process): the sockets
-    test side by side, a step past its deadline is killed ``grace_s`` later, a dead worker is restarted.
-    Raises JigError / LineError (before any unit) as ``run_line`` does."""
+    """Test the units ``units`` puts in the sockets of ``config``'s jig: one worker process per socket (its warm
+    pytest session, its DUT, the gate, each unit's record) under a supervisor (this process). The sockets test
+    side by side, a step past its deadline is killed ``grace_s`` later, a dead worker is restarted. Raises
+    JigError / LineError before any unit.
+
+    A plan with ``provisioning`` needs a ``ledger``; ``probe`` lets recovery look at a DUT that a stop left
+    with an identity half written. ``state_dir`` also gets the log of a station fault. The result holds every
+    unit's record unless ``keep_records`` is false (the rows are always there). ``events`` receives the typed
+    event stream (station/events.py) as the units run. ``results``: the station's results store, which gets
+    every unit's rows as its record is written."""
     args, meta, writer = _prepare(config, plan, out, ledger, keep_records, results)
     meta["sockets"] = f"{len(config.sockets)}, one worker process each"
     lock_dir = lock_dir_of(config.station)

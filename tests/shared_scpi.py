@@ -20,10 +20,9 @@ from pathlib import Path
 from types import TracebackType
 
 from linegate.fixtures.config import load_fixture
-from linegate.fixtures.locks import InstrumentLocks
 from linegate.plans import load_plan
 from linegate.station.compose import station
-from linegate.station.run import run_line
+from linegate.station.run import run_sockets
 
 IDN = "LINEGATE-TEST,SHARED-DMM,0001,1.0"
 VOLTS = "3.300000"
@@ -217,7 +216,7 @@ def bench(tmp_path: Path, address: str, *, module: str, sockets: int = 2, locked
     (tmp_path / "tests" / f"{module}.py").write_text(
         STATION_TESTS.format(barrier=str(tmp_path / "barrier"), sockets=sockets))
     plan = tmp_path / "plan.yaml"
-    plan.write_text(PLAN.format(module=module, extra=extra, held="dmm" if locked else ""))
+    plan.write_text(PLAN.format(module=module, extra=extra, held="dmm"))  # each station holds its own lock
     fixture = tmp_path / "station.yaml"
     fixture.write_text(
         "station: shared-bench\nsockets:\n"
@@ -227,12 +226,14 @@ def bench(tmp_path: Path, address: str, *, module: str, sockets: int = 2, locked
     return fixture, plan
 
 
-def socket_station(fixture: str, plan: str, socket: str, out: str, lock_dir: str | None, units: int) -> dict:
-    """One socket's station process: the fixture restricted to ``socket``, its own jig and pytest session."""
+def socket_station(fixture: str, plan: str, socket: str, out: str, locked: bool, units: int) -> dict:
+    """One socket's station process: the fixture restricted to ``socket``, its own supervisor and worker.
+    ``locked``: both processes are the same station (they meet on its instrument locks); else each is a
+    station of its own name, and nothing keeps them off the DMM at the same time."""
     config = load_fixture(fixture)
-    config = config.model_copy(update={"sockets": tuple(s for s in config.sockets if s.name == socket)})
-    locks = InstrumentLocks(Path(lock_dir)) if lock_dir else None
+    config = config.model_copy(update={"sockets": tuple(s for s in config.sockets if s.name == socket),
+                                       "station": config.station if locked else f"{config.station}-{socket}"})
     with station(config, units=units) as composed:
-        result = run_line(composed.config, load_plan(plan), units=composed.units, probe=composed.probe,
-                          out=Path(out), locks=locks)
+        result = run_sockets(composed.config, load_plan(plan), units=composed.units, probe=composed.probe,
+                             out=Path(out))
     return {"run_dir": str(result.run_dir), "records": [r.model_dump(mode="json") for r in result.records]}

@@ -23,9 +23,9 @@ def bench(script: str, *args: str, timeout: float = 180) -> str:
 
 
 def test_overhead_benchmark_prints_the_comparison():
-    out = bench("overhead.py", "--units", "2", "--block", "2")
-    assert "overhead ratio linegate/OpenHTF:" in out
-    assert "per-unit HTML report, 20 measurements:" in out
+    out = bench("overhead.py", "--units", "2", "--block", "3", "--steps", "1", "20")
+    assert "20-step overhead ratio linegate/OpenHTF(JSON output):" in out
+    assert "linegate fixed cost:" in out and " per step " in out
 
 
 def test_cloud_benchmark_prints_rates_and_retry_cost():

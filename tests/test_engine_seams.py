@@ -19,7 +19,7 @@ from linegate.station.engine.sources import UnitStart
 from linegate.station.handler import OperatorUnits
 from linegate.station.ledger.audit import audit
 from linegate.station.ledger.journal import Ledger
-from linegate.station.run import run_line
+from linegate.station.run import run_sockets
 
 REPO = Path(__file__).resolve().parent.parent
 STATION = REPO / "station"
@@ -84,11 +84,11 @@ def _mac_plan(tmp_path: Path) -> Path:
 class ScannedUnits:
     """A handler that scans each unit's label before putting it in (not the simulated line's source)."""
 
-    def __init__(self, line: SimulatedLine, labels: list[str]) -> None:
+    def __init__(self, line: SimulatedLine, labels: list[str], benched: Path) -> None:
         self.line = line
         self.labels = labels
         self.asked: list[str] = []
-        self.benched: list[str] = []
+        self.benched = benched  # the worker's bench hook runs in its process: it leaves a file per unit
 
     def next_unit(self, socket: str) -> UnitStart | None:
         self.asked.append(socket)
@@ -96,24 +96,24 @@ class ScannedUnits:
             return None
         unit = self.line.insert(socket, None, fresh=len(self.asked) > 1)
         return UnitStart(socket=socket, index=len(self.asked), serial=self.labels[len(self.asked) - 1],
-                         bench=partial(self._bench, unit.serial))
-
-    def _bench(self, serial: str, jig: Jig) -> None:
-        assert jig.duts, "the bench hook is given the open jig"
-        self.benched.append(serial)
+                         bench=partial(_bench, self.benched / unit.serial))
 
 
-def test_run_line_tests_what_any_source_hands_it_on_a_fixture_without_simulated(tmp_path):
+def _bench(mark: Path, jig: Jig) -> None:
+    mark.write_text(",".join(jig.duts))  # the bench hook is given the open jig
+
+def test_the_engine_tests_what_any_source_hands_it_on_a_fixture_without_simulated(tmp_path):
     plan = load_plan(_mac_plan(tmp_path))
     with SimulatedLine(load_fixture(FIXTURE), base=tmp_path / "ptys") as line:
         real = line.config.model_copy(update={"simulated": None})  # modules on ptys, as a real jig's ports
-        source = ScannedUnits(line, ["SCAN-0001", "SCAN-0002", "SCAN-0003"])
-        result = run_line(real, plan, units=source, probe=None, out=tmp_path / "out")
+        (tmp_path / "benched").mkdir()
+        source = ScannedUnits(line, ["SCAN-0001", "SCAN-0002", "SCAN-0003"], tmp_path / "benched")
+        result = run_sockets(real, plan, units=source, probe=None, out=tmp_path / "out")
     assert [r.unit["serial"] for r in result.records] == ["SCAN-0001", "SCAN-0002", "SCAN-0003"]
     assert [r.station.socket for r in result.records] == ["A", "A", "A"]
     assert [r.outcome.value for r in result.records] == ["PASS"] * 3
     assert source.asked == ["A"] * 4  # the fourth answer, None, ended the run
-    assert len(source.benched) == 3  # each unit's bench hook ran with the open jig, before its steps
+    assert [p.read_text() for p in (tmp_path / "benched").iterdir()] == ["A"] * 3  # each unit's hook ran, jig open
     assert len({r.unit["mac"] for r in result.records}) == 3  # the source put a fresh module in each time
 
 

@@ -264,7 +264,7 @@ def test_the_panel_refuses_a_unit_for_rework_and_an_override_starts_it_recording
         real = line.config.model_copy(update={"simulated": None})  # modules on ptys, as a real jig's ports
         run = threading.Thread(target=lambda: done.setdefault("result", run_fixture(
             real, plan, out=tmp_path / "out", events=panel.hub, controls=panel.controls, units_source=panel.units,
-            workers=True, results=store, retest=policy)))
+            results=store, retest=policy)))
         run.start()
         url = panel.url
         wait_state(client, url, lambda s: all(t["state"] == "waiting" for t in s["sockets"]))

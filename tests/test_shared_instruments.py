@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from html import unescape
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import pytest
 from linegate.fixtures.deadline import Deadline, StepTimeout
 from linegate.fixtures.locks import InstrumentLocks, LockError, LockOrderError
 from linegate.reports import UnitReportRenderer
+from linegate.station.engine.processes import lock_dir_of
 from shared_scpi import SharedScpiDmm, bench, socket_station
 
 HOLDER = """
@@ -152,7 +154,7 @@ def test_a_lock_file_that_cannot_be_opened_is_one_line_naming_the_instrument_and
 def test_a_step_naming_a_shared_instrument_holds_it_from_setup_to_teardown_and_shared_only_inside(tmp_path):
     with SharedScpiDmm(read_s=0.01) as dmm:
         fixture, plan = bench(tmp_path, dmm.address, module="shared_one", sockets=1)
-        done = socket_station(str(fixture), str(plan), "A", str(tmp_path / "out"), str(tmp_path / "locks"), 2)
+        done = socket_station(str(fixture), str(plan), "A", str(tmp_path / "out"), True, 2)
         assert dmm.violations == [] and dmm.readings == 4
     records = done["records"]
     assert [r["outcome"] for r in records] == ["PASS", "PASS"], [r["failure"] for r in records]
@@ -161,25 +163,16 @@ def test_a_step_naming_a_shared_instrument_holds_it_from_setup_to_teardown_and_s
         assert [steps[n]["shared"] for n in ("ready", "rail", "link", "fine")] == [[], ["dmm"], [], ["dmm"]]
         assert all(s["lock_wait_s"] == 0.0 for s in record["steps"])  # nobody else: no wait
     assert (tmp_path / "barrier" / "teardowns.txt").read_text().splitlines() == ["dmm", "dmm"]
-    assert free_elsewhere(InstrumentLocks(tmp_path / "locks").path("dmm"))
-
-
-def test_without_locks_nothing_is_held_or_recorded(tmp_path):
-    with SharedScpiDmm(read_s=0.01) as dmm:
-        fixture, plan = bench(tmp_path, dmm.address, module="shared_none", sockets=1, locked=False)
-        done = socket_station(str(fixture), str(plan), "A", str(tmp_path / "out"), None, 1)
-    [record] = done["records"]
-    assert record["outcome"] == "PASS", record["failure"]
-    assert all(s["shared"] == [] and s["lock_wait_s"] == 0.0 for s in record["steps"])
+    assert free_elsewhere(InstrumentLocks(lock_dir_of("shared-bench")).path("dmm"))
 
 
 def test_a_step_blocked_on_a_shared_instrument_ends_at_its_deadline_holding_nothing(tmp_path):
     with SharedScpiDmm(read_s=0.01) as dmm:
         fixture, plan = bench(tmp_path, dmm.address, module="shared_deadline", sockets=1,
                               extra="step_timeout_s: 0.4\n")
-        holder = hold_elsewhere(InstrumentLocks(tmp_path / "locks").path("dmm"))
+        holder = hold_elsewhere(InstrumentLocks(lock_dir_of("shared-bench")).path("dmm"))
         try:
-            done = socket_station(str(fixture), str(plan), "A", str(tmp_path / "out"), str(tmp_path / "locks"), 1)
+            done = socket_station(str(fixture), str(plan), "A", str(tmp_path / "out"), True, 1)
         finally:
             holder.kill()
             holder.wait()
@@ -197,10 +190,10 @@ def test_a_step_blocked_on_a_shared_instrument_ends_at_its_deadline_holding_noth
 def run_two_sockets(tmp_path: Path, *, locked: bool, units: int = 4) -> tuple[SharedScpiDmm, list[dict]]:
     with SharedScpiDmm(read_s=0.05) as dmm:
         fixture, plan = bench(tmp_path, dmm.address, module="shared_two", locked=locked)
-        lock_dir = str(tmp_path / "locks") if locked else None
-        jobs = [(str(fixture), str(plan), s, str(tmp_path / f"out-{s}"), lock_dir, units) for s in "AB"]
-        with multiprocessing.get_context("spawn").Pool(2) as pool:
-            done = pool.starmap(socket_station, jobs, chunksize=1)
+        jobs = [(str(fixture), str(plan), s, str(tmp_path / f"out-{s}"), locked, units) for s in "AB"]
+        # not a multiprocessing.Pool: its daemonic processes could not start a station's workers
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+            done = list(pool.map(socket_station, *zip(*jobs, strict=True)))
     return dmm, done
 
 
@@ -233,7 +226,7 @@ def test_control_without_locks_the_two_stations_do_collide_on_the_dmm(tmp_path):
 def test_the_unit_report_shows_the_wait_only_for_steps_that_held_a_shared_instrument(tmp_path):
     with SharedScpiDmm(read_s=0.01) as dmm:
         fixture, plan = bench(tmp_path, dmm.address, module="shared_report", sockets=1)
-        socket_station(str(fixture), str(plan), "A", str(tmp_path / "out"), str(tmp_path / "locks"), 1)
+        socket_station(str(fixture), str(plan), "A", str(tmp_path / "out"), True, 1)
     [path] = [p for p in (tmp_path / "out").glob("*/*.json") if p.name != "run.json"]
     from linegate.plans import UnitRecord
 
@@ -294,7 +287,7 @@ def test_lock_order_in_a_step_and_a_sockets_own_instrument(tmp_path):
         fixture.write_text(f"station: order-bench\nsockets:\n  - name: A\n    dut: {{port: .sim/socket-A}}\n"
                            f"    instruments:\n      amp: {where}\n"
                            f"instruments:\n  dmm: {where}\n  psu: {where}\nsimulated: {{seed: 1, fail_share: 0}}\n")
-        done = socket_station(str(fixture), str(plan), "A", str(tmp_path / "out"), str(tmp_path / "locks"), 1)
+        done = socket_station(str(fixture), str(plan), "A", str(tmp_path / "out"), True, 1)
     [record] = done["records"]
     steps = {s["name"]: s for s in record["steps"]}
     assert steps["order"]["outcome"] == "error"
@@ -313,7 +306,7 @@ def test_through_the_supervisor_two_socket_workers_never_use_the_shared_dmm_at_o
 
     with SharedScpiDmm() as dmm:
         fixture, plan = bench(tmp_path, dmm.address, module="shared_supervised")
-        result = run_fixture(load_fixture(fixture), load_plan(plan), out=tmp_path / "out", units=6, workers=True)
+        result = run_fixture(load_fixture(fixture), load_plan(plan), out=tmp_path / "out", units=6)
     assert dmm.violations == []
     assert [r.outcome.value for r in result.records] == ["PASS"] * 6, [r.failure for r in result.records]
     assert sorted({r.station.socket for r in result.records}) == ["A", "B"]

@@ -98,7 +98,7 @@ def test_two_sockets_test_side_by_side_and_every_unit_is_recorded_once(tmp_path)
     plan = load_plan(_plan(tmp_path, ("wait", "test_wait", None), ("again", "test_wait_again", None)))
     events: list[Event] = []
     t0 = time.monotonic()
-    result = run_fixture(_station(2), plan, out=tmp_path / "out", units=6, workers=True, events=events.append)
+    result = run_fixture(_station(2), plan, out=tmp_path / "out", units=6, events=events.append)
     elapsed = time.monotonic() - t0
     assert [r.outcome.value for r in result.records] == ["PASS"] * 6
     assert sorted({r.station.socket for r in result.records}) == ["A", "B"]
@@ -126,7 +126,7 @@ def test_a_worker_killed_mid_step_gets_its_unit_error_and_is_restarted_while_the
     if how == "SIGSEGV":
         (tmp_path / "tests" / "segfault").touch()
     events: list[Event] = []
-    result = run_fixture(_station(2), plan, out=tmp_path / "out", units=6, workers=True, events=events.append)
+    result = run_fixture(_station(2), plan, out=tmp_path / "out", units=6, events=events.append)
     by_index = {r.unit["serial"]: r for r in result.records}
     assert len(result.records) == 6 and len(by_index) == 6
     errors = [r for r in result.records if r.outcome.value == "ERROR"]
@@ -150,7 +150,7 @@ def test_a_step_blocked_past_its_deadline_is_killed_after_the_grace_and_the_sock
     plan = load_plan(_plan(tmp_path, ("blocked", "test_blocked", 0.5)))
     events: list[Event] = []
     t0 = time.monotonic()
-    result = run_fixture(_station(1), plan, out=tmp_path / "out", units=3, workers=True, events=events.append)
+    result = run_fixture(_station(1), plan, out=tmp_path / "out", units=3, events=events.append)
     assert time.monotonic() - t0 < 30, "the 60 s block was cut short"
     outcomes = [r.outcome.value for r in result.records]
     assert outcomes == ["PASS", "ERROR", "PASS"]
@@ -164,7 +164,7 @@ def test_a_step_blocked_past_its_deadline_is_killed_after_the_grace_and_the_sock
 def test_a_step_spinning_in_python_is_stopped_inside_its_worker_without_a_restart(tmp_path):
     plan = load_plan(_plan(tmp_path, ("spins", "test_spins", 0.5)))
     events: list[Event] = []
-    result = run_fixture(_station(1), plan, out=tmp_path / "out", units=3, workers=True, events=events.append)
+    result = run_fixture(_station(1), plan, out=tmp_path / "out", units=3, events=events.append)
     assert [r.outcome.value for r in result.records] == ["PASS", "ERROR", "PASS"]
     assert result.records[1].steps[0].message == "StepTimeout: step spins exceeded 0.5 s"
     assert not [e for e in events if isinstance(e, WorkerDied)]
@@ -184,7 +184,7 @@ def test_a_stop_records_each_sockets_unit_aborted(tmp_path):
             fired.set()
             signal.raise_signal(signal.SIGINT)  # Ctrl-C, in the supervisor
 
-    result = run_fixture(_station(2), plan, out=tmp_path / "out", units=10, workers=True,
+    result = run_fixture(_station(2), plan, out=tmp_path / "out", units=10,
                          events=stop_when_both_run)
     assert result.aborted
     aborted = [r for r in result.records if r.outcome.value == "ABORTED"]
@@ -319,7 +319,7 @@ def test_a_station_test_asks_the_operator_and_the_answers_go_into_the_record(tmp
 
     sup.Supervisor.__init__ = keep
     try:
-        result = run_fixture(_station(1), load_plan(plan), out=tmp_path / "out", units=1, workers=True,
+        result = run_fixture(_station(1), load_plan(plan), out=tmp_path / "out", units=1,
                              events=answer)
     finally:
         sup.Supervisor.__init__ = real
@@ -333,7 +333,7 @@ def test_a_station_test_asks_the_operator_and_the_answers_go_into_the_record(tmp
 def test_with_nobody_to_ask_the_step_errors_at_once_saying_so(tmp_path):
     plan = _asking_plan(tmp_path, "asking2")
     t0 = time.monotonic()
-    result = run_fixture(_station(1), load_plan(plan), out=tmp_path / "out", units=1, workers=True)
+    result = run_fixture(_station(1), load_plan(plan), out=tmp_path / "out", units=1)
     assert time.monotonic() - t0 < 20
     [record] = result.records
     assert record.outcome.value == "ERROR"
@@ -377,7 +377,7 @@ def test_the_panels_controls_stop_one_socket_name_the_operator_and_stop_the_stat
         if len([v for v in verdicts if v.socket == "A"]) == 3 and isinstance(event, Verdict):
             controls.stop()  # the whole station
 
-    result = run_fixture(_station(2), plan, out=tmp_path / "out", units=20, workers=True, events=drive,
+    result = run_fixture(_station(2), plan, out=tmp_path / "out", units=20, events=drive,
                          controls=controls)
     b = [r for r in result.records if r.station.socket == "B"]
     a = [r for r in result.records if r.station.socket == "A"]

@@ -4,6 +4,8 @@ workers, sending to a worker that may be gone, killing one, and saying how one d
 from __future__ import annotations
 
 import fcntl
+import multiprocessing
+import multiprocessing.context
 import os
 import signal
 import tempfile
@@ -17,6 +19,19 @@ from linegate.station.engine.sockets import Slot
 from linegate.station.faults import StationFault
 
 OLD_WORKERS_WAIT_S = 15.0
+# Loaded once by the fork server: a worker forked from it starts without importing them again (~1.1 s each)
+WORKER_PRELOAD = ["linegate.station.engine.worker", "linegate.fixtures.plugin", "linegate.reports"]
+
+
+def worker_context() -> multiprocessing.context.ForkServerContext:
+    """Where workers are made: forked from a fork server (a clean single-threaded process started once, on
+    the first worker, with the worker's modules loaded), not from the supervisor, whose threads a fork
+    would copy mid-lock. The server ends when the supervisor does, and its workers with it (they die with
+    their parent, the server). A worker takes the supervisor's environment as it is at each start
+    (``WorkerSpec.env``), not the server's."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(WORKER_PRELOAD)
+    return ctx
 
 
 def lock_dir_of(station: str) -> Path:

@@ -10,7 +10,6 @@ other sockets go on testing.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import time
@@ -24,7 +23,7 @@ from linegate.fixtures.jig import JigError
 from linegate.plans import Plan
 from linegate.station.engine import worker
 from linegate.station.engine.feeder import UnitFeeder
-from linegate.station.engine.processes import death, kill, send
+from linegate.station.engine.processes import death, kill, send, worker_context
 from linegate.station.engine.prompts import Inbox, OpenPrompts, TerminalPrompts
 from linegate.station.engine.sockets import Slot, SocketPhase, UnitTrace
 from linegate.station.engine.sources import DutProbe, UnitSource, UnitStart
@@ -80,7 +79,7 @@ class Supervisor:
         self._killed_for: dict[str, str] = {}
         self._last_death = ""
         self._errors: dict[str, str] = {}  # socket -> the kind of error its worker ended with
-        self._ctx = multiprocessing.get_context("spawn")
+        self._ctx = worker_context()
         self.feeder = UnitFeeder(units)
         self.inbox = Inbox()
         self.prompts = OpenPrompts(self.inbox)
@@ -137,7 +136,7 @@ class Supervisor:
 
     def _spawn(self, slot: Slot) -> None:
         parent, child = self._ctx.Pipe(duplex=True)
-        spec = replace(self._spec, socket=slot.socket, spawned_at=time.time())
+        spec = replace(self._spec, socket=slot.socket, spawned_at=time.time(), env=tuple(os.environ.items()))
         process = self._ctx.Process(target=worker.main, args=(spec, child), name=f"linegate-socket-{slot.socket}",
                                     daemon=True)
         process.start()

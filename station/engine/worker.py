@@ -60,6 +60,7 @@ class WorkerSpec:
     keep_records: bool = False
     results_url: str | None = None  # the station's local results store
     spawned_at: float = 0.0  # time.time() when the supervisor started the process
+    env: tuple[tuple[str, str], ...] = ()  # the supervisor's environment then (a forked worker's is the server's)
 
 
 class _Pipe:
@@ -159,7 +160,8 @@ class _UnitFiles:
 
 
 def _die_with_parent() -> None:
-    """SIGKILL this process when the supervisor dies (Linux), so no worker outlives its station."""
+    """SIGKILL this process when its parent dies (Linux): the fork server, which ends with the supervisor,
+    so no worker outlives its station."""
     parent = os.getppid()
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
@@ -184,6 +186,9 @@ def hold_workers_lock(path: Path) -> int:
 def main(spec: WorkerSpec, conn: Connection) -> None:
     """The worker process's entry point."""
     _die_with_parent()
+    if spec.env:
+        os.environ.clear()
+        os.environ.update(spec.env)
     if spec.workers_lock is not None:
         hold_workers_lock(spec.workers_lock)
     signal.signal(signal.SIGTERM, _abort)
@@ -221,8 +226,10 @@ def _work(spec: WorkerSpec, pipe: _Pipe) -> None:
                                                   ask=lambda what: pipe.send("ask", what))
             provisioning.set_run_dir(spec.run_dir)
         shared = len(spec.config.sockets) > 1
-        locks = InstrumentLocks(spec.lock_dir) if shared else None
-        with locks.hold(name for name, _ in config.instruments.items()) if locks else nullcontext():
+        # every process of this station on this host (its other sockets' workers, another run of it) takes
+        # the station-level instruments through the station's locks
+        locks = InstrumentLocks(spec.lock_dir) if any(True for _ in config.instruments.items()) else None
+        with locks.hold(name for name, _ in config.instruments.items()) if locks and shared else nullcontext():
             jig = Jig.open(config)  # *IDN? and error-queue checks: the shared instruments' traffic too
         jig.shares_station_instruments = shared
         jig.safe_state()  # a restarted worker: whatever its predecessor left on, off
