@@ -12,9 +12,9 @@ import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 from linegate.station.engine import worker
+from linegate.station.engine.pipe import ToWorker
 from linegate.station.engine.sockets import Slot
 from linegate.station.faults import StationFault
 
@@ -68,7 +68,7 @@ def wait_for_old_workers(path: Path, timeout_s: float = OLD_WORKERS_WAIT_S) -> N
         os.close(fd)  # releases the lock
 
 
-def send(conn: Connection, message: tuple[Any, ...]) -> None:
+def send(conn: Connection, message: ToWorker) -> None:
     try:
         conn.send(message)
     except (BrokenPipeError, OSError):

@@ -13,9 +13,9 @@ import sys
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Pipe
-from typing import Any
 
 from linegate.fixtures.operator import Question, refusal
+from linegate.station.engine.pipe import AnswerFor, InboxMessage, PromptReply
 from linegate.station.events import Prompt
 
 NOBODY = "nobody to answer: no terminal and no panel (run with --ui)"
@@ -34,15 +34,15 @@ class Inbox:
         self.conn, self._post = Pipe(duplex=False)
         self._lock = threading.Lock()
 
-    def post(self, message: tuple[Any, ...]) -> None:
+    def post(self, message: InboxMessage) -> None:
         with self._lock:
             try:
                 self._post.send(message)
             except OSError:
                 pass  # the run is over
 
-    def take(self) -> tuple[Any, ...]:
-        message: tuple[Any, ...] = self.conn.recv()
+    def take(self) -> InboxMessage:
+        message: InboxMessage = self.conn.recv()
         return message
 
     def close(self) -> None:
@@ -53,7 +53,7 @@ class Inbox:
 
 class OpenPrompts:
     """Questions asked and not yet answered. ``answer`` may be called from any thread; accepted answers go to
-    ``inbox`` as ``("answer", socket, prompt_id, value, who)`` for the supervisor's main thread."""
+    ``inbox`` as an ``AnswerFor`` (station/engine/pipe.py) for the supervisor's main thread."""
 
     def __init__(self, inbox: Inbox) -> None:
         self._open: dict[str, Prompt] = {}
@@ -82,13 +82,13 @@ class OpenPrompts:
             if why is not None:
                 self._open[prompt_id] = prompt
                 return False, why
-            self.inbox.post(("answer", prompt.socket, prompt_id, value.strip(), who))
+            self.inbox.post(AnswerFor(prompt.socket, PromptReply(prompt_id, value.strip(), who)))
         return True, ""
 
     def nobody(self, prompt: Prompt) -> None:
         """Nobody can answer: the worker is told at once (its station test fails saying so)."""
         self.closed(prompt.prompt_id)
-        self.inbox.post(("answer", prompt.socket, prompt.prompt_id, None, NOBODY))
+        self.inbox.post(AnswerFor(prompt.socket, PromptReply(prompt.prompt_id, None, NOBODY)))
 
 
 class TerminalPrompts:

@@ -16,13 +16,27 @@ import time
 from dataclasses import replace
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 from linegate.fixtures.config import FixtureConfig
 from linegate.fixtures.jig import JigError
 from linegate.plans import Plan
 from linegate.station.engine import worker
 from linegate.station.engine.feeder import UnitFeeder
+from linegate.station.engine.pipe import (
+    AnswerFor,
+    EndReason,
+    Events,
+    FromWorker,
+    GiveUnit,
+    InboxMessage,
+    RecordRow,
+    StopRequest,
+    Wake,
+    Wakeable,
+    WantUnit,
+    WorkerEnd,
+)
 from linegate.station.engine.processes import death, kill, send, worker_context
 from linegate.station.engine.prompts import Inbox, OpenPrompts, TerminalPrompts
 from linegate.station.engine.sockets import Slot, SocketPhase, UnitTrace
@@ -36,7 +50,6 @@ from linegate.station.events import (
     Verdict,
     WorkerDied,
     WorkerStarted,
-    from_wire,
 )
 from linegate.station.faults import StationFault, fault_from
 from linegate.station.gate.recovery import recover
@@ -78,7 +91,7 @@ class Supervisor:
         self.stopping = False
         self._killed_for: dict[str, str] = {}
         self._last_death = ""
-        self._errors: dict[str, str] = {}  # socket -> the kind of error its worker ended with
+        self._errors: dict[str, EndReason] = {}  # socket -> why its worker said it ended
         self._ctx = worker_context()
         self.feeder = UnitFeeder(units)
         self.inbox = Inbox()
@@ -153,18 +166,29 @@ class Supervisor:
         except (EOFError, OSError):
             pass
 
-    def _handle(self, slot: Slot, message: tuple[Any, ...]) -> None:
-        kind = message[0]
-        if kind == "want":
-            self._next_unit(slot)
-        elif kind == "event":
-            self._event(slot, from_wire(message[1]))
-        elif kind == "row":
-            self.writer.add(message[1], message[2])
-        elif kind == "ask" and self.provisioning is not None:
-            (self.provisioning.pool if message[1] == "pool" else self.provisioning.drain).wake()  # type: ignore[union-attr]
-        elif kind == "error":
-            self._worker_error(slot, message[1], message[2], message[3])
+    def _handle(self, slot: Slot, message: FromWorker) -> None:
+        match message:
+            case WantUnit():
+                self._next_unit(slot)
+            case Events(events):
+                for event in events:
+                    self._event(slot, event)
+            case RecordRow(row, record):
+                self.writer.add(row, record)
+            case Wake(what):
+                self._wake(what)
+            case WorkerEnd():
+                self._worker_error(slot, message)
+            case _:
+                assert_never(message)
+
+    def _wake(self, what: Wakeable) -> None:
+        prov = self.provisioning
+        if prov is None:
+            return
+        thread = prov.pool if what is Wakeable.POOL else prov.drain
+        if thread is not None:
+            thread.wake()
 
     def _next_unit(self, slot: Slot) -> None:
         if slot.trace is not None and slot.trace.told:  # a whole unit, and the worker lived on
@@ -200,7 +224,7 @@ class Supervisor:
         else:
             slot.trace = UnitTrace(start)
             slot.move(SocketPhase.TESTING)
-        send(slot.conn, ("unit", start))
+        send(slot.conn, GiveUnit(start))
 
     def _event(self, slot: Slot, event: Event) -> None:
         if isinstance(event, WorkerStarted):
@@ -226,47 +250,50 @@ class Supervisor:
         """From any thread: stop ``socket`` (its unit ABORTED, the socket out of service) or the station."""
         if socket is not None and socket not in self.slots:
             return False, f"no socket {socket!r}"
-        self.inbox.post(("stop", socket))
+        self.inbox.post(StopRequest(socket))
         return True, ""
 
-    def _from_inbox(self, message: tuple[Any, ...]) -> None:
-        if message[0] == "answer":
-            _, socket, prompt_id, value, who = message
-            slot = self.slots[socket]
-            if slot.conn is not None and slot.live:
-                send(slot.conn, ("answer", prompt_id, value, who))
-        elif message[0] == "stop" and message[1] is None:
-            raise KeyboardInterrupt  # the station's stop: as Ctrl-C, each socket's unit ABORTED
-        elif message[0] == "stop":
-            slot = self.slots[message[1]]
-            self._stopped_sockets.add(slot.socket)
-            if slot.live and slot.process is not None and slot.process.pid:
-                os.kill(slot.process.pid, signal.SIGTERM)
+    def _from_inbox(self, message: InboxMessage) -> None:
+        match message:
+            case AnswerFor(socket, answer):
+                slot = self.slots[socket]
+                if slot.conn is not None and slot.live:
+                    send(slot.conn, answer)
+            case StopRequest(socket):
+                if socket is None:
+                    raise KeyboardInterrupt  # the station's stop: as Ctrl-C, each socket's unit ABORTED
+                slot = self.slots[socket]
+                self._stopped_sockets.add(slot.socket)
+                if slot.live and slot.process is not None and slot.process.pid:
+                    os.kill(slot.process.pid, signal.SIGTERM)
+            case _:
+                assert_never(message)
 
     def _tell(self, event: Event) -> None:
         if self.events is not None:
             self.events(event)
 
-    def _worker_error(self, slot: Slot, kind: str, sentence: str, details: str) -> None:
+    def _worker_error(self, slot: Slot, end: WorkerEnd) -> None:
+        kind, sentence, details = end.reason, end.sentence, end.details
         self._errors[slot.socket] = kind
-        if kind == "jig":
+        if kind is EndReason.JIG:
             self._last_death = f"socket {slot.socket}'s jig did not open again: {sentence}"
-        if kind == "crash":  # it dies next: buried and restarted, for this reason (``details``: its log file)
+        if kind is EndReason.CRASH:  # it dies next: buried and restarted, for this reason (``details``: its log file)
             self._killed_for[slot.socket] = f"socket {slot.socket}'s worker failed outside a step: {sentence} " \
                                             f"(details in {details})"
             self._last_death = f"socket {slot.socket}'s worker failed outside a step: {sentence}"
             return
-        if kind == "line":
+        if kind is EndReason.LINE:
             self.line_error = self.line_error or sentence
-        elif kind == "jig" and not self._ever_tested(slot):
+        elif kind is EndReason.JIG and not self._ever_tested(slot):
             self.jig_error = self.jig_error or sentence
-        elif kind == "fault" and self.fault is None:
+        elif kind is EndReason.FAULT and self.fault is None:
             self.fault = StationFault(sentence, details)
-        elif kind == "stopped" and slot.socket in self._stopped_sockets:
+        elif kind is EndReason.STOPPED and slot.socket in self._stopped_sockets:
             return  # this socket alone was stopped: the others go on
-        elif kind == "stopped":
+        elif kind is EndReason.STOPPED:
             self.aborted = True
-        if kind != "jig" or self.jig_error is not None:
+        if kind is not EndReason.JIG or self.jig_error is not None:
             self.stopping = True  # the other sockets finish their unit and get no other
 
     def _ever_tested(self, slot: Slot) -> bool:
@@ -279,18 +306,18 @@ class Supervisor:
         code = slot.process.exitcode
         error = self._errors.pop(slot.socket, None)
         killed_for = self._killed_for.pop(slot.socket, None)
-        if code == 0 and killed_for is None and (slot.phase is SocketPhase.FINISHING or error in ("line", "fault",
-                                                                                                    "stopped")):
+        if code == 0 and killed_for is None and (slot.phase is SocketPhase.FINISHING or error in (
+                EndReason.LINE, EndReason.FAULT, EndReason.STOPPED)):
             slot.move(SocketPhase.EXITED)
             return
-        if error == "jig":  # its jig would not open again: the socket is out of service
+        if error is EndReason.JIG:  # its jig would not open again: the socket is out of service
             slot.move(SocketPhase.DEAD)
             slot.move(SocketPhase.RETIRED)
             self._tell(WorkerDied(slot.socket, reason=self._last_death, pid=slot.pid))
             self._if_none_left()
             return
         why = killed_for or death(slot.socket, code)
-        if error != "crash":
+        if error is not EndReason.CRASH:
             self._last_death = why
         slot.move(SocketPhase.DEAD)
         self._bury(slot, why)

@@ -20,7 +20,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import pytest
 from linegate.drivers.cloud import RetryPolicy
@@ -31,8 +31,21 @@ from linegate.fixtures.locks import InstrumentLocks
 from linegate.fixtures.operator import Answer, OperatorError, Question
 from linegate.plans import Plan, UnitRecord
 from linegate.reports import IndexRow, UnitReportRenderer
+from linegate.station.engine.pipe import (
+    EndReason,
+    Events,
+    FromWorker,
+    GiveUnit,
+    PromptReply,
+    RecordRow,
+    ToWorker,
+    Wake,
+    Wakeable,
+    WantUnit,
+    WorkerEnd,
+)
 from linegate.station.engine.sources import UnitStart
-from linegate.station.events import Event, Prompt, PromptAnswered, WorkerStarted, to_wire
+from linegate.station.events import Event, MeasurementTaken, Prompt, PromptAnswered, WorkerStarted
 from linegate.station.faults import StationFault, fault_from, write_log
 from linegate.station.gate.station import Provisioning
 from linegate.station.ledger.journal import Ledger
@@ -64,25 +77,32 @@ class WorkerSpec:
 
 
 class _Pipe:
-    """The worker's end of its pipe. A supervisor that is gone is the end of the worker."""
+    """The worker's end of its pipe (station/engine/pipe.py). A supervisor that is gone is the end of the worker."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._measurements: list[Event] = []
 
-    def send(self, *message: Any) -> None:
+    def send(self, message: FromWorker) -> None:
         try:
             self.conn.send(message)
         except (BrokenPipeError, EOFError, OSError):
             os._exit(0)
 
-    def recv(self) -> Any:
+    def recv(self) -> ToWorker:
         try:
-            return self.conn.recv()
+            message: ToWorker = self.conn.recv()
         except (EOFError, OSError):
             os._exit(0)
+        return message
 
     def event(self, event: Event) -> None:
-        self.send("event", to_wire(event))
+        """A step's measurements go with the step's end, in one message (they are told together)."""
+        if isinstance(event, MeasurementTaken):
+            self._measurements.append(event)
+            return
+        batch, self._measurements = (*self._measurements, event), []
+        self.send(Events(batch))
 
 
 class _RemoteUnits:
@@ -96,14 +116,13 @@ class _RemoteUnits:
         self.pipe.event(WorkerStarted(self.spec.socket, pid=os.getpid(),
                                       startup_s=round(time.time() - self.spec.spawned_at, 4)))
         while True:
-            self.pipe.send("want")
-            kind, start = self.pipe.recv()
-            while kind != "unit":  # an answer to a question that timed out: nobody waits for it now
-                kind, *rest = self.pipe.recv()
-                start = rest[0] if rest else None
-            if start is None:
+            self.pipe.send(WantUnit())
+            message = self.pipe.recv()
+            while not isinstance(message, GiveUnit):  # an answer to a question that timed out: nobody waits
+                message = self.pipe.recv()
+            if message.start is None:
                 return
-            yield start
+            yield message.start
 
 
 class _SupervisorChannel:
@@ -128,10 +147,10 @@ class _SupervisorChannel:
                 self.pipe.event(PromptAnswered(socket, index=index, prompt_id=question.prompt_id, answer="",
                                                who="nobody answered in time"))
                 raise OperatorError(f"nobody answered {question.text!r} within {question.timeout_s:g} s")
-            kind, *rest = self.pipe.recv()
-            if kind != "answer" or rest[0] != question.prompt_id:
+            message = self.pipe.recv()
+            if not isinstance(message, PromptReply) or message.prompt_id != question.prompt_id:
                 continue  # a late answer to an earlier question
-            value, who = rest[1], rest[2]
+            value, who = message.value, message.who
             if value is None:
                 raise OperatorError(f"{question.text!r}: {who}")
             self.pipe.event(PromptAnswered(socket, index=index, prompt_id=question.prompt_id, answer=value, who=who))
@@ -152,7 +171,7 @@ class _UnitFiles:
     def __call__(self, record: UnitRecord) -> Path:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         json_path, _ = write_unit_files(self.run_dir, record, self._renderer, self.results)
-        self.pipe.send("row", IndexRow.of(0, record), record if self.keep_records else None)
+        self.pipe.send(RecordRow(IndexRow.of(0, record), record if self.keep_records else None))
         return json_path
 
     def salvage(self, record: UnitRecord) -> None:
@@ -199,7 +218,7 @@ def main(spec: WorkerSpec, conn: Connection) -> None:
     except KeyboardInterrupt:
         pass
     except JigError as e:
-        pipe.send("error", "jig", str(e), "")
+        pipe.send(WorkerEnd(EndReason.JIG, str(e)))
     except Exception as e:  # outside any step: the worker dies; its unit is recorded, it is restarted
         _crash(pipe, spec, fault_from(e, f"socket {spec.socket}'s worker"))
     finally:
@@ -209,7 +228,7 @@ def main(spec: WorkerSpec, conn: Connection) -> None:
 def _crash(pipe: _Pipe, spec: WorkerSpec, fault: StationFault) -> NoReturn:
     """Tell why (the traceback goes to the run folder's log), then die: the supervisor buries the unit."""
     write_log(fault, spec.run_dir)
-    pipe.send("error", "crash", fault.sentence, str(fault.log))
+    pipe.send(WorkerEnd(EndReason.CRASH, fault.sentence, str(fault.log)))
     pipe.conn.close()
     os._exit(70)
 
@@ -223,7 +242,7 @@ def _work(spec: WorkerSpec, pipe: _Pipe) -> None:
     try:
         if ledger is not None and spec.plan.provisioning is not None:
             provisioning = Provisioning.in_worker(spec.plan.provisioning, config.cloud, ledger, retry=spec.retry,
-                                                  ask=lambda what: pipe.send("ask", what))
+                                                  ask=lambda what: pipe.send(Wake(Wakeable(what))))
             provisioning.set_run_dir(spec.run_dir)
         shared = len(spec.config.sockets) > 1
         # every process of this station on this host (its other sockets' workers, another run of it) takes
@@ -242,15 +261,15 @@ def _work(spec: WorkerSpec, pipe: _Pipe) -> None:
         except KeyboardInterrupt:
             code = pytest.ExitCode.INTERRUPTED
         if loop.collect_errors:
-            pipe.send("error", "line", loop.collect_errors[0], "")
+            pipe.send(WorkerEnd(EndReason.LINE, loop.collect_errors[0]))
         elif code == pytest.ExitCode.USAGE_ERROR:
-            pipe.send("error", "line", f"{spec.plan.path}: pytest refused the plan's station tests", "")
+            pipe.send(WorkerEnd(EndReason.LINE, f"{spec.plan.path}: pytest refused the plan's station tests"))
         elif loop.fault is not None and loop.fault_outside_units:
             _crash(pipe, spec, loop.fault)
         elif loop.fault is not None:
-            pipe.send("error", "fault", loop.fault.sentence, loop.fault.details)
+            pipe.send(WorkerEnd(EndReason.FAULT, loop.fault.sentence, loop.fault.details))
         elif code == pytest.ExitCode.INTERRUPTED:
-            pipe.send("error", "stopped", "", "")
+            pipe.send(WorkerEnd(EndReason.STOPPED))
     finally:
         if jig is not None:
             jig.close()
