@@ -158,11 +158,14 @@ FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 def csv_cell(value: object) -> object:
     """A cell a spreadsheet will not run as a formula (OWASP): text starting with = + - @ tab or CR gets a
-    leading quote; numbers stay numbers."""
+    leading quote; a control character (ESC, BEL: a record written by an older linegate may hold one) is
+    written as its escape, never sent to the terminal; numbers stay numbers."""
     if value is None:
         return ""
     if isinstance(value, str) and value.startswith(FORMULA):
-        return "'" + value
+        value = "'" + value
+    if isinstance(value, str) and not value.isprintable():
+        value = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value)
     return value
 
 

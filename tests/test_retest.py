@@ -384,4 +384,16 @@ def test_csv_cells_a_spreadsheet_would_run_are_quoted_and_numbers_stay():
     from linegate.station.results_cli import csv_cell
 
     assert [csv_cell(v) for v in ("=HYPERLINK(1)", "+1", "-x", "@SUM", "\tx", "plain", -0.5, 3, None)] == \
-        ["'=HYPERLINK(1)", "'+1", "'-x", "'@SUM", "'\tx", "plain", -0.5, 3, ""]
+        ["'=HYPERLINK(1)", "'+1", "'-x", "'@SUM", "'\\tx", "plain", -0.5, 3, ""]
+    # a control character reaches no terminal: written as its escape (an operator "op<ESC>[31mX<BEL>" did)
+    assert csv_cell("op\x1b[31mX\x07") == "op\\x1b[31mX\\x07"
+
+
+@pytest.mark.parametrize("field", ["operator", "station"])
+def test_a_fixture_naming_its_operator_or_station_with_control_characters_is_refused(field):
+    from linegate.fixtures.config import FixtureConfig
+    from pydantic import ValidationError
+
+    doc = {"station": "line-1", "sockets": [{"name": "A", "dut": {"port": "/dev/null"}}], field: "op\x1b[31mX\x07"}
+    with pytest.raises(ValidationError, match=f"the {field} holds control characters"):
+        FixtureConfig.model_validate(doc)
