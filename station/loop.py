@@ -20,13 +20,13 @@ from linegate.drivers.dut import SerialLink
 from linegate.fixtures.context import STATE, StationState, UnitUnderTest
 from linegate.plans import (
     CommitStatus,
-    Failure,
     Outcome,
     ProvisioningRecord,
     StepOutcome,
     StepRecord,
     UnitRecord,
 )
+from linegate.plans.verdict import NOT_PASSED, UnitEnd, stops_the_unit, unit_verdict
 from linegate.station.capture import StepCapture
 from linegate.station.events import (
     EventSink,
@@ -172,7 +172,6 @@ class StationLoop:
         self._steps = []
         self._skip_rest = False
         started = datetime.now(UTC)
-        stop_on_failure = state.plan.stop_on_failure if state.plan else True
         aborted = False
         gate = _GateOutcome()
         self._capture.start()
@@ -182,10 +181,7 @@ class StationLoop:
                     self.events(StepStarted(start.socket, index=start.index, step=self._plan_step(item)[0],
                                             number=i + 1, of=len(items)))
                 item.config.hook.pytest_runtest_protocol(item=item, nextitem=self._next_item(items, i))
-                if stop_on_failure and self._steps and self._steps[-1].outcome in (
-                    StepOutcome.FAIL,
-                    StepOutcome.ERROR,
-                ):
+                if self._steps and stops_the_unit(self._steps[-1], state.plan):
                     self._skip_rest = True
             if self.provisioning is not None:
                 self._gate(unit, start.socket, gate)
@@ -235,8 +231,8 @@ class StationLoop:
         except Exception as e:  # the unit is ERROR: the station could not record it
             self._fault(e, f"writing the record of unit {unit.index}")
             assert self.fault is not None
-            failed = record.model_copy(update={"outcome": Outcome.ERROR, "failure": Failure(
-                step="record", message=self.fault.sentence)})
+            outcome, failure = unit_verdict(record.steps, UnitEnd.NOT_RECORDED, why=self.fault.sentence)
+            failed = record.model_copy(update={"outcome": outcome, "failure": failure})
             self._verdict(failed)
             self._journal_unit(unit, failed, None, None)
             self.on_record.salvage(failed)
@@ -285,7 +281,7 @@ class StationLoop:
         prov = self.provisioning
         assert prov is not None and self.state.jig is not None
         dut = self.state.jig.duts[socket]
-        failed = any(s.outcome in (StepOutcome.FAIL, StepOutcome.ERROR) for s in self._steps)
+        failed = any(s.outcome in NOT_PASSED for s in self._steps)
         started_at, t0 = datetime.now(UTC), time.perf_counter()
         out.ran = True
         try:

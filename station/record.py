@@ -10,9 +10,7 @@ from linegate.fixtures.context import StationState, UnitUnderTest
 from linegate.plans import (
     PROVISIONED,
     Attachment,
-    Failure,
     MeasurementRecord,
-    Outcome,
     PlanRef,
     PromptRecord,
     ProvisioningRecord,
@@ -22,37 +20,12 @@ from linegate.plans import (
     StepRecord,
     UnitRecord,
 )
+from linegate.plans.verdict import UnitEnd, gate_step_outcome, unit_verdict
 from linegate.station.gate.gate import GateResult
 
 from linegate import __version__
 
 HOST = socketlib.gethostname()
-
-
-def unit_outcome(steps: list[StepRecord], aborted: bool) -> Outcome:
-    if aborted:
-        return Outcome.ABORTED
-    if any(s.outcome is StepOutcome.ERROR for s in steps):
-        return Outcome.ERROR
-    if any(s.outcome is StepOutcome.FAIL for s in steps):
-        return Outcome.FAIL
-    return Outcome.PASS
-
-
-def first_failure(steps: list[StepRecord]) -> Failure | None:
-    for step in steps:
-        if step.outcome not in (StepOutcome.FAIL, StepOutcome.ERROR):
-            continue
-        for m in step.measurements:
-            if m.status is Status.FAIL:
-                units = f" {m.units}" if m.units else ""
-                return Failure(
-                    step=step.name,
-                    measurement=m.name,
-                    message=f"{m.name} = {m.value!r}{units} (limit {m.limit or 'none'}): {m.reason}",
-                )
-        return Failure(step=step.name, message=step.message or f"step {step.outcome.value}")
-    return None
 
 
 def build_record(
@@ -68,9 +41,10 @@ def build_record(
     ended = datetime.now(UTC)
     dut_facts = dict(unit.facts)
     dut_facts.setdefault("port", state.jig.duts[unit.socket].port)
+    outcome, failure = unit_verdict(steps, UnitEnd.STOPPED if aborted else UnitEnd.RAN)
     return UnitRecord(
         record_id=str(uuid.uuid4()),
-        outcome=unit_outcome(steps, aborted),
+        outcome=outcome,
         unit=dict(unit.identity),
         station=StationRef(
             name=state.config.station,
@@ -93,7 +67,7 @@ def build_record(
         ended_at=ended,
         duration_s=(ended - started_at).total_seconds(),
         steps=tuple(steps),
-        failure=first_failure(steps),
+        failure=failure,
         attachments=tuple(Attachment(name=n, mime_type=m, content=c) for n, m, c in unit.attachments),
         provisioning=provisioning,
         prompts=tuple(PromptRecord(step=a.step, ask=a.question.ask, text=a.question.text, answer=a.answer.value,
@@ -124,11 +98,7 @@ def provision_step(result: GateResult, started_at: datetime, duration_s: float, 
     commit = MeasurementRecord(name="commit_status", value=prov.commit_status, limit="committed, kept or pending",
                                status=Status.PASS if committed else Status.FAIL,
                                reason="" if committed else prov.reason)
-    outcome = {"pass": StepOutcome.PASS, "fail": StepOutcome.FAIL}.get(result.outcome.value, StepOutcome.ERROR)
-    message = result.message
-    if outcome is StepOutcome.PASS and not committed:  # PASS means provisioned, whatever went wrong above
-        outcome = StepOutcome.ERROR
-        message = f"the gate passed a unit whose commit is {prov.commit_status}: {message}".rstrip(": ")
+    outcome, message = gate_step_outcome(result.outcome.value, prov.commit_status, result.message)
     measurements = (readback, commit) if prov.written or prov.readback_ok else (commit,)
     return StepRecord(
         name="provision",

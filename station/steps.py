@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 from linegate.drivers.dut import SerialLink
-from linegate.plans import MeasurementRecord, Plan, StepOutcome, StepRecord
+from linegate.plans import MeasurementRecord, Plan, StepRecord
+from linegate.plans.verdict import step_outcome
 
 SKIP_REASON = "not run: an earlier step did not pass"
 
@@ -31,8 +32,7 @@ def step_record(phases: list[pytest.TestReport], plan: Plan | None, captured: st
     setup = phases[0]
     item_name = setup.nodeid.rsplit("::", 1)[-1]
     name = getattr(setup, "lg_step", None) or item_name
-    outcome = StepOutcome.PASS
-    message = ""
+    judged: list[tuple[str, str]] = []
     measurements: tuple[MeasurementRecord, ...] = ()
     output: list[str] = []
     lock_wait_s = 0.0
@@ -43,19 +43,15 @@ def step_record(phases: list[pytest.TestReport], plan: Plan | None, captured: st
         kind = getattr(report, "lg_outcome", "pass")
         if report.when == "call":
             measurements = tuple(getattr(report, "lg_measurements", ()))
-        if kind == "skipped" and outcome is StepOutcome.PASS:
-            outcome = StepOutcome.SKIPPED
-            message = _skip_reason(report)
-        elif kind == "fail" and outcome in (StepOutcome.PASS, StepOutcome.SKIPPED):
-            outcome, message = StepOutcome.FAIL, getattr(report, "lg_message", "")
-        elif kind in ("error", "failed") and outcome is not StepOutcome.ERROR:
-            outcome, message = StepOutcome.ERROR, getattr(report, "lg_message", "") or report.longreprtext
+        said = _skip_reason(report) if kind == "skipped" else getattr(report, "lg_message", "")
+        judged.append((kind, said or (report.longreprtext if kind in ("error", "failed") else said)))
         for title, content in report.sections:
             output.append(f"--- {title} ---\n{content}")
         if (report.failed and report.longreprtext and report.when != "call") or kind == "error":
             output.append(report.longreprtext)
     if captured:
         output.append(captured)
+    outcome, message = step_outcome(judged)
     return StepRecord(
         name=name,
         test=_test_of(plan, name, setup.nodeid),

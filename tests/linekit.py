@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from cloudkit import FAST_RETRY
@@ -9,13 +10,22 @@ from linegate.fixtures.cloud_account import CloudAccount
 from linegate.fixtures.config import load_fixture
 from linegate.fixtures.sim.cloud.server import CloudEmulator
 from linegate.fixtures.sim.jig import SimulatedDuts
-from linegate.plans import load_plan
+from linegate.plans import Plan, load_plan
 from linegate.station.compose import run_fixture
 from linegate.station.ledger.audit import audit
 from linegate.station.ledger.journal import Ledger
 from linegate.station.run import RunResult
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def with_worker_patch(plan: Plan, folder: Path, conftest: str) -> Plan:
+    """``plan`` on a copy of its station tests with ``conftest`` beside them: code a test runs inside the
+    socket's worker (where the units are tested: a monkeypatch in the test's own process would not reach it)."""
+    tests = folder / "station_tests"
+    shutil.copytree(plan.tests_dir, tests, ignore=shutil.ignore_patterns("__pycache__"))
+    (tests / "conftest.py").write_text(conftest)
+    return plan.model_copy(update={"station_tests": str(tests)})
 
 
 def run_service(emu: CloudEmulator, service: str, state_dir: Path, units: int, *, seed: int = 1,

@@ -5,9 +5,9 @@ Exit codes: 0 ran, 1 station fault, 2 bad input, 3 jig or cloud unavailable, 130
 
 from __future__ import annotations
 
-import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,6 +20,7 @@ from linegate.fixtures.config import load_fixture
 from linegate.plans import load_plan
 from linegate.station.compose import run_fixture
 from linegate.station.faults import StationFault
+from linekit import with_worker_patch
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "fixtures" / "sim-station.yaml"
@@ -149,26 +150,35 @@ def test_full_state_disk_stops_the_run_with_exit_1_and_one_line(small_disk, tmp_
     assert (audit["lost"], audit["duplicated"], audit["double_committed"]) == (0, 0, 0), audit
 
 
-def test_a_failing_write_stops_the_run_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+DISK_FILLS = """
+import errno, os
+from pathlib import Path
+
+_real, _writes = Path.write_text, []
+
+
+def _filling(self, text, *args, **kwargs):
+    if self.name.startswith(".LG") and self.name.endswith(".html.tmp"):
+        _writes.append(self)
+        if len(_writes) == 3:
+            _real(self, text[: len(text) // 2], *args, **kwargs)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+    return _real(self, text, *args, **kwargs)
+
+
+Path.write_text = _filling
+"""
+
+
+def test_a_failing_write_stops_the_run_and_leaves_no_temporary_file(tmp_path):
     """Where no small disk can be mounted: the third unit's report write fails with ENOSPC half-way."""
-    real = Path.write_text
-    writes = []
-
-    def filling(self, text, *args, **kwargs):
-        if self.name.startswith(".LG") and self.name.endswith(".html.tmp"):
-            writes.append(self)
-            if len(writes) == 3:
-                real(self, text[: len(text) // 2], *args, **kwargs)
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
-        return real(self, text, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "write_text", filling)
+    plan = with_worker_patch(load_plan(REPO / "plans" / "esp-at-module.yaml"), tmp_path, DISK_FILLS)
     out = tmp_path / f"out-{uuid.uuid4().hex[:6]}"
     with pytest.raises(StationFault) as caught:
-        run_fixture(load_fixture(FIXTURE), load_plan(REPO / "plans" / "esp-at-module.yaml"), out=out, units=8)
-    assert str(caught.value).startswith(f"no space left on device: {writes[2]}")
-    assert not _leftovers(out)
+        run_fixture(load_fixture(FIXTURE), plan, out=out, units=8)
     run_dir = next(out.glob("run-*"))
+    assert re.match(rf"no space left on device: {re.escape(str(run_dir))}/\.LG\w+\.html\.tmp", str(caught.value))
+    assert not _leftovers(out)
     records = sorted((p for p in run_dir.glob("*.json") if p.name != "run.json"), key=lambda p: p.name)
     assert len(records) == 3, "the station stopped at the unit it could not record"
     last = json.loads(records[-1].read_text())

@@ -13,13 +13,49 @@ from pathlib import Path
 import pytest
 from linegate.plans import Outcome, UnitRecord, load_plan
 from linegate.station.faults import FAULT_LOG, StationFault
-from linegate.station.gate import dut_io
-from linegate.station.gate.gate import Gate
 from linegate.station.ledger.journal import Ledger
-from linekit import REPO, run_service
+from linekit import REPO, run_service, with_worker_patch
 
 SERVICES = ["ayla", "yosmart", "enos-dps", "enos-mqtt"]
 OK = {"committed", "kept", "pending"}
+BROKEN_GATE = """
+from linegate.station.gate.gate import Gate
+
+_real, _calls = Gate.provision, []
+
+
+def _broken(self, dut, facts):
+    _calls.append(facts.mac)
+    if len(_calls) == 2:
+        raise RuntimeError("injected bug in the gate")
+    return _real(self, dut, facts)
+
+
+Gate.provision = _broken
+"""
+STOPPED_IN_THE_GATE = """
+from linegate.station.gate import dut_io
+
+_real = dut_io.ensure
+
+
+def _stopped_after_the_write(*args, **kwargs):
+    _real(*args, **kwargs)
+    raise KeyboardInterrupt
+
+
+dut_io.ensure = _stopped_after_the_write
+"""
+STOPPED_IN_THE_COMMIT = """
+from linegate.station.gate.gate import Gate
+
+
+def _stopped(self, ident, facts):
+    raise KeyboardInterrupt
+
+
+Gate._call_resolving = _stopped
+"""
 
 
 def plan_without_mac_step(tmp_path: Path, service: str, *, factory_param: bool = True) -> Path:
@@ -79,16 +115,8 @@ def test_a_unit_that_cannot_be_identified_fails_and_takes_nothing(emulator, tmp_
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_an_exception_in_the_gate_is_a_station_fault(emulator, tmp_path, service, monkeypatch):
-    calls = []
-    real = Gate.provision
-
-    def broken(self, dut, facts):
-        calls.append(facts.mac)
-        if len(calls) == 2:
-            raise RuntimeError("injected bug in the gate")
-        return real(self, dut, facts)
-
-    monkeypatch.setattr(Gate, "provision", broken)
+    broken = with_worker_patch(load_plan(REPO / "plans" / f"esp-at-{service}.yaml"), tmp_path, BROKEN_GATE)
+    monkeypatch.setattr("linekit.load_plan", lambda _: broken)
     with pytest.raises(StationFault) as caught:
         run_service(emulator, service, tmp_path, units=6, fail_share=0.0)
     fault = caught.value
@@ -125,13 +153,8 @@ def test_every_outcome_agrees_with_the_ledger(emulator, tmp_path, service):
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_a_unit_stopped_during_the_gate_is_aborted_with_its_provisioning(emulator, tmp_path, service, monkeypatch):
-    real = dut_io.ensure
-
-    def stopped_after_the_write(*args, **kwargs):
-        real(*args, **kwargs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(dut_io, "ensure", stopped_after_the_write)
+    stopped = with_worker_patch(load_plan(REPO / "plans" / f"esp-at-{service}.yaml"), tmp_path, STOPPED_IN_THE_GATE)
+    monkeypatch.setattr("linekit.load_plan", lambda _: stopped)
     result, ledger = run_service(emulator, service, tmp_path, units=3, fail_share=0.0)
     assert result.aborted and len(result.records) == 1
     record = result.records[0]
@@ -160,11 +183,9 @@ def test_a_dut_that_reboots_during_the_identity_write_is_recorded_as_the_ledger_
 @pytest.mark.parametrize("service", ["ayla", "yosmart", "enos-dps"])
 def test_a_unit_stopped_during_its_commit_says_pending_and_the_next_start_commits_it(emulator, tmp_path, service,
                                                                                    monkeypatch):
-    def stopped(self, ident, facts):
-        raise KeyboardInterrupt
-
+    stopped = with_worker_patch(load_plan(REPO / "plans" / f"esp-at-{service}.yaml"), tmp_path, STOPPED_IN_THE_COMMIT)
     with monkeypatch.context() as m:
-        m.setattr(Gate, "_call_resolving", stopped)
+        m.setattr("linekit.load_plan", lambda _: stopped)
         result, ledger = run_service(emulator, service, tmp_path, units=2, fail_share=0.0)
     record = result.records[0]
     assert result.aborted and record.outcome is Outcome.ABORTED

@@ -80,7 +80,7 @@ def test_report_lot_command_on_a_demo_run(tmp_path):
 def supply_voltage_lot():
     """Ten units at 3.300 V +- 0.5 mV against 3.135..3.465 V; one outlier that fails at 3.41 V."""
     from linegate.plans import MeasurementRecord, Outcome, Status, StepOutcome, StepRecord
-    from linegate.station.record import first_failure
+    from linegate.plans.verdict import first_failure
 
     records = []
     for i in range(1, 12):

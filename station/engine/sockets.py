@@ -13,9 +13,7 @@ from multiprocessing.process import BaseProcess
 
 from linegate.fixtures.config import FixtureConfig
 from linegate.plans import (
-    Failure,
     MeasurementRecord,
-    Outcome,
     Plan,
     PlanRef,
     ProvisioningRecord,
@@ -25,6 +23,7 @@ from linegate.plans import (
     StepRecord,
     UnitRecord,
 )
+from linegate.plans.verdict import UnitEnd, unit_verdict
 from linegate.station.engine.sources import UnitStart
 from linegate.station.events import (
     Event,
@@ -35,7 +34,7 @@ from linegate.station.events import (
     UnitStarted,
     Verdict,
 )
-from linegate.station.record import HOST, first_failure
+from linegate.station.record import HOST
 
 from linegate import __version__
 
@@ -111,11 +110,11 @@ class UnitTrace:
                                     started_at=self.step_started or now,
                                     duration_s=(now - (self.step_started or now)).total_seconds(),
                                     measurements=_measured(self.measurements), message=why))
-        failure = first_failure(steps) if self.step else None
+        outcome, failure = unit_verdict(steps, UnitEnd.WORKER_LOST, why=why, where=self.step)
         socket = next(s for s in config.sockets if s.name == self.start.socket)
         unit = {k: v for k, v in (("serial", self.serial or self.start.serial), ("mac", self.mac)) if v}
         return UnitRecord(
-            record_id=str(uuid.uuid4()), outcome=Outcome.ERROR, unit=unit,
+            record_id=str(uuid.uuid4()), outcome=outcome, unit=unit,
             station=StationRef(name=config.station, fixture=config.path.name if config.path else "",
                                socket=self.start.socket, operator=config.operator, host=HOST,
                                linegate_version=__version__),
@@ -123,7 +122,7 @@ class UnitTrace:
                          tests_sha256=plan.tests_sha256),
             dut={"port": socket.dut.port}, started_at=self.started_at, ended_at=now,
             duration_s=(now - self.started_at).total_seconds(), steps=tuple(steps),
-            failure=failure or Failure(step=self.step or "worker", message=why), provisioning=provisioning,
+            failure=failure, provisioning=provisioning,
             retest=self.start.retest)
 
 
