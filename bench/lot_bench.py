@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from linegate.reports.histogram import grid_cell  # noqa: E402
 from linegate.reports.lot import load_tests, summarize_tests, write_summary  # noqa: E402
-from linegate.reports.lot_db import lot_from_store  # noqa: E402
 from linegate.reports.pareto import failure_key  # noqa: E402
+from linegate.station.results.lot import lot_from_store  # noqa: E402
 from linegate.station.results.schema import measurements, provisioning, runs, steps, units  # noqa: E402
 from linegate.station.results.store import ResultsStore  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402

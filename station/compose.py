@@ -25,10 +25,11 @@ from linegate.plans import Plan
 from linegate.plans.serial import SerialSpec
 from linegate.station.engine.controls import StationControls
 from linegate.station.engine.retest import RetestChecked
-from linegate.station.engine.sources import DutProbe, UnitSource, UnitStart
+from linegate.station.engine.sources import UnitSource, UnitStart
 from linegate.station.events import EventSink
 from linegate.station.handler import OperatorUnits
 from linegate.station.ledger.journal import Ledger
+from linegate.station.ledger.probe import DutProbe
 from linegate.station.results.attempts import RetestPolicy
 from linegate.station.results.store import ResultsStore
 from linegate.station.run import RunResult, run_sockets

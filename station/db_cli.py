@@ -15,11 +15,11 @@ from pathlib import Path
 from linegate.fixtures.config import folder_problem
 from linegate.station.cli_args import Commands
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR
+from linegate.station.ledger import migrations as ledger_revisions
 from linegate.station.ledger.errors import LedgerError, LedgerSchemaNewer
 from linegate.station.ledger.lock import hold_file, lock_path, release_file
-from linegate.station.migrations import ledger as ledger_revisions
-from linegate.station.migrations import results as results_revisions
 from linegate.station.migrations.runner import Schema, SchemaError, SchemaNewer, describe, upgrade
+from linegate.station.results import migrations as results_revisions
 from linegate.station.results.reader import read_only_sqlite
 from linegate.station.results.store import (
     ResultsError,

@@ -17,11 +17,11 @@ from linegate.plans.provisioning import ProvisioningSpec
 from linegate.station.cli_args import Commands
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account
 from linegate.station.compose import simulated_cloud_state, simulated_duts
-from linegate.station.engine.sources import DutProbe
 from linegate.station.gate.recovery import recover
 from linegate.station.gate.station import Provisioning
 from linegate.station.ledger.audit import audit, status
 from linegate.station.ledger.journal import Ledger
+from linegate.station.ledger.probe import DutProbe
 from linegate.station.run import LineError
 from rich.console import Console
 from rich.table import Table
@@ -109,7 +109,7 @@ def _recover(ledger: Ledger, account: CloudAccount | None, duts: DutProbe | None
         if spec is None:
             continue
         prov = Provisioning(ProvisioningSpec.model_validate(spec), account, ledger,
-                            probe=duts.probe if duts is not None else None)
+                            probe=duts)
         try:
             report = recover(prov.gate, prov.probe)
             prov.drain.drain_once()

@@ -65,7 +65,7 @@ def _lot_from_files(args: argparse.Namespace) -> Path:
 
 def _lot_from_database(args: argparse.Namespace) -> Path:
     from linegate.reports.lot import write_summary
-    from linegate.reports.lot_db import LotFilter, lot_from_store
+    from linegate.station.results.lot import LotFilter, lot_from_store
 
     if args.run_dir is not None:
         raise LineError(f"{args.run_dir}: give a RUN_DIR or --results, not both")

@@ -16,13 +16,14 @@ from linegate.plans import Plan, UnitRecord
 from linegate.reports import IndexRow
 from linegate.station.engine.controls import StationControls
 from linegate.station.engine.processes import lock_dir_of, wait_for_old_workers, workers_lock_of
-from linegate.station.engine.sources import DutProbe, UnitSource
+from linegate.station.engine.sources import UnitSource
 from linegate.station.engine.supervisor import GRACE_S, LineStopped, Supervisor
 from linegate.station.events import EventSink
 from linegate.station.faults import StationFault, fault_from, write_log
 from linegate.station.gate.services import ServiceConfigError
 from linegate.station.gate.station import Provisioning
 from linegate.station.ledger.journal import Ledger
+from linegate.station.ledger.probe import DutProbe
 from linegate.station.output import OutputError, RunWriter, check_writable
 from linegate.station.results.store import ResultsStore
 
@@ -98,7 +99,7 @@ def _provisioning(stack: ExitStack, config: FixtureConfig, plan: Plan, ledger: L
         return None
     try:
         provisioning = Provisioning(plan.provisioning, config.cloud, ledger, retry=retry,
-                                    probe=probe.probe if probe is not None else None)
+                                    probe=probe)
     except ServiceConfigError as e:
         raise LineError(f"{config.path or 'fixture'}: {e}") from e
     provisioning.start()

@@ -9,8 +9,9 @@ import signal
 import time
 from pathlib import Path
 
+from linegate.fixtures.faults import FAULTS
 from linegate.fixtures.sim.esp_at import SimEspAt
-from linegate.fixtures.sim.unit import FAULTS, SimUnit, make_unit
+from linegate.fixtures.sim.unit import SimUnit, make_unit
 from linegate.station.cli_args import MAX_SEED, Commands, whole
 from linegate.station.output import OutputError, check_file
 from linegate.station.run import LineError

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from linegate.fixtures.config import FixtureError, load_fixture
-from linegate.fixtures.sim.unit import FAULTS
+from linegate.fixtures.faults import FAULTS
 from linegate.plans import Limits, PlanError, load_plan
 from linegate.plans.plan import MAX_STEPS_FROM_DEPTH
 from linegate.plans.yamlfile import MAX_BYTES, MAX_VALUES, YamlFileError, read_capped

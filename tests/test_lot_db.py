@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from linegate.plans import StationRef, UnitRecord
 from linegate.reports.lot import LotRenderer, LotSummary, load_tests, summarize, summarize_tests
-from linegate.reports.lot_db import LotFilter, lot_from_store
+from linegate.station.results.lot import LotFilter, lot_from_store
 from linegate.station.results.store import ResultsError, ResultsStore
 from pgkit import pg_schema, postgres_up
 from synthetic import make_record
@@ -152,7 +152,7 @@ def test_report_lot_results_command(tmp_path):
 
 def test_the_units_table_lists_the_most_recent_and_says_how_many(tmp_path, monkeypatch):
     import linegate.reports.lot as lot
-    from linegate.reports.lot_db import summarize_db
+    from linegate.station.results.lot import summarize_db
     from sqlalchemy import create_engine
 
     records = lot_records()

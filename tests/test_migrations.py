@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from linegate.station.ledger import migrations as ledger_revisions
 from linegate.station.ledger.errors import LedgerSchemaNewer
 from linegate.station.ledger.journal import Ledger
 from linegate.station.ledger.schema import COMMITTED, COMMITTING, FLASHED, RELEASED
 from linegate.station.ledger.schema import metadata as ledger_metadata
-from linegate.station.migrations import ledger as ledger_revisions
-from linegate.station.migrations import results as results_revisions
 from linegate.station.migrations.runner import Schema, SchemaOlder, describe, ensure, revision_of, upgrade
+from linegate.station.results import migrations as results_revisions
 from linegate.station.results.schema import metadata as results_metadata
 from linegate.station.results.store import ResultsSchemaNewer, ResultsStore, open_engine
 from pgkit import pg_schema, postgres_up

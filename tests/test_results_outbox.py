@@ -159,8 +159,8 @@ def at_first_revision(url: str) -> None:
     """A results store as linegate made it at results_0001 (VARCHAR columns), with a unit in it."""
     from dataclasses import replace
 
-    from linegate.station.migrations.results import SCHEMA
     from linegate.station.migrations.runner import ensure
+    from linegate.station.results.migrations import SCHEMA
     from linegate.station.results.store import open_engine
 
     engine = open_engine(url)

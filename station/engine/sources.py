@@ -7,7 +7,7 @@ a real station has no DUT probe, or one that asks the operator or the DUT.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import cycle
 from typing import TYPE_CHECKING, Protocol
@@ -16,10 +16,6 @@ from linegate.plans.record import RetestRecord
 
 if TYPE_CHECKING:  # the ledger audit uses these interfaces and has no use for the instrument drivers
     from linegate.fixtures.jig import Jig
-
-# namespace -> key -> value: what a DUT's NVS holds
-Holdings = dict[str, dict[str, bytes]]
-
 
 @dataclass(frozen=True)
 class UnitStart:
@@ -40,16 +36,6 @@ class UnitSource(Protocol):
 
     def next_unit(self, socket: str) -> UnitStart | None:
         """The unit now in ``socket``, which has just become free; ``None``: the line has no more units."""
-
-
-class DutProbe(Protocol):
-    """A way to look at what a DUT holds, for recovery and for the audit."""
-
-    def probe(self, mac: str) -> Holdings | None:
-        """What the DUT with ``mac`` holds; ``None`` when that DUT is not at hand."""
-
-    def at_hand(self) -> Iterable[str]:
-        """MACs of every DUT this probe can look at unasked (the audit checks them all); may be none."""
 
 
 def unit_starts(source: UnitSource, sockets: Sequence[str]) -> Iterator[UnitStart]:

@@ -40,7 +40,7 @@ from linegate.station.engine.pipe import (
 from linegate.station.engine.processes import death, kill, send, worker_context
 from linegate.station.engine.prompts import Inbox, OpenPrompts, TerminalPrompts
 from linegate.station.engine.sockets import Slot, SocketPhase, UnitTrace
-from linegate.station.engine.sources import DutProbe, UnitSource, UnitStart
+from linegate.station.engine.sources import UnitSource, UnitStart
 from linegate.station.events import (
     Event,
     EventSink,
@@ -55,6 +55,7 @@ from linegate.station.faults import StationFault, fault_from
 from linegate.station.gate.recovery import recover
 from linegate.station.gate.station import Provisioning
 from linegate.station.ledger.journal import Ledger
+from linegate.station.ledger.probe import DutProbe
 from linegate.station.output import RunWriter
 
 GRACE_S = 3.0  # after a step's deadline, how long its worker has to return before it is killed
@@ -342,7 +343,7 @@ class Supervisor:
         index = 0
         prov = self.provisioning
         if trace is not None and trace.mac and prov is not None:
-            recover(prov.gate, self.probe.probe if self.probe is not None else None, mac=trace.mac)
+            recover(prov.gate, self.probe, mac=trace.mac)
         if trace is not None and not trace.told:
             index = trace.start.index
             snapshot = prov.gate.snapshot(trace.mac, why) if prov is not None else None

@@ -18,12 +18,12 @@ from linegate.station.gate.gate import Gate
 from linegate.station.gate.service import UnitFacts
 from linegate.station.gate.worker import Worker
 from linegate.station.ledger.journal import Identity
+from linegate.station.ledger.probe import DutProbe
 from linegate.station.ledger.schema import ASSIGNED, COMMITTING, FLASHED, NEEDS_ATTENTION, QUARANTINED, RELEASED
 
 log = logging.getLogger(__name__)
 
 # mac -> {namespace: {key: bytes}} of a DUT that is at hand, or None when it is not.
-DutProbe = Callable[[str], dict[str, dict[str, bytes]] | None]
 
 
 @dataclass
@@ -79,7 +79,7 @@ def recover(gate: Gate, probe: DutProbe | None = None, *, mac: str | None = None
 def _assigned(gate: Gate, ident: Identity, probe: DutProbe | None, report: RecoveryReport, *,
               retested: bool = True) -> None:
     items = gate.service.items(ident, gate.ledger.secret(ident))
-    nvs = probe(ident.unit_mac or "") if probe else None
+    nvs = probe.probe(ident.unit_mac or "") if probe else None
     if nvs is not None and all(nvs.get(i.namespace, {}).get(i.key) == i.value for i in items):
         gate.ledger.move(ident, FLASHED, reason="recovered: the DUT holds it")
         report.flashed.append(ident.identity)

@@ -16,9 +16,10 @@ from linegate.reports import UnitReportRenderer
 from linegate.station.gate.factory_log import FactoryLog
 from linegate.station.gate.gate import Gate
 from linegate.station.gate.pool import Pool
-from linegate.station.gate.recovery import Drain, DutProbe, RecoveryReport, recover
+from linegate.station.gate.recovery import Drain, RecoveryReport, recover
 from linegate.station.gate.services import Service, make_service
 from linegate.station.ledger.journal import Identity, Ledger
+from linegate.station.ledger.probe import DutProbe
 from linegate.station.output import write_unit_files
 from linegate.station.results.store import ResultsError, ResultsStore
 

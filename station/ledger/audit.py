@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from linegate.station.engine.sources import DutProbe
 from linegate.station.ledger.journal import Identity, Ledger
+from linegate.station.ledger.probe import DutProbe
 from linegate.station.ledger.schema import COMMITTED, COMMITTING, NEEDS_ATTENTION, ON_UNIT, QUARANTINED
 
 NAMESPACE = {"ayla": ("ayla", "dsn"), "yosmart": ("yosmart", "device_id"), "enos-dps": ("enos", "sn"),

@@ -21,8 +21,8 @@ from linegate.station.ledger.lock import (
     release_advisory,
     release_file,
 )
+from linegate.station.ledger.migrations import SCHEMA
 from linegate.station.ledger.schema import meta
-from linegate.station.migrations.ledger import SCHEMA
 from linegate.station.migrations.runner import SchemaError, SchemaNewer, ensure
 from linegate.station.storefile import StoreFile
 from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from linegate.station.migrations.results import SCHEMA
+from linegate.station.results.migrations import SCHEMA
 from linegate.station.results.store import ResultsError, first_line, open_engine, results_url, secrets_of, shown_url
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url

@@ -15,8 +15,8 @@ from typing import Any
 
 from linegate.plans import UnitRecord
 from linegate.station.dblog import quiet_pipeline_echo
-from linegate.station.migrations.results import SCHEMA
 from linegate.station.migrations.runner import SchemaError, SchemaNewer, ensure
+from linegate.station.results.migrations import SCHEMA
 from linegate.station.results.rows import run_id_of, run_row, unit_rows
 from linegate.station.results.schema import CHILDREN, runs, store_identity, units
 from linegate.station.storefile import StoreFile

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from linegate.fixtures.config import central_problem
-from linegate.station.migrations.results import SCHEMA
 from linegate.station.migrations.runner import SchemaError, ensure
 from linegate.station.results import set_aside
+from linegate.station.results.migrations import SCHEMA
 from linegate.station.results.rows import Rows
 from linegate.station.results.schema import CHILDREN, runs, store_identity, sync_state, units
 from linegate.station.results.set_aside import refused_for_content, where_refused
