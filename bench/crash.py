@@ -131,15 +131,25 @@ class Run:
         return [e for e in self.seen if e["kind"] == kind]
 
 
-def workers_of(pid: int) -> list[int]:
-    """The station's socket workers: its children started by multiprocessing's spawn."""
+def _children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
-            children = [int(c) for c in (task / "children").read_text().split()]
-            found += [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+            found += [int(c) for c in (task / "children").read_text().split()]
         except OSError:
             pass  # ended meanwhile
+    return found
+
+
+def workers_of(pid: int) -> list[int]:
+    """The station's socket workers: the children of its fork server (a child of the supervisor)."""
+    found = []
+    for child in _children(pid):
+        try:
+            if b"forkserver" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found += _children(child)
+        except OSError:
+            pass
     return found
 
 

@@ -9,8 +9,10 @@ from typing import Any, TypeVar
 from linegate.plans.yamlfile import YamlFileError, field_path, parse, read_capped
 from pydantic import BaseModel, ValidationError
 
+from linegate.errors import BadInput
 
-class PlanError(Exception):
+
+class PlanError(BadInput):
     """A plan file is missing, malformed or inconsistent. The message is one line."""
 
 

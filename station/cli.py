@@ -23,15 +23,13 @@ from pathlib import Path
 
 from linegate.fixtures.config import (
     FixtureConfig,
-    FixtureError,
     Simulation,
     Socket,
     central_problem,
     folder_problem,
     load_fixture,
 )
-from linegate.fixtures.jig import JigError
-from linegate.plans import Plan, PlanError, load_plan
+from linegate.plans import Plan, load_plan
 from linegate.plans.provisioning import SERVICES
 from linegate.plans.serial import refusal
 from linegate.station import (
@@ -51,20 +49,19 @@ from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator
 from linegate.station.compose import run_fixture
 from linegate.station.console import STYLE, LiveConsole
 from linegate.station.engine.resume import journal_recorded
-from linegate.station.events import EventError, EventLog, EventSink, fan_out, serialized
+from linegate.station.events import EventLog, EventSink, fan_out, serialized
 from linegate.station.faults import StationFault, Terminated, fault_from, write_log
-from linegate.station.gate.station import CloudUnavailable
-from linegate.station.ledger.crypto import LedgerKeyError
-from linegate.station.ledger.journal import Ledger, LedgerError
+from linegate.station.ledger.journal import Ledger
 from linegate.station.output import OutputError, check_writable
 from linegate.station.results.attempts import StoreAttempts
-from linegate.station.results.store import ResultsError, ResultsStore, local_results_path
+from linegate.station.results.store import ResultsStore, local_results_path
 from linegate.station.run import LineError, RunResult
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from linegate import __version__
+from linegate.errors import LinegateError
 
 EXIT_FAULT = 1
 EXIT_BAD_INPUT = 2
@@ -161,20 +158,11 @@ def _main(args: argparse.Namespace, console: Console) -> int:
         code = _command(args, console)
         sys.stdout.flush()  # what is still buffered goes now: a reader that has gone is told here, not at exit
         return code
-    except (PlanError, FixtureError, LineError, LedgerError, LedgerKeyError, EventError, ResultsError) as e:
-        _error(f"linegate: error: {e}")
-        return EXIT_BAD_INPUT
-    except JigError as e:
-        _error(f"linegate: jig: {e}")
-        return EXIT_JIG
-    except CloudUnavailable as e:
-        _error(f"linegate: cloud: {e}")
-        return EXIT_JIG
-    except StationFault as e:
-        if _reader_gone(e):
+    except LinegateError as e:  # each kind says its word and its exit code (linegate/errors.py)
+        if isinstance(e, StationFault) and _reader_gone(e):
             return _output_dropped()
-        _error(f"linegate: station fault: {e}")
-        return EXIT_FAULT
+        _error(f"linegate: {e.label}: {e}")
+        return e.exit_code
     except Terminated:
         _error("linegate: stopped by SIGTERM")
         return EXIT_TERMINATED

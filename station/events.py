@@ -17,10 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
+from linegate.errors import BadInput
+
 WIRE_VERSION = 1
 
 
-class EventError(ValueError):
+class EventError(BadInput, ValueError):
     """A line that is not an event of this version: names the problem, never echoes the whole line."""
 
 

@@ -13,11 +13,16 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
+from linegate.errors import LinegateError
+
 FAULT_LOG = "station-fault.log"
 
 
-class StationFault(Exception):
+class StationFault(LinegateError):
     """The station cannot go on (a bug, a lost key, a full disk). ``log`` names the traceback's file."""
+
+    exit_code = 1
+    label = "station fault"
 
     def __init__(self, sentence: str, details: str = "", log: Path | None = None) -> None:
         super().__init__(sentence)

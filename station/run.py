@@ -27,6 +27,8 @@ from linegate.station.ledger.probe import DutProbe
 from linegate.station.output import OutputError, RunWriter, check_writable
 from linegate.station.results.store import ResultsStore
 
+from linegate.errors import BadInput
+
 # pytest's exit codes of a run that went through (units may have failed, or the operator stopped it)
 RAN = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED,
        pytest.ExitCode.NO_TESTS_COLLECTED)
@@ -35,7 +37,7 @@ RAN = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRU
 log = logging.getLogger(__name__)
 
 
-class LineError(Exception):
+class LineError(BadInput):
     """The line could not run (station tests do not collect, ...). One line."""
 
 

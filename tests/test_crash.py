@@ -89,10 +89,14 @@ def test_four_sockets_sigkill_supervisor_worker_and_all(service):
     assert all(result["kills_by_target"][t] >= 1 for t in ("supervisor", "worker", "all")), result
 
 
+def _children(pid: int) -> list[int]:
+    return [int(c) for t in Path(f"/proc/{pid}/task").glob("*") for c in (t / "children").read_text().split()]
+
+
 def _worker_of(station: int) -> int:
-    """The socket worker of a one-socket station: its child started by multiprocessing's spawn."""
-    kids = [int(c) for t in Path(f"/proc/{station}/task").glob("*") for c in (t / "children").read_text().split()]
-    return next(k for k in kids if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes())
+    """The socket worker of a one-socket station: forked by the station's fork server, its child."""
+    server = next(k for k in _children(station) if b"forkserver" in Path(f"/proc/{k}/cmdline").read_bytes())
+    return next(iter(_children(server)))
 
 
 def test_worker_killed_mid_flash_leaves_no_second_copy(emulator, tmp_path):

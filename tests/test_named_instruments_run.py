@@ -76,8 +76,15 @@ def test_a_pymeasure_reading_outside_the_plans_limit_fails_the_unit(tmp_path):
 
 
 def test_each_socket_gets_its_own_instrument_by_a_name_else_the_stations(tmp_path):
-    plan = own_plan(tmp_path, "test_which_supply",
-                    "def test_which(psu, measure):\n    measure('supply_idn', psu.idn)\n",
+    barrier = tmp_path / "started"
+    barrier.mkdir()
+    plan = own_plan(tmp_path, "test_which_supply",  # each socket's first unit waits until the other's has begun
+                    "import time\nfrom pathlib import Path\n\n\ndef test_which(psu, measure, unit):\n"
+                    f"    here = Path({str(barrier)!r})\n    (here / unit.socket).touch()\n"
+                    "    deadline = time.monotonic() + 30\n"
+                    "    while len(list(here.iterdir())) < 2 and time.monotonic() < deadline:\n"
+                    "        time.sleep(0.02)\n"
+                    "    measure('supply_idn', psu.idn)\n",
                     "  - name: which\n    test: test_which_supply.py::test_which\n    measurements:\n"
                     "      - {name: supply_idn, regex: 'LINEGATE-SIM,PSU-330[35],.*'}\n")
     config = load_fixture(simulated_station(
@@ -88,13 +95,11 @@ def test_each_socket_gets_its_own_instrument_by_a_name_else_the_stations(tmp_pat
         "  psu: {address: ASRL1::INSTR, backend: '@sim'}\n"))
     result = run_fixture(config, load_plan(plan), out=tmp_path / "out", units=4)
     seen = [(r.station.socket, r.outcome.value, r.steps[0].measurements[0].value) for r in result.records]
-    assert sorted(seen) == sorted([
-        ("A", "PASS", "LINEGATE-SIM,PSU-3303,SIM-PSU3-0001,1.0.0"),
-        ("A", "PASS", "LINEGATE-SIM,PSU-3303,SIM-PSU3-0001,1.0.0"),
-        ("B", "PASS", "LINEGATE-SIM,PSU-3305,SIM-PSU-0001,1.4.2"),
-        ("B", "PASS", "LINEGATE-SIM,PSU-3305,SIM-PSU-0001,1.4.2"),
-    ])
-    assert set(result.records[0].instruments) == {"psu", "A/psu"}
+    own = {"A": "LINEGATE-SIM,PSU-3303,SIM-PSU3-0001,1.0.0", "B": "LINEGATE-SIM,PSU-3305,SIM-PSU-0001,1.4.2"}
+    assert len(seen) == 4 and {socket for socket, _, _ in seen} == {"A", "B"}  # side by side: 1 to 3 units each
+    assert all((outcome, idn) == ("PASS", own[socket]) for socket, outcome, idn in seen), seen
+    assert all(set(r.instruments) == ({"psu", "A/psu"} if r.station.socket == "A" else {"psu"})  # each its own jig
+               for r in result.records)
 
 
 def test_plain_pytest_offers_the_fixture_files_names_too(tmp_path):

@@ -23,12 +23,16 @@ from linegate.station.ledger.probe import DutProbe
 from linegate.station.output import write_unit_files
 from linegate.station.results.store import ResultsError, ResultsStore
 
+from linegate.errors import StationUnavailable
+
 log = logging.getLogger(__name__)
 
 
-class CloudUnavailable(Exception):
+class CloudUnavailable(StationUnavailable):
     """The provisioning service cannot be used at all (unreachable, or it refuses the station's
     credentials), found before the first unit. One line naming service and URL, no password."""
+
+    label = "cloud"
 
     @classmethod
     def from_error(cls, service: str, url: str, error: CloudError) -> CloudUnavailable:

@@ -13,12 +13,14 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from linegate.errors import BadInput
+
 ENV = "LINEGATE_LEDGER_KEY"
 NONCE = 12
 FINGERPRINT_LABEL = b"linegate ledger key fingerprint v1"
 
 
-class LedgerKeyError(Exception):
+class LedgerKeyError(BadInput):
     """The ledger key is missing, malformed or not the one the secrets were sealed with."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from linegate.errors import BadInput
 
-class LedgerError(Exception):
+
+class LedgerError(BadInput):
     """The ledger cannot be opened or refused a transition. Names the ledger and the identity."""
 
 

@@ -26,8 +26,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from linegate.errors import BadInput
 
-class ResultsError(Exception):
+
+class ResultsError(BadInput):
     """The results store cannot be opened or written. One line naming the store (never its password)."""
 
 
