@@ -17,8 +17,8 @@ from linegate.plans.provisioning import ProvisioningSpec
 from linegate.station.cli_args import Commands
 from linegate.station.cloud_setup import DEFAULT_STATE_DIR, demo_cloud, emulator_account
 from linegate.station.compose import simulated_cloud_state, simulated_duts
+from linegate.station.gate.provisioning import Provisioning
 from linegate.station.gate.recovery import recover
-from linegate.station.gate.station import Provisioning
 from linegate.station.ledger.audit import audit, status
 from linegate.station.ledger.journal import Ledger
 from linegate.station.ledger.probe import DutProbe

@@ -41,7 +41,7 @@ from linegate.station.events import (
 from linegate.station.faults import StationFault, fault_from
 from linegate.station.gate.gate import GateResult
 from linegate.station.gate.identify import identify, unit_facts
-from linegate.station.gate.station import Provisioning
+from linegate.station.gate.provisioning import Provisioning
 from linegate.station.handler import UnitStart
 from linegate.station.record import build_record, provision_step, skipped_step
 from linegate.station.steps import SKIP_REASON, format_transcript, step_record

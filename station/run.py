@@ -20,8 +20,8 @@ from linegate.station.engine.sources import UnitSource
 from linegate.station.engine.supervisor import GRACE_S, LineStopped, Supervisor
 from linegate.station.events import EventSink
 from linegate.station.faults import StationFault, fault_from, write_log
+from linegate.station.gate.provisioning import Provisioning
 from linegate.station.gate.services import ServiceConfigError
-from linegate.station.gate.station import Provisioning
 from linegate.station.ledger.journal import Ledger
 from linegate.station.ledger.probe import DutProbe
 from linegate.station.output import OutputError, RunWriter, check_writable

@@ -160,8 +160,8 @@ def test_a_module_rebooting_during_the_key_write_fails_and_gives_the_identity_ba
     from linegate.fixtures.sim.esp_at import SimEspAt
     from linegate.fixtures.sim.unit import SimUnit
     from linegate.plans.provisioning import ProvisioningSpec
+    from linegate.station.gate.provisioning import Provisioning
     from linegate.station.gate.services import UnitFacts
-    from linegate.station.gate.station import Provisioning
     from linegate.station.ledger.journal import Ledger
 
     unit = SimUnit(mac="24:0a:c4:00:00:01", chip_id="c1", faults=frozenset({"reboot-mid-write"}))

@@ -52,8 +52,8 @@ from linegate.station.events import (
     WorkerStarted,
 )
 from linegate.station.faults import StationFault, fault_from
+from linegate.station.gate.provisioning import Provisioning
 from linegate.station.gate.recovery import recover
-from linegate.station.gate.station import Provisioning
 from linegate.station.ledger.journal import Ledger
 from linegate.station.ledger.probe import DutProbe
 from linegate.station.output import RunWriter

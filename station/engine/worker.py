@@ -47,7 +47,7 @@ from linegate.station.engine.pipe import (
 from linegate.station.engine.sources import UnitStart
 from linegate.station.events import Event, MeasurementTaken, Prompt, PromptAnswered, WorkerStarted
 from linegate.station.faults import StationFault, fault_from, write_log
-from linegate.station.gate.station import Provisioning
+from linegate.station.gate.provisioning import Provisioning
 from linegate.station.ledger.journal import Ledger
 from linegate.station.loop import StationLoop
 from linegate.station.output import salvage_record, write_unit_files

@@ -20,6 +20,7 @@ from linegate.drivers.dut.esp_at import EspAt
 from linegate.plans import CommitStatus, NvsWrite, ProvisioningRecord, StepOutcome
 from linegate.plans.provisioning import ProvisioningSpec
 from linegate.station.gate import dut_io
+from linegate.station.gate.factory_log import FactoryLog
 from linegate.station.gate.pool import Pool, PoolEmpty
 from linegate.station.gate.service import Service, UnitFacts
 from linegate.station.ledger.journal import Identity, Ledger, LedgerError
@@ -77,12 +78,12 @@ class _Run:
 
 class Gate:
     def __init__(self, ledger: Ledger, service: Service, spec: ProvisioningSpec, *, pool: Pool | None = None,
-                 events: Any = None) -> None:
+                 factory_log: FactoryLog | None = None) -> None:
         self.ledger = ledger
         self.service = service
         self.spec = spec
         self.pool = pool
-        self.events = events  # e.g. the Ayla factory log: .event(ident, facts, status, err_code)
+        self.factory_log = factory_log  # the service's factory log (Ayla's): a line per unit the gate judged
         self.kick: Callable[[], None] | None = None  # wakes the drain when a commit is queued
 
     # -- one unit ----------------------------------------------------------
@@ -395,5 +396,5 @@ class Gate:
 
     # ------------------------------------------------------------------
     def _event(self, ident: Identity, facts: UnitFacts | None, status: str, err: int) -> None:
-        if self.events is not None:
-            self.events.event(ident, facts, status, err)
+        if self.factory_log is not None:
+            self.factory_log.event(ident, facts, status, err)

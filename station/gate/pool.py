@@ -15,7 +15,7 @@ from collections.abc import Callable
 from linegate.drivers.cloud import CloudError, UnknownOutcome
 from linegate.plans.provisioning import PoolSpec
 from linegate.station.gate.services import Service
-from linegate.station.gate.worker import Worker
+from linegate.station.gate.waker import WakeableThread
 from linegate.station.ledger.journal import Identity, Ledger
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ class PoolEmpty(Exception):
     pass
 
 
-class Pool(Worker):
+class Pool(WakeableThread):
     def __init__(self, ledger: Ledger, service: Service, spec: PoolSpec, *, retry_s: float = 0.5) -> None:
         super().__init__(f"pool-{service.name}")
         self.ledger = ledger

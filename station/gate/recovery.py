@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from linegate.drivers.cloud import AlreadyDone, CloudError, RateLimited, Unavailable, UnknownOutcome
 from linegate.station.gate.gate import Gate
 from linegate.station.gate.service import UnitFacts
-from linegate.station.gate.worker import Worker
+from linegate.station.gate.waker import WakeableThread
 from linegate.station.ledger.journal import Identity
 from linegate.station.ledger.probe import DutProbe
 from linegate.station.ledger.schema import ASSIGNED, COMMITTING, FLASHED, NEEDS_ATTENTION, QUARANTINED, RELEASED
@@ -131,7 +131,7 @@ def _registering(gate: Gate, ident: Identity, facts: UnitFacts, report: Recovery
     report.committed.append(ident.identity)
 
 
-class Drain(Worker):
+class Drain(WakeableThread):
     """Commits queued while the service was away, in order, when it answers again."""
 
     def __init__(self, gate: Gate, on_commit: Callable[[Identity], None] | None = None,

@@ -55,7 +55,7 @@ class Provisioning:
         self.service: Service = make_service(spec, account, **({"retry": retry} if retry else {}))
         self.pool = Pool(ledger, self.service, spec.pool) if self.service.flash_first else None
         self.factory_log = FactoryLog(spec) if spec.service == "ayla" else None
-        self.gate = Gate(ledger, self.service, spec, pool=self.pool, events=self.factory_log)
+        self.gate = Gate(ledger, self.service, spec, pool=self.pool, factory_log=self.factory_log)
         self.probe = probe
         self.drain = Drain(self.gate, self.committed_later, interval_s=drain_interval_s)
         self._record_lock = threading.Lock()

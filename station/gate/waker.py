@@ -1,4 +1,4 @@
-"""A background worker: one daemon thread that does its work when woken or after a pause."""
+"""A background thread (not a socket's worker process) that does its work when woken or after a pause."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 from typing import Self
 
 
-class Worker:
+class WakeableThread:
     def __init__(self, name: str) -> None:
         self.name = name
         self._wake = threading.Event()
