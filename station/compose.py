@@ -24,6 +24,7 @@ from linegate.fixtures.sim.jig import SimulatedDuts, SimulatedLine, apply_load
 from linegate.plans import Plan
 from linegate.plans.serial import SerialSpec
 from linegate.station.engine.controls import StationControls
+from linegate.station.engine.options import LineOptions, StationServices
 from linegate.station.engine.retest import RetestChecked
 from linegate.station.engine.sources import UnitSource, UnitStart
 from linegate.station.events import EventSink
@@ -132,9 +133,9 @@ def run_fixture(
         source = composed.units if units_source is None or config.simulated is not None else units_source
         if retest is not None:
             source = RetestChecked(source, retest)
-        return run_sockets(composed.config, plan, units=source, probe=composed.probe, out=out,
-                           state_dir=state_dir, ledger=ledger, retry=retry, keep_records=keep_records,
-                           events=events, controls=controls, results=results)
+        return run_sockets(composed.config, plan, units=source, probe=composed.probe,
+                           options=LineOptions(out, state_dir, retry, keep_records),
+                           services=StationServices(ledger, results, events, controls))
 
 
 def simulated_duts(state_dir: Path | None) -> DutProbe | None:

@@ -14,11 +14,10 @@ from linegate.fixtures.jig import Jig, JigError
 from linegate.fixtures.locks import InstrumentLocks
 from linegate.plans import Plan, UnitRecord
 from linegate.reports import IndexRow
-from linegate.station.engine.controls import StationControls
+from linegate.station.engine.options import NO_SERVICES, LineOptions, StationServices
 from linegate.station.engine.processes import lock_dir_of, wait_for_old_workers, workers_lock_of
 from linegate.station.engine.sources import UnitSource
-from linegate.station.engine.supervisor import GRACE_S, LineStopped, Supervisor
-from linegate.station.events import EventSink
+from linegate.station.engine.supervisor import LineStopped, Supervisor
 from linegate.station.faults import StationFault, fault_from, write_log
 from linegate.station.gate.provisioning import Provisioning
 from linegate.station.gate.services import ServiceConfigError
@@ -151,27 +150,16 @@ def run_sockets(
     *,
     units: UnitSource,
     probe: DutProbe | None,
-    out: Path,
-    state_dir: Path | None = None,
-    ledger: Ledger | None = None,
-    retry: RetryPolicy | None = None,
-    keep_records: bool = True,
-    events: EventSink | None = None,
-    grace_s: float = GRACE_S,
-    controls: StationControls | None = None,
-    results: ResultsStore | None = None,
+    options: LineOptions,
+    services: StationServices = NO_SERVICES,
 ) -> RunResult:
     """Test the units ``units`` puts in the sockets of ``config``'s jig: one worker process per socket (its warm
     pytest session, its DUT, the gate, each unit's record) under a supervisor (this process). The sockets test
-    side by side, a step past its deadline is killed ``grace_s`` later, a dead worker is restarted. Raises
-    JigError / LineError before any unit.
-
-    A plan with ``provisioning`` needs a ``ledger``; ``probe`` lets recovery look at a DUT that a stop left
-    with an identity half written. ``state_dir`` also gets the log of a station fault. The result holds every
-    unit's record unless ``keep_records`` is false (the rows are always there). ``events`` receives the typed
-    event stream (station/events.py) as the units run. ``results``: the station's results store, which gets
-    every unit's rows as its record is written."""
-    args, meta, writer = _prepare(config, plan, out, ledger, keep_records, results)
+    side by side, a step past its deadline is killed ``options.grace_s`` later, a dead worker is restarted.
+    Raises JigError / LineError before any unit. ``probe`` lets recovery look at a DUT that a stop left with
+    an identity half written (station/engine/options.py tells the rest)."""
+    ledger = services.ledger
+    args, meta, writer = _prepare(config, plan, options.out, ledger, options.keep_records, services.results)
     meta["sockets"] = f"{len(config.sockets)}, one worker process each"
     lock_dir = lock_dir_of(config.station)
     workers_lock = None
@@ -180,12 +168,12 @@ def run_sockets(
     with ExitStack() as stack:
         if workers_lock is not None:  # before recovery: a killed station's workers may still be dying
             wait_for_old_workers(workers_lock)
-        provisioning = _provisioning(stack, config, plan, ledger, writer, retry, probe)
+        provisioning = _provisioning(stack, config, plan, ledger, writer, options.retry, probe)
         supervisor = Supervisor(config, plan, units=units, probe=probe, writer=writer, pytest_args=args,
                                 lock_dir=lock_dir, workers_lock=workers_lock, provisioning=provisioning,
-                                ledger=ledger, events=events, keep_records=keep_records, grace_s=grace_s)
-        if controls is not None:
-            controls.bind(supervisor)
+                                options=options, services=services)
+        if services.controls is not None:
+            services.controls.bind(supervisor)
         stack.callback(_station_safe_state, config, lock_dir)
         try:
             supervisor.run()
@@ -194,4 +182,4 @@ def run_sockets(
             if not first.startswith(str(plan.path)):
                 first = f"{plan.tests_dir}: station tests do not load: {first}"
             raise LineError(first) from None
-    return _finish(writer, supervisor.fault, out, state_dir, supervisor.aborted)
+    return _finish(writer, supervisor.fault, options.out, options.state_dir, supervisor.aborted)

@@ -22,6 +22,7 @@ from types import TracebackType
 from linegate.fixtures.config import load_fixture
 from linegate.plans import load_plan
 from linegate.station.compose import station
+from linegate.station.engine.options import LineOptions
 from linegate.station.run import run_sockets
 
 IDN = "LINEGATE-TEST,SHARED-DMM,0001,1.0"
@@ -235,5 +236,5 @@ def socket_station(fixture: str, plan: str, socket: str, out: str, locked: bool,
                                        "station": config.station if locked else f"{config.station}-{socket}"})
     with station(config, units=units) as composed:
         result = run_sockets(composed.config, load_plan(plan), units=composed.units, probe=composed.probe,
-                             out=Path(out))
+                             options=LineOptions(Path(out)))
     return {"run_dir": str(result.run_dir), "records": [r.model_dump(mode="json") for r in result.records]}

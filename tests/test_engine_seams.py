@@ -15,6 +15,7 @@ from linegate.fixtures.sim.jig import SimulatedDuts, SimulatedLine
 from linegate.fixtures.sim.unit import SimUnit
 from linegate.plans import load_plan
 from linegate.station.compose import SimulatedUnits
+from linegate.station.engine.options import LineOptions
 from linegate.station.engine.sources import UnitStart
 from linegate.station.handler import OperatorUnits
 from linegate.station.ledger.audit import audit
@@ -108,7 +109,7 @@ def test_the_engine_tests_what_any_source_hands_it_on_a_fixture_without_simulate
         real = line.config.model_copy(update={"simulated": None})  # modules on ptys, as a real jig's ports
         (tmp_path / "benched").mkdir()
         source = ScannedUnits(line, ["SCAN-0001", "SCAN-0002", "SCAN-0003"], tmp_path / "benched")
-        result = run_sockets(real, plan, units=source, probe=None, out=tmp_path / "out")
+        result = run_sockets(real, plan, units=source, probe=None, options=LineOptions(tmp_path / "out"))
     assert [r.unit["serial"] for r in result.records] == ["SCAN-0001", "SCAN-0002", "SCAN-0003"]
     assert [r.station.socket for r in result.records] == ["A", "A", "A"]
     assert [r.outcome.value for r in result.records] == ["PASS"] * 3

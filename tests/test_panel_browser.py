@@ -216,6 +216,7 @@ def test_a_real_two_socket_station_driven_from_the_browser(browser, tmp_path):
     from linegate.plans.serial import SerialSpec
     from linegate.station.cli import sockets_like
     from linegate.station.engine.controls import StationControls
+    from linegate.station.engine.options import LineOptions, StationServices
     from linegate.station.engine.scanned import ScannedUnits
     from linegate.station.run import run_sockets
 
@@ -238,7 +239,8 @@ def test_a_real_two_socket_station_driven_from_the_browser(browser, tmp_path):
     with SimulatedLine(two, base=tmp_path / "ptys") as line, serve(hub) as server:
         real = line.config.model_copy(update={"simulated": None})
         run = threading.Thread(target=lambda: done.setdefault("result", run_sockets(
-            real, plan, units=units, probe=None, out=tmp_path / "out", events=hub, controls=controls)))
+            real, plan, units=units, probe=None, options=LineOptions(tmp_path / "out"),
+            services=StationServices(events=hub, controls=controls))))
         run.start()
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(server.url)
@@ -284,6 +286,7 @@ def test_a_scan_made_the_moment_a_tile_says_ready_is_taken_at_start_and_between_
     from linegate.fixtures.config import load_fixture
     from linegate.fixtures.sim.jig import SimulatedLine
     from linegate.plans import load_plan
+    from linegate.station.engine.options import LineOptions, StationServices
     from linegate.station.engine.scanned import ScannedUnits
     from linegate.station.run import run_sockets
 
@@ -301,7 +304,8 @@ def test_a_scan_made_the_moment_a_tile_says_ready_is_taken_at_start_and_between_
         tile = page.locator('[data-socket="A"]')
         expect(tile).to_have_attribute("data-state", "starting")
         run = threading.Thread(target=lambda: done.setdefault("result", run_sockets(
-            real, plan, units=units, probe=None, out=tmp_path / "out", events=hub)))
+            real, plan, units=units, probe=None, options=LineOptions(tmp_path / "out"),
+            services=StationServices(events=hub))))
         run.start()
         field = tile.locator("input[type=text]")
         for serial in ("SN-1", "SN-2"):

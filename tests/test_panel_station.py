@@ -17,6 +17,7 @@ from linegate.plans import load_plan
 from linegate.plans.serial import SerialSpec
 from linegate.station.cli import sockets_like
 from linegate.station.engine.controls import StationControls
+from linegate.station.engine.options import LineOptions, StationServices
 from linegate.station.engine.scanned import ScannedUnits
 from linegate.station.panel import PanelHub, serve
 from linegate.station.run import run_sockets
@@ -54,7 +55,8 @@ def test_scans_start_units_a_question_is_answered_and_the_records_say_who(tmp_pa
     with SimulatedLine(two, base=tmp_path / "ptys") as line, serve(hub) as server, httpx.Client() as client:
         real = line.config.model_copy(update={"simulated": None})  # modules on ptys, as a real jig's ports
         run = threading.Thread(target=lambda: done.setdefault("result", run_sockets(
-            real, plan, units=units, probe=None, out=tmp_path / "out", events=hub, controls=controls)))
+            real, plan, units=units, probe=None, options=LineOptions(tmp_path / "out"),
+            services=StationServices(events=hub, controls=controls))))
         run.start()
         url = server.url
         assert client.post(url + "api/operator", json={"name": "Li Wei"}).json()["accepted"] is True

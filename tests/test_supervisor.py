@@ -18,6 +18,7 @@ from linegate.fixtures.config import load_fixture
 from linegate.plans import load_plan
 from linegate.station.cli import sockets_like
 from linegate.station.compose import run_fixture, station
+from linegate.station.engine.options import LineOptions, StationServices
 from linegate.station.engine.sockets import IllegalPhase, Slot, SocketPhase
 from linegate.station.events import Event, RecordWritten, StepStarted, Verdict, WorkerDied, WorkerStarted
 from linegate.station.run import run_sockets
@@ -228,7 +229,7 @@ def test_an_exception_outside_a_step_kills_only_that_worker_which_is_restarted(t
     events: list[Event] = []
     with station(_station(1), units=4) as composed:
         result = run_sockets(composed.config, plan, units=_JamsOnSecond(composed.units), probe=None,
-                             out=tmp_path / "out", events=events.append)
+                             options=LineOptions(tmp_path / "out"), services=StationServices(events=events.append))
     assert [r.outcome.value for r in result.records] == ["PASS", "ERROR", "PASS", "PASS"]
     lost = result.records[1]
     assert lost.failure is not None and "RuntimeError: the handler's gripper jammed" in lost.failure.message

@@ -23,6 +23,7 @@ from linegate.fixtures.jig import JigError
 from linegate.plans import Plan
 from linegate.station.engine import worker
 from linegate.station.engine.feeder import UnitFeeder
+from linegate.station.engine.options import NO_SERVICES, LineOptions, StationServices
 from linegate.station.engine.pipe import (
     AnswerFor,
     EndReason,
@@ -43,7 +44,6 @@ from linegate.station.engine.sockets import Slot, SocketPhase, UnitTrace
 from linegate.station.engine.sources import UnitSource, UnitStart
 from linegate.station.events import (
     Event,
-    EventSink,
     Prompt,
     PromptAnswered,
     RecordWritten,
@@ -54,11 +54,9 @@ from linegate.station.events import (
 from linegate.station.faults import StationFault, fault_from
 from linegate.station.gate.provisioning import Provisioning
 from linegate.station.gate.recovery import recover
-from linegate.station.ledger.journal import Ledger
 from linegate.station.ledger.probe import DutProbe
 from linegate.station.output import RunWriter
 
-GRACE_S = 3.0  # after a step's deadline, how long its worker has to return before it is killed
 MAX_DEATHS_IN_A_ROW = 3  # a socket whose worker dies this often without finishing a unit is retired
 STOP_WAIT_S = 30.0  # on a stop, how long the workers have to record their units' ABORTED
 
@@ -70,20 +68,19 @@ class LineStopped(Exception):
 class Supervisor:
     def __init__(self, config: FixtureConfig, plan: Plan, *, units: UnitSource, probe: DutProbe | None,
                  writer: RunWriter, pytest_args: list[str], lock_dir: Path, workers_lock: Path | None = None,
-                 provisioning: Provisioning | None = None,
-                 ledger: Ledger | None = None, events: EventSink | None = None, keep_records: bool = False,
-                 grace_s: float = GRACE_S) -> None:
+                 provisioning: Provisioning | None = None, options: LineOptions,
+                 services: StationServices = NO_SERVICES) -> None:
         self.config = config
         self.plan = plan
         self.units = units
         self.probe = probe
         self.writer = writer
         self.provisioning = provisioning
-        self.ledger = ledger
-        self.events = events
+        self.ledger = ledger = services.ledger
+        self.events = events = services.events
         if events is not None and callable(bind := getattr(units, "bind_events", None)):
             bind(events)  # a source that waits for scans tells the views when a socket takes one
-        self.grace_s = grace_s
+        self.grace_s = options.grace_s
         self.slots = {s.name: Slot(s.name) for s in config.sockets}
         self.fault: StationFault | None = None
         self.line_error: str | None = None
@@ -106,7 +103,7 @@ class Supervisor:
             lock_dir=lock_dir, workers_lock=workers_lock,
             ledger_url=ledger.url if ledger is not None and provisioning is not None else None,
             ledger_key=ledger.key_file if ledger is not None else None,
-            retry=provisioning.retry if provisioning is not None else None, keep_records=keep_records,
+            retry=provisioning.retry if provisioning is not None else None, keep_records=options.keep_records,
             results_url=writer.results.url if writer.results is not None else None)
 
     # -- the run -------------------------------------------------------------------------
