@@ -312,8 +312,9 @@ def test_a_scan_made_the_moment_a_tile_says_ready_is_taken_at_start_and_between_
             expect(tile.locator('[data-role="state"]')).to_have_text("Ready: scan a unit", timeout=30_000)
             field.fill(serial)  # at once: no wait after the screen says ready
             field.press("Enter")
-            expect(tile.locator('[data-role="scan-msg"]')).to_have_attribute("data-accepted", "true")
+            # taken: its unit starts (a refused scan shows its reason and starts nothing)
+            expect(tile.locator('[data-role="unit-serial"]')).to_have_text(serial, timeout=30_000)
+            expect(tile.locator('[data-role="scan-msg"]')).not_to_have_attribute("data-accepted", "false")
             expect(tile.locator('[data-role="verdict"]')).to_have_text(re.compile("PASS|FAIL"), timeout=30_000)
-            expect(tile.locator('[data-role="unit-serial"]')).to_have_text(serial)
         run.join(30)
     assert [r.unit["serial"] for r in done["result"].records] == ["SN-1", "SN-2"]

@@ -57,6 +57,7 @@ from linegate.station.gate.recovery import recover
 from linegate.station.ledger.probe import DutProbe
 from linegate.station.output import RunWriter
 
+DUT_SETTLE_S = 0.3  # before looking at a dead worker's DUT: the last command sent may still be executing
 MAX_DEATHS_IN_A_ROW = 3  # a socket whose worker dies this often without finishing a unit is retired
 STOP_WAIT_S = 30.0  # on a stop, how long the workers have to record their units' ABORTED
 
@@ -340,6 +341,8 @@ class Supervisor:
         index = 0
         prov = self.provisioning
         if trace is not None and trace.mac and prov is not None:
+            if self.probe is not None:  # the DUT may still be running what the worker sent just before it died
+                time.sleep(DUT_SETTLE_S)
             recover(prov.gate, self.probe, mac=trace.mac)
         if trace is not None and not trace.told:
             index = trace.start.index
