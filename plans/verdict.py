@@ -13,6 +13,7 @@ from enum import StrEnum
 from linegate.plans import PROVISIONED, CommitStatus, Failure, Outcome, Plan, Status, StepOutcome, StepRecord
 
 NOT_PASSED = frozenset({StepOutcome.FAIL, StepOutcome.ERROR})
+SKIP_REASON = "not run: an earlier step did not pass"  # stop-on-failure's word for the steps it skips
 
 
 class UnitEnd(StrEnum):
@@ -100,5 +101,5 @@ def unit_verdict(steps: list[StepRecord] | tuple[StepRecord, ...], end: UnitEnd 
     return outcome, first_failure(steps)
 
 
-__all__ = ["NOT_PASSED", "UnitEnd", "first_failure", "gate_step_outcome", "phase_outcome", "step_outcome",
-           "stops_the_unit", "unit_outcome", "unit_verdict"]
+__all__ = ["NOT_PASSED", "SKIP_REASON", "UnitEnd", "first_failure", "gate_step_outcome", "phase_outcome",
+           "step_outcome", "stops_the_unit", "unit_outcome", "unit_verdict"]

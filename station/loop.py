@@ -18,6 +18,7 @@ from typing import Protocol
 import pytest
 from linegate.drivers.dut import SerialLink
 from linegate.fixtures.context import STATE, StationState, UnitUnderTest
+from linegate.fixtures.phases import PHASES
 from linegate.plans import (
     CommitStatus,
     Outcome,
@@ -26,7 +27,7 @@ from linegate.plans import (
     StepRecord,
     UnitRecord,
 )
-from linegate.plans.verdict import NOT_PASSED, UnitEnd, stops_the_unit, unit_verdict
+from linegate.plans.verdict import NOT_PASSED, SKIP_REASON, UnitEnd, stops_the_unit, unit_verdict
 from linegate.station.capture import StepCapture
 from linegate.station.events import (
     EventSink,
@@ -44,7 +45,7 @@ from linegate.station.gate.identify import identify, unit_facts
 from linegate.station.gate.provisioning import Provisioning
 from linegate.station.handler import UnitStart
 from linegate.station.record import build_record, provision_step, skipped_step
-from linegate.station.steps import SKIP_REASON, format_transcript, step_record
+from linegate.station.steps import format_transcript, step_record
 
 
 class RecordSink(Protocol):
@@ -87,7 +88,6 @@ class StationLoop:
         self.provisioning = provisioning
         self.collect_errors: list[str] = []
         self._skip_rest = False
-        self._phases: dict[str, list[pytest.TestReport]] = {}
         self._steps: list[StepRecord] = []
         self._capture = StepCapture()
         self._boundaries: dict[pytest.Collector, pytest.Item] = {}
@@ -139,10 +139,14 @@ class StationLoop:
         if self._skip_rest:
             pytest.skip(SKIP_REASON)
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self._phases.setdefault(report.nodeid, []).append(report)
-        if report.when == "teardown":
-            self._step_done(step_record(self._phases.pop(report.nodeid), self.state.plan, self._capture.take()))
+    def _step_ran(self, item: pytest.Item) -> None:
+        """Its phases (fixtures/phases.py, from the item's stash) made into its record."""
+        phases = item.stash.get(PHASES, [])
+        if PHASES in item.stash:
+            del item.stash[PHASES]
+        if phases and phases[-1].when == "teardown":
+            self._step_done(step_record(self._plan_step(item)[0], item.nodeid, phases, self.state.plan,
+                                        self._capture.take()))
 
     def _step_done(self, step: StepRecord) -> None:
         self._steps.append(step)
@@ -180,7 +184,9 @@ class StationLoop:
                 if self.events is not None:
                     self.events(StepStarted(start.socket, index=start.index, step=self._plan_step(item)[0],
                                             number=i + 1, of=len(items)))
+                item.stash[PHASES] = []  # this unit's run of the step only
                 item.config.hook.pytest_runtest_protocol(item=item, nextitem=self._next_item(items, i))
+                self._step_ran(item)
                 if self._steps and stops_the_unit(self._steps[-1], state.plan):
                     self._skip_rest = True
             if self.provisioning is not None:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 from linegate.drivers.dut import SerialLink
+from linegate.fixtures.phases import PhaseResult
 from linegate.plans import MeasurementRecord, Plan, StepRecord
 from linegate.plans.verdict import step_outcome
-
-SKIP_REASON = "not run: an earlier step did not pass"
 
 
 def format_transcript(link: SerialLink) -> str:
@@ -27,43 +25,36 @@ def format_transcript(link: SerialLink) -> str:
     return "\n".join(f"{t - t0:9.4f} {d} {text}" for t, d, text in merged)
 
 
-def step_record(phases: list[pytest.TestReport], plan: Plan | None, captured: str) -> StepRecord:
-    """A step's record from pytest's setup/call/teardown reports of its item; ``captured``: what it printed."""
-    setup = phases[0]
-    item_name = setup.nodeid.rsplit("::", 1)[-1]
-    name = getattr(setup, "lg_step", None) or item_name
-    judged: list[tuple[str, str]] = []
+def step_record(name: str, nodeid: str, phases: list[PhaseResult], plan: Plan | None, captured: str) -> StepRecord:
+    """A step's record from what the plugin made of its setup/call/teardown (``phases``, from the item's
+    stash); ``captured``: what it printed."""
     measurements: tuple[MeasurementRecord, ...] = ()
     output: list[str] = []
-    lock_wait_s = 0.0
     shared: dict[str, None] = {}
-    for report in phases:
-        lock_wait_s += getattr(report, "lg_lock_wait_s", 0.0)
-        shared.update(dict.fromkeys(getattr(report, "lg_shared", ())))
-        kind = getattr(report, "lg_outcome", "pass")
-        if report.when == "call":
-            measurements = tuple(getattr(report, "lg_measurements", ()))
-        said = _skip_reason(report) if kind == "skipped" else getattr(report, "lg_message", "")
-        judged.append((kind, said or (report.longreprtext if kind in ("error", "failed") else said)))
-        for title, content in report.sections:
+    for phase in phases:
+        shared.update(dict.fromkeys(phase.shared))
+        if phase.when == "call":
+            measurements = phase.measurements
+        for title, content in phase.sections:
             output.append(f"--- {title} ---\n{content}")
-        if (report.failed and report.longreprtext and report.when != "call") or kind == "error":
-            output.append(report.longreprtext)
+        if (phase.failed and phase.longrepr and phase.when != "call") or phase.outcome == "error":
+            output.append(phase.longrepr)
     if captured:
         output.append(captured)
-    outcome, message = step_outcome(judged)
+    outcome, message = step_outcome([(p.outcome, p.message) for p in phases])
     return StepRecord(
         name=name,
-        test=_test_of(plan, name, setup.nodeid),
+        test=_test_of(plan, name, nodeid),
         outcome=outcome,
-        started_at=datetime.fromtimestamp(setup.start, UTC),
-        duration_s=sum(r.duration for r in phases),
+        started_at=datetime.fromtimestamp(phases[0].start, UTC),
+        duration_s=sum(p.duration_s for p in phases),
         measurements=measurements,
         message=message,
         output="\n".join(output),
-        lock_wait_s=lock_wait_s,
+        lock_wait_s=sum(p.lock_wait_s for p in phases),
         shared=tuple(sorted(shared)),
     )
+
 
 def _test_of(plan: Plan | None, name: str, nodeid: str) -> str:
     if plan is not None:
@@ -72,10 +63,3 @@ def _test_of(plan: Plan | None, name: str, nodeid: str) -> str:
         except KeyError:
             pass
     return nodeid
-
-
-def _skip_reason(report: pytest.TestReport) -> str:
-    longrepr = report.longrepr
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        return str(longrepr[2]).removeprefix("Skipped: ")
-    return SKIP_REASON

@@ -12,10 +12,27 @@ from linegate.plans import UnitRecord, load_plan
 from linegate.station.compose import run_fixture
 from linegate.station.events import UnitStarted, WorkerStarted
 from linegate.station.run import LineError
+from linekit import with_worker_patch
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "fixtures" / "sim-station.yaml"
 PLAN = REPO / "plans" / "esp-at-module.yaml"
+BOTH_UP = """
+import time
+from pathlib import Path
+
+import pytest
+from linegate.fixtures.context import STATE
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _both_sockets_up(request):  # each worker's first unit waits for the other worker: both sockets test
+    up = Path({up!r})
+    (up / request.config.stash[STATE].config.sockets[0].name).touch()
+    deadline = time.monotonic() + 30
+    while len(list(up.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+"""
 SCHEMA = json.loads((REPO / "plans" / "unit-record.schema.json").read_text())
 
 
@@ -82,7 +99,9 @@ def test_two_sockets_each_unit_is_tested_through_its_own_socket(tmp_path):
         update={"name": "B", "dut": config.sockets[0].dut.model_copy(update={"port": ".sim/socket-B"})})
     config = config.model_copy(update={"sockets": [config.sockets[0], second],
                                        "simulated": config.simulated.model_copy(update={"fail_share": 0.0})})
-    result = run_fixture(config, load_plan(PLAN), out=tmp_path, units=6)
+    (tmp_path / "up").mkdir()
+    plan = with_worker_patch(load_plan(PLAN), tmp_path, BOTH_UP.format(up=str(tmp_path / "up")))
+    result = run_fixture(config, plan, out=tmp_path / "out", units=6)
     assert {r.station.socket for r in result.records} == {"A", "B"}  # side by side: whichever frees first
     assert all(r.outcome.value == "PASS" for r in result.records)
     macs = [r.unit["mac"] for r in result.records]
