@@ -21,14 +21,12 @@ BOTH_UP = """
 import time
 from pathlib import Path
 
-import pytest
 from linegate.fixtures.context import STATE
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _both_sockets_up(request):  # each worker's first unit waits for the other worker: both sockets test
+def pytest_collection_finish(session):  # each worker, jig open, waits for the other before any unit
     up = Path({up!r})
-    (up / request.config.stash[STATE].config.sockets[0].name).touch()
+    (up / session.config.stash[STATE].config.sockets[0].name).touch()
     deadline = time.monotonic() + 30
     while len(list(up.iterdir())) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
