@@ -247,8 +247,9 @@ def _work(spec: WorkerSpec, pipe: _Pipe) -> None:
         shared = len(spec.config.sockets) > 1
         # every process of this station on this host (its other sockets' workers, another run of it) takes
         # the station-level instruments through the station's locks
-        locks = InstrumentLocks(spec.lock_dir) if any(True for _ in config.instruments.items()) else None
-        with locks.hold(name for name, _ in config.instruments.items()) if locks and shared else nullcontext():
+        station_instruments = [name for name, _ in config.instruments.items()]
+        locks = InstrumentLocks(spec.lock_dir) if station_instruments else None
+        with locks.hold(station_instruments) if locks and shared else nullcontext():
             jig = Jig.open(config)  # *IDN? and error-queue checks: the shared instruments' traffic too
         jig.shares_station_instruments = shared
         jig.safe_state()  # a restarted worker: whatever its predecessor left on, off
